@@ -1,0 +1,141 @@
+/*
+ * engine: the registry of engines and the connect-on-use wrappers.
+ */
+#include "engines/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/crypto.h"
+#include "server/dburl.h"
+
+static const struct engine_ops *const engines[] = {
+	&postgres_ops,
+};
+
+const struct engine_ops *
+engine_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(engines); i++)
+		if (strcmp(engines[i]->name, name) == 0)
+			return engines[i];
+	return NULL;
+}
+
+struct engine *
+engine_new(const struct engine_ops *ops, const struct engine_cfg *cfg)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (e != NULL) {
+		e->ops = ops;
+		e->cfg = cfg;
+	}
+	return e;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->conn != NULL)
+		e->ops->disconnect(e);
+	free(e);
+}
+
+static int
+engine_ready(struct engine *e, char *err, size_t errlen)
+{
+	if (e->conn != NULL)
+		return ENGINE_OK;
+	return e->ops->connect(e, err, errlen);
+}
+
+/* After a failure that may have broken the connection, drop it so the
+ * next call reconnects instead of reusing a dead session. */
+static int
+engine_after(struct engine *e, int rc)
+{
+	if (rc == ENGINE_RETRY && e->conn != NULL)
+		e->ops->disconnect(e);
+	return rc;
+}
+
+int
+engine_ping(struct engine *e, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->ping(e, err, errlen);
+	return engine_after(e, rc);
+}
+
+int
+engine_db_create(struct engine *e, const char *db, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->db_create(e, db, err, errlen);
+	return engine_after(e, rc);
+}
+
+int
+engine_claim(struct engine *e, const char *pool_db, const char *db,
+    const char *role, const char *password, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->claim(e, pool_db, db, role, password, err, errlen);
+	return engine_after(e, rc);
+}
+
+int
+engine_drop(struct engine *e, const char *db, const char *pool_db,
+    const char *role, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->drop(e, db, pool_db, role, err, errlen);
+	return engine_after(e, rc);
+}
+
+int
+engine_endpoint(const struct engine_ops *ops, const struct engine_cfg *cfg,
+    char *host, size_t hostsz, int *port)
+{
+	struct dburl u;
+	char err[128];
+	int rc = -1;
+
+	if (dburl_parse(cfg->admin_url, &u, err, sizeof(err)) != 0)
+		goto out;
+	*port = u.port ? u.port : ops->default_port;
+	if (cfg->public_host != NULL)
+		rc = dburl_hostport(cfg->public_host, host, hostsz, port);
+	else
+		rc = str_copy(host, u.host, hostsz);
+out:
+	crypto_wipe(&u, sizeof(u));
+	return rc;
+}
+
+int
+engine_url(const struct engine_ops *ops, const struct engine_cfg *cfg,
+    const char *role, const char *password, const char *db, char *out,
+    size_t outsz)
+{
+	char host[256];
+	int port;
+
+	if (engine_endpoint(ops, cfg, host, sizeof(host), &port) != 0)
+		return -1;
+	return dburl_build(ops->url_scheme, role, password, host, port, db,
+	    out, outsz);
+}

@@ -1,0 +1,82 @@
+/*
+ * engine: one interface in front of each kind of database server.
+ *
+ * Nothing outside engines/ knows an SQL dialect. A struct engine is one
+ * admin connection to one server, owned by one thread (a job worker or
+ * the reaper); it connects lazily and reconnects after a failure.
+ *
+ * Every operation is idempotent — safe to repeat after a crash at any
+ * point — and returns:
+ *   ENGINE_OK     done;
+ *   ENGINE_RETRY  the server is unreachable or busy: try again later;
+ *   ENGINE_FAIL   the server refused for good (err says why).
+ * err never contains a password.
+ */
+#ifndef PREVIEWD_ENGINE_H
+#define PREVIEWD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/config.h"
+#include "server/util.h"
+
+enum engine_rc { ENGINE_OK = 0, ENGINE_RETRY = -1, ENGINE_FAIL = -2 };
+
+struct engine;
+
+struct engine_ops {
+	const char *name;          /* "postgres": the config section too */
+	const char *url_scheme;    /* scheme of handed-out URLs */
+	int default_port;
+	int (*connect)(struct engine *e, char *err, size_t errlen);
+	void (*disconnect)(struct engine *e);
+	int (*ping)(struct engine *e, char *err, size_t errlen);
+	/* Create database db (an idle pool member), reachable by nobody but
+	 * its future owner. */
+	int (*db_create)(struct engine *e, const char *db, char *err,
+	    size_t errlen);
+	/* Make db exist — renamed from pool_db when that exists, else created
+	 * — owned by a new login role with password. pool_db may be "". */
+	int (*claim)(struct engine *e, const char *pool_db, const char *db,
+	    const char *role, const char *password, char *err, size_t errlen);
+	/* Close role's sessions, drop db, pool_db (if not "") and role. */
+	int (*drop)(struct engine *e, const char *db, const char *pool_db,
+	    const char *role, char *err, size_t errlen);
+};
+
+struct engine {
+	const struct engine_ops *ops;
+	const struct engine_cfg *cfg;
+	void *conn;                /* the driver's handle, NULL when closed */
+};
+
+/* The engine named name ("postgres"), NULL when previewd has none. */
+const struct engine_ops *engine_find(const char *name);
+
+/* A handle for cfg; connects on first use. NULL when out of memory. */
+struct engine *engine_new(const struct engine_ops *ops,
+    const struct engine_cfg *cfg);
+void engine_free(struct engine *e);
+
+int engine_ping(struct engine *e, char *err, size_t errlen) MUST_CHECK;
+int engine_db_create(struct engine *e, const char *db, char *err,
+    size_t errlen) MUST_CHECK;
+int engine_claim(struct engine *e, const char *pool_db, const char *db,
+    const char *role, const char *password, char *err, size_t errlen)
+    MUST_CHECK;
+int engine_drop(struct engine *e, const char *db, const char *pool_db,
+    const char *role, char *err, size_t errlen) MUST_CHECK;
+
+/* Host and port clients use: public_host when set, else admin_url's. */
+int engine_endpoint(const struct engine_ops *ops, const struct engine_cfg *cfg,
+    char *host, size_t hostsz, int *port) MUST_CHECK;
+
+/* The URL handed to a user: scheme://role:password@host:port/db. */
+int engine_url(const struct engine_ops *ops, const struct engine_cfg *cfg,
+    const char *role, const char *password, const char *db, char *out,
+    size_t outsz) MUST_CHECK;
+
+extern const struct engine_ops postgres_ops;
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * api: environments as JSON.
+ */
+#include "handlers/api.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engines/engine.h"
+#include "handlers/auth.h"
+#include "server/crypto.h"
+#include "server/jobs.h"
+#include "server/log.h"
+#include "server/watch.h"
+
+static atomic_int api_waiters;
+
+#define DB_URL_SIZE 1024
+
+/* The environment's handed-out URL into out; 0 ok. */
+static int
+env_url(const struct config *cfg, const struct env *e, char *out, size_t outsz)
+{
+	const struct engine_ops *ops = engine_find(e->engine);
+	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
+	char password[CRYPTO_PASSWORD_LEN + 1];
+	int rc;
+
+	if (ops == NULL || ecfg == NULL || crypto_open(cfg->server.secret_key,
+	    e->id, e->secret, e->secret_len, password, sizeof(password)) != 0)
+		return -1;
+	rc = engine_url(ops, ecfg, e->role_name, password, e->db_name, out,
+	    outsz);
+	crypto_wipe(password, sizeof(password));
+	return rc;
+}
+
+static void
+add_time(cJSON *o, const char *key, int64_t t)
+{
+	char ts[RFC3339_LEN];
+
+	if (t <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	time_rfc3339(t, ts);
+	cJSON_AddStringToObject(o, key, ts);
+}
+
+static void
+add_string_or_null(cJSON *o, const char *key, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddStringToObject(o, key, v);
+}
+
+cJSON *
+api_env_json(const struct config *cfg, const struct env *e, bool with_url)
+{
+	const struct engine_ops *ops = engine_find(e->engine);
+	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
+	cJSON *o = cJSON_CreateObject();
+	char url[DB_URL_SIZE], host[256];
+	bool live = e->status != ENV_DELETED;
+	int port = 0;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", e->id);
+	cJSON_AddStringToObject(o, "provider", e->provider);
+	cJSON_AddStringToObject(o, "repo", e->repo);
+	cJSON_AddNumberToObject(o, "number", (double)e->number);
+	cJSON_AddStringToObject(o, "name", e->name);
+	cJSON_AddStringToObject(o, "engine", e->engine);
+	cJSON_AddStringToObject(o, "status", env_status_name(e->status));
+	if (with_url && e->status == ENV_READY &&
+	    env_url(cfg, e, url, sizeof(url)) == 0) {
+		cJSON_AddStringToObject(o, "database_url", url);
+		crypto_wipe(url, sizeof(url));
+	} else {
+		cJSON_AddNullToObject(o, "database_url");
+	}
+	if (ops != NULL && ecfg != NULL &&
+	    engine_endpoint(ops, ecfg, host, sizeof(host), &port) == 0) {
+		cJSON_AddStringToObject(o, "host", host);
+		cJSON_AddNumberToObject(o, "port", port);
+	} else {
+		cJSON_AddNullToObject(o, "host");
+		cJSON_AddNullToObject(o, "port");
+	}
+	cJSON_AddStringToObject(o, "database", e->db_name);
+	cJSON_AddStringToObject(o, "user", e->role_name);
+	add_string_or_null(o, "head_sha", e->head_sha);
+	add_time(o, "created_at", e->created_at);
+	add_time(o, "updated_at", e->updated_at);
+	add_time(o, "expires_at", live && e->want_present ? e->expires_at : 0);
+	add_string_or_null(o, "error", e->error);
+	return o;
+}
+
+/* ?wait=SECONDS: 0 to API_MAX_WAIT. -1 when malformed. */
+static int
+query_wait(const struct request *req, int64_t *seconds)
+{
+	char v[32];
+
+	*seconds = 0;
+	if (http_query(req, "wait", v, sizeof(v)) != 0)
+		return 0;
+	return parse_int64(v, 0, API_MAX_WAIT, seconds);
+}
+
+int
+api_pr_environment(struct request *req)
+{
+	const char *repo = req->cap[0];
+	char provider[16] = "github", format[16] = "json", url[DB_URL_SIZE];
+	struct env e;
+	int64_t number, wait, deadline;
+	uint64_t gen;
+	bool waiting = false;
+	int found = 1;
+
+	if (auth_bearer(req, repo) == AUTH_NONE) {
+		auth_deny(req);
+		return 0;
+	}
+	if (parse_int64(req->cap[1], 1, INT64_MAX / 2, &number) != 0) {
+		http_error(req, 400, "bad_request", "pull request number must "
+		    "be a positive integer");
+		return 0;
+	}
+	if ((http_query(req, "provider", provider, sizeof(provider)) == 0 &&
+	    strcmp(provider, "github") != 0 && strcmp(provider, "gitlab") != 0)) {
+		http_error(req, 400, "bad_request", "provider must be github "
+		    "or gitlab");
+		return 0;
+	}
+	if (http_query(req, "format", format, sizeof(format)) == 0 &&
+	    strcmp(format, "env") != 0 && strcmp(format, "json") != 0) {
+		http_error(req, 400, "bad_request", "format must be json or env");
+		return 0;
+	}
+	if (query_wait(req, &wait) != 0) {
+		http_error(req, 400, "bad_request", "wait must be a number of "
+		    "seconds from 0 to %d", API_MAX_WAIT);
+		return 0;
+	}
+	if (wait > 0) {
+		if (atomic_fetch_add(&api_waiters, 1) >= API_MAX_WAITERS) {
+			static const char *const headers[] = {
+				"Retry-After", "2", NULL,
+			};
+			static const char body[] = "{\"error\":{\"code\":"
+			    "\"busy\",\"message\":\"too many requests are "
+			    "waiting; retry shortly\"}}";
+
+			atomic_fetch_sub(&api_waiters, 1);
+			http_reply_headers(req, 503, "application/json", headers,
+			    body, sizeof(body) - 1);
+			return 0;
+		}
+		waiting = true;
+	}
+
+	/* Read, and while not settled sleep until any status changes. The
+	 * generation is taken before the read, so a change committed between
+	 * the read and the wait is never missed. */
+	deadline = mono_ms() + wait * 1000;
+	for (;;) {
+		gen = watch_generation();
+		found = store_env_find_pr(req->store, provider, repo, number,
+		    &e);
+		if (found < 0 || (found == 0 && env_status_settled(e.status)) ||
+		    mono_ms() >= deadline || watch_stopping())
+			break;
+		watch_wait(gen, deadline);
+	}
+	if (waiting)
+		atomic_fetch_sub(&api_waiters, 1);
+
+	if (found < 0) {
+		http_error(req, 503, "unavailable", "state store unavailable");
+	} else if (found == 1) {
+		http_error(req, 404, "not_found", "no environment for %s "
+		    "pull request %s#%lld", provider, repo, (long long)number);
+	} else if (strcmp(format, "env") == 0) {
+		char line[DB_URL_SIZE + 32];
+
+		if (e.status == ENV_READY &&
+		    env_url(req->cfg, &e, url, sizeof(url)) == 0 &&
+		    str_printf(line, sizeof(line), "DATABASE_URL=%s\n", url) == 0)
+			http_reply(req, 200, "text/plain; charset=utf-8", line,
+			    strlen(line));
+		else
+			http_error(req, 409, "not_ready", "environment %s is %s%s%s",
+			    e.name, env_status_name(e.status),
+			    e.error[0] ? ": " : "", e.error);
+		crypto_wipe(line, sizeof(line));
+		crypto_wipe(url, sizeof(url));
+	} else {
+		http_json(req, 200, api_env_json(req->cfg, &e, true));
+	}
+	if (found == 0)
+		crypto_wipe(&e, sizeof(e));
+	return 0;
+}
+
+struct list_ctx {
+	const struct config *cfg;
+	cJSON *data;
+	bool with_url;
+};
+
+static int
+list_one(const struct env *e, void *arg)
+{
+	struct list_ctx *c = arg;
+	cJSON *o = api_env_json(c->cfg, e, c->with_url);
+
+	if (o == NULL)
+		return -1;
+	cJSON_AddItemToArray(c->data, o);
+	return 0;
+}
+
+int
+api_env_list(struct request *req)
+{
+	enum auth_level lvl = auth_bearer(req, NULL);
+	struct list_ctx c;
+	cJSON *root;
+
+	if (lvl != AUTH_ADMIN && lvl != AUTH_CI) {
+		auth_deny(req);
+		return 0;
+	}
+	/* One call listing every credential is an admin's privilege; CI
+	 * reads its own pull request's URL from the environment endpoint. */
+	root = cJSON_CreateObject();
+	c.cfg = req->cfg;
+	c.data = cJSON_AddArrayToObject(root, "data");
+	c.with_url = lvl == AUTH_ADMIN;
+	if (c.data == NULL || store_env_each(req->store, list_one, &c) != 0) {
+		cJSON_Delete(root);
+		http_error(req, 503, "unavailable", "state store unavailable");
+		return 0;
+	}
+	http_json(req, 200, root);
+	return 0;
+}
+
+int
+api_env_delete(struct request *req)
+{
+	struct env e;
+	int rc;
+
+	if (auth_bearer(req, NULL) != AUTH_ADMIN) {
+		auth_deny(req);
+		return 0;
+	}
+	rc = store_env_request_delete(req->store, req->cap[0],
+	    "deleted through the API");
+	if (rc < 0) {
+		http_error(req, 503, "unavailable", "state store unavailable");
+		return 0;
+	}
+	if (rc == 0) {
+		jobs_notify();
+		log_info("environment %s: delete requested through the API",
+		    req->cap[0]);
+	}
+	if (store_env_get(req->store, req->cap[0], &e) != 0) {
+		http_error(req, 404, "not_found", "no environment \"%s\"",
+		    req->cap[0]);
+		return 0;
+	}
+	http_json(req, 202, api_env_json(req->cfg, &e, false));
+	crypto_wipe(&e, sizeof(e));
+	return 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * reaper: periodic decisions.
+ */
+#include "reaper/reaper.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "engines/engine.h"
+#include "server/jobs.h"
+#include "server/log.h"
+#include "server/store.h"
+
+#define RETENTION (7 * 86400)
+
+static pthread_t reaper_thread;
+static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reaper_cond;
+static bool reaper_down, reaper_running;
+static const struct config *reaper_cfg;
+
+/* Environments are collected first and deleted after the listing ends:
+ * a write transaction may not start inside an open read on the same
+ * connection. What does not fit is handled by the next pass. */
+#define EXPIRE_BATCH 256
+
+struct expired {
+	char ids[EXPIRE_BATCH][ENV_ID_SIZE];
+	int n;
+};
+
+static int
+collect_expired(const char *id, void *arg)
+{
+	struct expired *x = arg;
+
+	if (x->n == EXPIRE_BATCH)
+		return 1;
+	str_copy(x->ids[x->n++], id, ENV_ID_SIZE);
+	return 0;
+}
+
+static void
+reaper_pass(const struct config *cfg, struct store *st)
+{
+	static struct expired x;     /* only the reaper thread runs passes */
+	bool enqueued = false;
+	int i;
+
+	x.n = 0;
+	if (store_env_expired(st, now_s(), collect_expired, &x) != 0)
+		log_warnx("reaper: cannot list expired environments");
+	for (i = 0; i < x.n; i++) {
+		if (store_env_request_delete(st, x.ids[i], "expired: no pull "
+		    "request activity within the repository's ttl") == 0) {
+			log_info("environment %s expired: deleting", x.ids[i]);
+			enqueued = true;
+		}
+	}
+	if (cfg->postgres.configured &&
+	    store_job_enqueue(st, "pool", postgres_ops.name, 0) == 0)
+		enqueued = true;
+	if (store_prune(st, now_s() - RETENTION) != 0)
+		log_warnx("reaper: cannot prune old records");
+	if (enqueued)
+		jobs_notify();
+}
+
+static void *
+reaper_main(void *arg)
+{
+	struct store *st = arg;
+	struct timespec ts;
+	int64_t until;
+
+	pthread_mutex_lock(&reaper_lock);
+	while (!reaper_down) {
+		pthread_mutex_unlock(&reaper_lock);
+		reaper_pass(reaper_cfg, st);
+		pthread_mutex_lock(&reaper_lock);
+		until = mono_ms() + reaper_cfg->reaper.interval * 1000;
+		ts.tv_sec = until / 1000;
+		ts.tv_nsec = (until % 1000) * 1000000;
+		while (!reaper_down && mono_ms() < until)
+			if (pthread_cond_timedwait(&reaper_cond, &reaper_lock,
+			    &ts) != 0)
+				break;
+	}
+	pthread_mutex_unlock(&reaper_lock);
+	store_close(st);
+	return NULL;
+}
+
+int
+reaper_start(const struct config *cfg, char *err, size_t errlen)
+{
+	pthread_condattr_t attr;
+	struct store *st;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&reaper_cond, &attr);
+	pthread_condattr_destroy(&attr);
+
+	reaper_cfg = cfg;
+	if (store_open(cfg->server.state_path, &st, err, errlen) != 0)
+		return -1;
+	if (pthread_create(&reaper_thread, NULL, reaper_main, st) != 0) {
+		snprintf(err, errlen, "cannot start the reaper thread");
+		store_close(st);
+		return -1;
+	}
+	reaper_running = true;
+	return 0;
+}
+
+void
+reaper_stop(void)
+{
+	if (!reaper_running)
+		return;
+	pthread_mutex_lock(&reaper_lock);
+	reaper_down = true;
+	pthread_cond_broadcast(&reaper_cond);
+	pthread_mutex_unlock(&reaper_lock);
+	pthread_join(reaper_thread, NULL);
+	reaper_running = false;
+}

@@ -1,0 +1,421 @@
+/*
+ * httpd: civetweb glue and routing.
+ */
+#include "server/httpd.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "handlers/api.h"
+#include "handlers/github.h"
+#include "handlers/health.h"
+#include "server/dburl.h"
+#include "server/log.h"
+
+typedef int (*handler_fn)(struct request *);
+
+/*
+ * The routes. A pattern segment "{}" matches one path segment, "{+}" one
+ * or more (as many as still lets the rest match, so for GitLab's nested
+ * groups the repository is everything up to the last "/pulls/").
+ */
+static const struct route {
+	const char *method;
+	const char *pattern;
+	handler_fn fn;
+} routes[] = {
+	{ "GET", "/healthz", health_healthz },
+	{ "POST", "/webhooks/github", github_webhook },
+	{ "GET", "/api/v1/repos/{+}/pulls/{}/environment", api_pr_environment },
+	{ "GET", "/api/v1/environments", api_env_list },
+	{ "DELETE", "/api/v1/environments/{}", api_env_delete },
+};
+
+static struct mg_context *httpd_ctx;
+static const struct config *httpd_cfg;
+static atomic_bool httpd_drain_flag;
+static _Thread_local struct store *thread_store;
+
+/* ---- matching ---- */
+
+struct seg {
+	const char *p;
+	size_t len;
+};
+
+#define MAX_SEGS 32
+
+static int
+split(const char *path, struct seg *segs, int max)
+{
+	int n = 0;
+
+	while (*path == '/')
+		path++;
+	while (*path != '\0') {
+		const char *end = strchr(path, '/');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+
+		if (n == max)
+			return -1;
+		segs[n].p = path;
+		segs[n++].len = len;
+		path += len;
+		while (*path == '/')
+			path++;
+	}
+	return n;
+}
+
+static bool
+match(const struct seg *pat, int np, const struct seg *path, int n,
+    struct seg *caps, int *ncap)
+{
+	int k;
+
+	if (np == 0)
+		return n == 0;
+	if (pat->len == 3 && memcmp(pat->p, "{+}", 3) == 0) {
+		/* Longest first: the capture ends at the last place the rest
+		 * of the pattern can match. */
+		for (k = n - (np - 1); k >= 1; k--) {
+			int save = *ncap;
+
+			if (*ncap == HTTP_MAX_CAPTURES)
+				return false;
+			caps[*ncap].p = path[0].p;
+			caps[*ncap].len = (size_t)(path[k - 1].p +
+			    path[k - 1].len - path[0].p);
+			(*ncap)++;
+			if (match(pat + 1, np - 1, path + k, n - k, caps, ncap))
+				return true;
+			*ncap = save;
+		}
+		return false;
+	}
+	if (n == 0)
+		return false;
+	if (pat->len == 2 && memcmp(pat->p, "{}", 2) == 0) {
+		if (*ncap == HTTP_MAX_CAPTURES)
+			return false;
+		caps[(*ncap)++] = path[0];
+	} else if (pat->len != path->len || memcmp(pat->p, path->p,
+	    pat->len) != 0) {
+		return false;
+	}
+	return match(pat + 1, np - 1, path + 1, n - 1, caps, ncap);
+}
+
+/* ---- answers ---- */
+
+void
+http_reply_headers(struct request *req, int status, const char *content_type,
+    const char *const *headers, const char *body, size_t len)
+{
+	char clen[24];
+	size_t i;
+
+	req->status = status;
+	snprintf(clen, sizeof(clen), "%zu", len);
+	mg_response_header_start(req->conn, status);
+	if (content_type != NULL)
+		mg_response_header_add(req->conn, "Content-Type", content_type, -1);
+	mg_response_header_add(req->conn, "Content-Length", clen, -1);
+	mg_response_header_add(req->conn, "Cache-Control", "no-store", -1);
+	mg_response_header_add(req->conn, "X-Content-Type-Options", "nosniff",
+	    -1);
+	for (i = 0; headers != NULL && headers[i] != NULL; i += 2)
+		mg_response_header_add(req->conn, headers[i], headers[i + 1], -1);
+	mg_response_header_send(req->conn);
+	if (len > 0 && strcmp(req->method, "HEAD") != 0)
+		mg_write(req->conn, body, len);
+}
+
+void
+http_reply(struct request *req, int status, const char *content_type,
+    const char *body, size_t len)
+{
+	http_reply_headers(req, status, content_type, NULL, body, len);
+}
+
+void
+http_json(struct request *req, int status, cJSON *json)
+{
+	char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+
+	if (text == NULL) {
+		static const char oom[] = "{\"error\":{\"code\":\"internal\","
+		    "\"message\":\"out of memory\"}}";
+
+		http_reply(req, 500, "application/json", oom, sizeof(oom) - 1);
+	} else {
+		http_reply(req, status, "application/json", text, strlen(text));
+	}
+	/* Answers can carry a database URL: leave no copy behind. */
+	if (text != NULL) {
+		memset(text, 0, strlen(text));
+		cJSON_free(text);
+	}
+	cJSON_Delete(json);
+}
+
+void
+http_error(struct request *req, int status, const char *code,
+    const char *fmt, ...)
+{
+	cJSON *root = cJSON_CreateObject(), *err;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", msg);
+	http_json(req, status, root);
+}
+
+/* ---- reading ---- */
+
+const char *
+http_header(const struct request *req, const char *name)
+{
+	return mg_get_header(req->conn, name);
+}
+
+int
+http_query(const struct request *req, const char *name, char *out,
+    size_t outsz)
+{
+	const char *qs = req->ri->query_string;
+	char tmp[1024];
+
+	/* mg_get_var clears its output when the name is absent; callers
+	 * keep their default in out, so decode into tmp first. */
+	if (qs == NULL || outsz > sizeof(tmp) ||
+	    mg_get_var(qs, strlen(qs), name, tmp, outsz) < 0)
+		return -1;
+	memcpy(out, tmp, strlen(tmp) + 1);
+	return 0;
+}
+
+int
+http_read_body(struct request *req, size_t max)
+{
+	long long clen = req->ri->content_length;
+	struct buf *b = &req->body;
+	char chunk[16384];
+	int n = 0;
+
+	buf_init(b, max);
+	if (clen > (long long)max) {
+		http_error(req, 413, "too_large", "request body is larger than "
+		    "%zu bytes", max);
+		return -1;
+	}
+	if (buf_grow(b, clen > 0 ? (size_t)clen : 0) != 0) {
+		http_error(req, 500, "internal", "out of memory");
+		return -1;
+	}
+	if (clen >= 0) {
+		/* The announced size, read straight into place. */
+		while (b->len < (size_t)clen && (n = mg_read(req->conn,
+		    b->data + b->len, (size_t)clen - b->len)) > 0)
+			b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		if (b->len != (size_t)clen) {
+			http_error(req, 400, "bad_request", "incomplete "
+			    "request body");
+			return -1;
+		}
+		return 0;
+	}
+	while ((n = mg_read(req->conn, chunk, sizeof(chunk))) > 0) {
+		if (buf_add(b, chunk, (size_t)n) != 0) {
+			http_error(req, 413, "too_large", "request body is "
+			    "larger than %zu bytes", max);
+			return -1;
+		}
+	}
+	if (n < 0) {
+		http_error(req, 400, "bad_request", "incomplete request body");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+static struct store *
+httpd_store(void)
+{
+	char err[256];
+
+	if (thread_store == NULL &&
+	    store_open(httpd_cfg->server.state_path, &thread_store, err,
+	    sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		thread_store = NULL;
+	}
+	return thread_store;
+}
+
+static int
+httpd_dispatch(struct mg_connection *conn, void *cbdata)
+{
+	struct seg psegs[MAX_SEGS], usegs[MAX_SEGS], caps[HTTP_MAX_CAPTURES];
+	struct request req;
+	bool path_known = false;
+	int np, nu, ncap, i;
+	size_t r;
+
+	(void)cbdata;
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.ri = mg_get_request_info(conn);
+	req.cfg = httpd_cfg;
+	req.method = req.ri->request_method;
+	buf_init(&req.body, 0);
+
+	nu = req.ri->local_uri ? split(req.ri->local_uri, usegs, MAX_SEGS) : -1;
+	for (r = 0; nu >= 0 && r < ARRAY_SIZE(routes); r++) {
+		np = split(routes[r].pattern, psegs, MAX_SEGS);
+		ncap = 0;
+		if (!match(psegs, np, usegs, nu, caps, &ncap))
+			continue;
+		path_known = true;
+		if (strcmp(routes[r].method, req.method) != 0)
+			continue;
+		for (i = 0; i < ncap; i++) {
+			if (caps[i].len >= sizeof(req.cap[i])) {
+				http_error(&req, 414, "too_long", "path segment "
+				    "too long");
+				goto out;
+			}
+			memcpy(req.cap[i], caps[i].p, caps[i].len);
+			req.cap[i][caps[i].len] = '\0';
+		}
+		req.ncap = ncap;
+		if ((req.store = httpd_store()) == NULL) {
+			http_error(&req, 503, "unavailable", "state store "
+			    "unavailable");
+			goto out;
+		}
+		routes[r].fn(&req);
+		goto out;
+	}
+	if (path_known)
+		http_error(&req, 405, "method_not_allowed", "method %s not "
+		    "allowed here", req.method);
+	else
+		http_error(&req, 404, "not_found", "no such route");
+out:
+	buf_release(&req.body);
+	return req.status ? req.status : 500;
+}
+
+static int
+httpd_log_message(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_warnx("http: %s", message);
+	return 1;
+}
+
+static void
+httpd_exit_thread(const struct mg_context *ctx, int type, void *ptr)
+{
+	(void)ctx;
+	(void)type;
+	(void)ptr;
+	store_close(thread_store);
+	thread_store = NULL;
+}
+
+/* civetweb wants "ip:port" or "[v6]:port"; previewd's config says
+ * host:port with an IP literal. */
+static int
+listen_spec(const char *listen, char *out, size_t outsz, char *err,
+    size_t errlen)
+{
+	unsigned char addr[16];
+	char host[256];
+	int port = 0;
+
+	if (dburl_hostport(listen, host, sizeof(host), &port) != 0 ||
+	    port == 0) {
+		snprintf(err, errlen, "listen: expected host:port");
+		return -1;
+	}
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return str_printf(out, outsz, "%s:%d", host, port);
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return str_printf(out, outsz, "[%s]:%d", host, port);
+	if (strcmp(host, "localhost") == 0)
+		return str_printf(out, outsz, "127.0.0.1:%d", port);
+	snprintf(err, errlen, "listen: \"%s\" is not an IP address", host);
+	return -1;
+}
+
+int
+httpd_start(const struct config *cfg, char *err, size_t errlen)
+{
+	struct mg_callbacks cb;
+	char ports[300];
+	const char *options[] = {
+		"listening_ports", ports,
+		/* Long polls hold a thread each; the API caps how many may
+		 * wait at once (api.c) so webhooks always find a thread. */
+		"num_threads", "128",
+		"connection_queue", "1024",
+		"listen_backlog", "1024",
+		"enable_keep_alive", "yes",
+		"keep_alive_timeout_ms", "5000",
+		"request_timeout_ms", "30000",
+		"tcp_nodelay", "1",
+		NULL,
+	};
+
+	if (listen_spec(cfg->server.listen, ports, sizeof(ports), err,
+	    errlen) != 0)
+		return -1;
+	httpd_cfg = cfg;
+	memset(&cb, 0, sizeof(cb));
+	cb.log_message = httpd_log_message;
+	cb.exit_thread = httpd_exit_thread;
+	httpd_ctx = mg_start(&cb, NULL, options);
+	if (httpd_ctx == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (in use, or not an "
+		    "address of this machine?)", cfg->server.listen);
+		return -1;
+	}
+	mg_set_request_handler(httpd_ctx, "/", httpd_dispatch, NULL);
+	return 0;
+}
+
+void
+httpd_drain(void)
+{
+	atomic_store(&httpd_drain_flag, true);
+}
+
+bool
+httpd_draining(void)
+{
+	return atomic_load(&httpd_drain_flag);
+}
+
+void
+httpd_stop(void)
+{
+	if (httpd_ctx != NULL)
+		mg_stop(httpd_ctx);
+	httpd_ctx = NULL;
+}

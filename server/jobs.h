@@ -1,0 +1,59 @@
+/*
+ * jobs: the durable job queue's workers.
+ *
+ * Jobs live in the state store (see store.h), so a job enqueued before a
+ * crash runs after the restart. N worker threads (config "workers") take
+ * due jobs one at a time and run them through the table of job kinds in
+ * jobs.c. A job function does its work in idempotent steps, checks
+ * jobs_stopping() between them, and either finishes (JOB_DONE) or asks to
+ * run again later (JOB_RETRY, with a delay and a reason).
+ *
+ * Each worker owns its store connection and one engine handle per
+ * database server; nothing in struct worker is shared between threads.
+ */
+#ifndef PREVIEWD_JOBS_H
+#define PREVIEWD_JOBS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "engines/engine.h"
+#include "server/config.h"
+#include "server/store.h"
+
+#define WORKER_ENGINES 4
+
+struct worker {
+	int index;
+	const struct config *cfg;
+	struct store *store;
+	struct engine *engines[WORKER_ENGINES];
+	pthread_t thread;
+};
+
+enum job_result { JOB_DONE, JOB_RETRY };
+
+struct job_outcome {
+	int64_t retry_ms;        /* with JOB_RETRY: how long to wait */
+	char error[512];         /* with JOB_RETRY: why, for the log */
+};
+
+/* Start cfg->server.workers threads. 0 ok, -1 with err. */
+int jobs_start(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
+
+/* A job was enqueued: wake a worker. Any thread. */
+void jobs_notify(void);
+
+/* Ask workers to stop after their current step and join them. Jobs not
+ * finished stay in the store for the next start. Main thread only. */
+void jobs_stop(void);
+bool jobs_stopping(void);
+
+/* This worker's handle for the named engine (created on first use). NULL
+ * when the engine is unknown or not configured. */
+struct engine *worker_engine(struct worker *w, const char *name);
+
+/* Exponential backoff with jitter: ~1 s, 2 s, 4 s ... up to 60 s. */
+int64_t jobs_backoff(int64_t attempts);
+
+#endif

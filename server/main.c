@@ -1,0 +1,213 @@
+/*
+ * main: the command line, start-up and shutdown.
+ *
+ *   previewd serve --config FILE
+ *   previewd check-config --config FILE
+ *   previewd --version
+ *
+ * Threads: civetweb's HTTP workers, the job workers, the reaper, and this
+ * main thread, which only waits for signals (sigwait: signals are read,
+ * not handled, so nothing runs in signal context).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <civetweb.h>
+#include <curl/curl.h>
+
+#include "reaper/reaper.h"
+#include "server/config.h"
+#include "server/fault.h"
+#include "server/httpd.h"
+#include "server/jobs.h"
+#include "server/log.h"
+#include "server/store.h"
+#include "server/watch.h"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: previewd serve --config FILE\n"
+	    "       previewd check-config --config FILE\n"
+	    "       previewd --version\n");
+}
+
+/* Load the configuration or print every error. */
+static struct config *
+load_config(const char *path)
+{
+	struct config *cfg = NULL;
+	struct buf errors;
+
+	buf_init(&errors, 1 << 20);
+	if (config_load(path, &cfg, &errors) != 0)
+		fputs(errors.data ? errors.data : "configuration error\n",
+		    stderr);
+	buf_release(&errors);
+	return cfg;
+}
+
+/* The state file: created or upgraded, and jobs a crash cut off made
+ * runnable again; the pools get a refill job. */
+static int
+prepare_state(const struct config *cfg)
+{
+	struct store *st = NULL;
+	char err[512];
+	int rc = -1;
+
+	if (store_open(cfg->server.state_path, &st, err, sizeof(err)) != 0 ||
+	    store_migrate(st, err, sizeof(err)) != 0) {
+		log_errorx("state file: %s", err);
+		goto out;
+	}
+	if (store_job_reset(st) != 0 ||
+	    (cfg->postgres.configured &&
+	    store_job_enqueue(st, "pool", "postgres", 0) != 0)) {
+		log_errorx("state file: cannot prepare the job queue");
+		goto out;
+	}
+	rc = 0;
+out:
+	store_close(st);
+	return rc;
+}
+
+static int
+serve(struct config *cfg)
+{
+	enum log_level level = LL_INFO;
+	sigset_t sigs;
+	char err[512];
+	int sig, rc = 1;
+
+	if (log_parse_level(cfg->server.log_level, &level) != 0)
+		level = LL_INFO;
+	log_setup(level, strcmp(cfg->server.log_format, "json") == 0 ?
+	    LOG_JSON : LOG_TEXT);
+
+	/* Libraries are initialised once, before any thread starts. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_errorx("cannot initialise libcurl");
+		return 1;
+	}
+	mg_init_library(0);
+	fault_init();
+	watch_init();
+
+	/* Every thread inherits this mask; the main thread reads the
+	 * signals with sigwait. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (prepare_state(cfg) != 0)
+		goto out;
+	if (jobs_start(cfg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		goto out;
+	}
+	if (reaper_start(cfg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		goto stop_jobs;
+	}
+	if (httpd_start(cfg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		goto stop_reaper;
+	}
+	log_info("previewd %s serving on %s (state %s, %lld workers)",
+	    PREVIEWD_VERSION, cfg->server.listen, cfg->server.state_path,
+	    (long long)cfg->server.workers);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_warnx("SIGHUP: configuration reload is not "
+			    "supported yet; restart previewd to apply changes");
+			continue;
+		}
+		break;
+	}
+	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+
+	/* Refuse new webhooks, end the long polls, stop listening; then let
+	 * the workers finish the step they are in. What is left stays in
+	 * the state file for the next start. */
+	httpd_drain();
+	watch_shutdown();
+	httpd_stop();
+stop_reaper:
+	reaper_stop();
+stop_jobs:
+	jobs_stop();
+out:
+	mg_exit_library();
+	curl_global_cleanup();
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cmd, *path = NULL;
+	struct config *cfg;
+	int i, rc;
+
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0)) {
+		printf("previewd %s\n", PREVIEWD_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	for (i = 2; i < argc; i++) {
+		if ((strcmp(argv[i], "--config") == 0 ||
+		    strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
+			path = argv[++i];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			path = argv[i] + 9;
+		} else {
+			fprintf(stderr, "previewd: unknown argument \"%s\"\n",
+			    argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0) ||
+	    path == NULL) {
+		usage(stderr);
+		return 2;
+	}
+
+	/* The state file holds sealed credentials: private to us. */
+	umask(077);
+	if ((cfg = load_config(path)) == NULL)
+		return 1;
+	if (strcmp(cmd, "check-config") == 0) {
+		printf("configuration OK\n");
+		config_free(cfg);
+		return 0;
+	}
+	rc = serve(cfg);
+	config_free(cfg);
+	return rc;
+}

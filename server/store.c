@@ -1,0 +1,1021 @@
+/*
+ * store: the sqlite schema and every query previewd makes of it.
+ *
+ * All SQL is static text with bound parameters; nothing from a webhook is
+ * ever pasted into a statement.
+ */
+#include "server/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "server/crypto.h"
+#include "server/log.h"
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char *const status_names[] = {
+	[ENV_PROVISIONING] = "provisioning",
+	[ENV_MIGRATING] = "migrating",
+	[ENV_SEEDING] = "seeding",
+	[ENV_READY] = "ready",
+	[ENV_FAILED] = "failed",
+	[ENV_DELETING] = "deleting",
+	[ENV_DELETED] = "deleted",
+};
+
+const char *
+env_status_name(enum env_status s)
+{
+	return (size_t)s < ARRAY_SIZE(status_names) ? status_names[s] : "unknown";
+}
+
+int
+env_status_parse(const char *s, enum env_status *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(status_names); i++) {
+		if (strcmp(status_names[i], s) == 0) {
+			*out = (enum env_status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool
+env_status_settled(enum env_status s)
+{
+	return s == ENV_READY || s == ENV_FAILED || s == ENV_DELETED;
+}
+
+/*
+ * Schema migrations: entry i upgrades a file at user_version i to i + 1.
+ * Never edit a released entry; append a new one and bump
+ * STORE_SCHEMA_VERSION.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE environments ("
+	"  id TEXT PRIMARY KEY,"
+	"  provider TEXT NOT NULL,"
+	"  repo TEXT NOT NULL COLLATE NOCASE,"
+	"  number INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  engine TEXT NOT NULL,"
+	"  want_present INTEGER NOT NULL,"
+	"  want_sha TEXT NOT NULL DEFAULT '',"
+	"  event_at INTEGER NOT NULL,"
+	"  activity_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  ttl INTEGER NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  head_sha TEXT NOT NULL DEFAULT '',"
+	"  db_name TEXT NOT NULL,"
+	"  role_name TEXT NOT NULL,"
+	"  pool_db TEXT NOT NULL DEFAULT '',"
+	"  secret BLOB,"
+	"  error TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  UNIQUE (provider, repo, number));"
+	"CREATE UNIQUE INDEX environments_db ON environments (engine, db_name);"
+	"CREATE INDEX environments_expiry ON environments (want_present, expires_at);"
+	"CREATE TABLE pool ("
+	"  engine TEXT NOT NULL,"
+	"  db_name TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"       /* creating | idle | claimed */
+	"  env_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (engine, db_name));"
+	"CREATE TABLE deliveries ("
+	"  provider TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  received_at INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  env_id TEXT,"
+	"  result TEXT NOT NULL,"
+	"  PRIMARY KEY (provider, id));"
+	"CREATE INDEX deliveries_age ON deliveries (received_at);"
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL DEFAULT 1,"
+	"  running INTEGER NOT NULL DEFAULT 0,"
+	"  run_after INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (kind, target));"
+	"CREATE INDEX jobs_due ON jobs (running, run_after);",
+};
+
+_Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
+    "one migration per schema version");
+
+static void
+store_log_error(struct store *st, const char *what)
+{
+	log_warnx("state store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+static int
+store_exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warnx("state store: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+		store_log_error(st, "prepare");
+		*stmt = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* BEGIN IMMEDIATE takes the write lock up front, so a transaction that
+ * reads then writes never fails half-way with SQLITE_BUSY. */
+static int
+store_begin(struct store *st)
+{
+	return store_exec(st, "BEGIN IMMEDIATE");
+}
+
+static int
+store_commit(struct store *st)
+{
+	return store_exec(st, "COMMIT");
+}
+
+static void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)store_exec(st, "ROLLBACK");
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void
+column_text(sqlite3_stmt *s, int i, char *out, size_t size)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	str_copy(out, v ? (const char *)v : "", size);
+}
+
+int
+store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct store *st;
+	int rc;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open \"%s\": %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	/* A webhook is answered 202 only once its job is on disk: FULL makes
+	 * each commit durable against power loss too, at ~0.2 ms a commit on
+	 * the machines we measured (BENCHMARKS.md). */
+	sqlite3_busy_timeout(st->db, 10000);
+	if (store_exec(st, "PRAGMA journal_mode = WAL") != 0 ||
+	    store_exec(st, "PRAGMA synchronous = FULL") != 0 ||
+	    store_exec(st, "PRAGMA foreign_keys = ON") != 0) {
+		snprintf(err, errlen, "cannot set up \"%s\": %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	sqlite3_close(st->db);
+	free(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int
+store_migrate(struct store *st, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int version, i, rc = -1;
+	char pragma[64];
+
+	if (store_begin(st) != 0) {
+		snprintf(err, errlen, "cannot lock the state file: %s",
+		    sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (store_prepare(st, "PRAGMA user_version", &s) != 0 ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		snprintf(err, errlen, "cannot read the schema version: %s",
+		    sqlite3_errmsg(st->db));
+		goto out;
+	}
+	version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "the state file has schema version %d; "
+		    "this previewd knows up to %d (was it written by a newer "
+		    "previewd?)", version, STORE_SCHEMA_VERSION);
+		goto out;
+	}
+	for (i = version; i < STORE_SCHEMA_VERSION; i++) {
+		if (store_exec(st, migrations[i]) != 0) {
+			snprintf(err, errlen, "upgrading the state file from "
+			    "schema version %d failed: %s", i,
+			    sqlite3_errmsg(st->db));
+			goto out;
+		}
+		log_info("state file upgraded from schema version %d to %d",
+		    i, i + 1);
+	}
+	snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+	    STORE_SCHEMA_VERSION);
+	if (store_exec(st, pragma) != 0 || store_commit(st) != 0) {
+		snprintf(err, errlen, "cannot commit the schema: %s",
+		    sqlite3_errmsg(st->db));
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		store_rollback(st);
+	return rc;
+}
+
+/* ---- jobs ---- */
+
+/* The body of store_job_enqueue, for use inside a caller's transaction. */
+static int
+job_enqueue(struct store *st, const char *kind, const char *target,
+    int64_t delay_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st,
+	    "INSERT INTO jobs (kind, target, run_after, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4) "
+	    "ON CONFLICT (kind, target) DO UPDATE SET seq = seq + 1, "
+	    "run_after = MIN(run_after, excluded.run_after)", &s) != 0)
+		return -1;
+	bind_text(s, 1, kind);
+	bind_text(s, 2, target);
+	sqlite3_bind_int64(s, 3, now_ms() + delay_ms);
+	sqlite3_bind_int64(s, 4, now_s());
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "enqueue job");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_job_enqueue(struct store *st, const char *kind, const char *target,
+    int64_t delay_ms)
+{
+	return job_enqueue(st, kind, target, delay_ms);
+}
+
+int
+store_job_take(struct store *st, int64_t now, struct job *out,
+    int64_t *next_ms)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1, step;
+
+	*next_ms = INT64_MAX;
+	if (store_prepare(st,
+	    "UPDATE jobs SET running = 1 WHERE id = ("
+	    "  SELECT id FROM jobs WHERE running = 0 AND run_after <= ?1 "
+	    "  ORDER BY run_after, id LIMIT 1) "
+	    "RETURNING id, kind, target, seq, attempts", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(s, 0);
+		column_text(s, 1, out->kind, sizeof(out->kind));
+		column_text(s, 2, out->target, sizeof(out->target));
+		out->seq = sqlite3_column_int64(s, 3);
+		out->attempts = sqlite3_column_int64(s, 4);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		store_log_error(st, "take job");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (store_prepare(st, "SELECT MIN(run_after) FROM jobs "
+	    "WHERE running = 0", &s) != 0)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+		*next_ms = sqlite3_column_int64(s, 0);
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_job_done(struct store *st, const struct job *j)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st,
+	    "DELETE FROM jobs WHERE id = ?1 AND seq = ?2", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, j->id);
+	sqlite3_bind_int64(s, 2, j->seq);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_changes(st->db) > 0)
+		return 0;
+	/* Enqueued again while it ran: release it to run once more. */
+	if (store_prepare(st, "UPDATE jobs SET running = 0, attempts = 0 "
+	    "WHERE id = ?1", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, j->id);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	store_log_error(st, "finish job");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_job_retry(struct store *st, const struct job *j, int64_t delay_ms,
+    const char *error)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st,
+	    "UPDATE jobs SET running = 0, attempts = attempts + 1, "
+	    "last_error = ?2, "
+	    "run_after = CASE WHEN seq = ?3 THEN ?4 ELSE run_after END "
+	    "WHERE id = ?1", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, j->id);
+	bind_text(s, 2, error ? error : "");
+	sqlite3_bind_int64(s, 3, j->seq);
+	sqlite3_bind_int64(s, 4, now_ms() + delay_ms);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "retry job");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_job_reset(struct store *st)
+{
+	return store_exec(st, "UPDATE jobs SET running = 0 WHERE running = 1");
+}
+
+int
+store_job_count(struct store *st, int64_t *count)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "SELECT COUNT(*) FROM jobs", &s) != 0)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(s, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- environments ---- */
+
+#define ENV_COLUMNS \
+	"id, provider, repo, number, name, engine, want_present, want_sha, " \
+	"event_at, activity_at, expires_at, ttl, status, head_sha, db_name, " \
+	"role_name, pool_db, secret, error, created_at, updated_at"
+
+static void
+env_from_row(sqlite3_stmt *s, struct env *e)
+{
+	const void *secret;
+	char status[32];
+	int n;
+
+	memset(e, 0, sizeof(*e));
+	column_text(s, 0, e->id, sizeof(e->id));
+	column_text(s, 1, e->provider, sizeof(e->provider));
+	column_text(s, 2, e->repo, sizeof(e->repo));
+	e->number = sqlite3_column_int64(s, 3);
+	column_text(s, 4, e->name, sizeof(e->name));
+	column_text(s, 5, e->engine, sizeof(e->engine));
+	e->want_present = sqlite3_column_int(s, 6) != 0;
+	column_text(s, 7, e->want_sha, sizeof(e->want_sha));
+	e->event_at = sqlite3_column_int64(s, 8);
+	e->activity_at = sqlite3_column_int64(s, 9);
+	e->expires_at = sqlite3_column_int64(s, 10);
+	e->ttl = sqlite3_column_int64(s, 11);
+	column_text(s, 12, status, sizeof(status));
+	if (env_status_parse(status, &e->status) != 0)
+		e->status = ENV_FAILED;
+	column_text(s, 13, e->head_sha, sizeof(e->head_sha));
+	column_text(s, 14, e->db_name, sizeof(e->db_name));
+	column_text(s, 15, e->role_name, sizeof(e->role_name));
+	column_text(s, 16, e->pool_db, sizeof(e->pool_db));
+	secret = sqlite3_column_blob(s, 17);
+	n = sqlite3_column_bytes(s, 17);
+	if (secret != NULL && n > 0 && (size_t)n <= sizeof(e->secret)) {
+		memcpy(e->secret, secret, (size_t)n);
+		e->secret_len = (size_t)n;
+	}
+	column_text(s, 18, e->error, sizeof(e->error));
+	e->created_at = sqlite3_column_int64(s, 19);
+	e->updated_at = sqlite3_column_int64(s, 20);
+}
+
+static int
+env_query_one(struct store *st, sqlite3_stmt *s, struct env *out)
+{
+	int step = sqlite3_step(s);
+
+	if (step == SQLITE_ROW) {
+		env_from_row(s, out);
+		return 0;
+	}
+	if (step == SQLITE_DONE)
+		return 1;
+	store_log_error(st, "read environment");
+	return -1;
+}
+
+int
+store_env_get(struct store *st, const char *id, struct env *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (store_prepare(st, "SELECT " ENV_COLUMNS " FROM environments "
+	    "WHERE id = ?1", &s) != 0)
+		return -1;
+	bind_text(s, 1, id);
+	rc = env_query_one(st, s, out);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_env_find_pr(struct store *st, const char *provider, const char *repo,
+    int64_t number, struct env *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (store_prepare(st, "SELECT " ENV_COLUMNS " FROM environments "
+	    "WHERE provider = ?1 AND repo = ?2 AND number = ?3", &s) != 0)
+		return -1;
+	bind_text(s, 1, provider);
+	bind_text(s, 2, repo);
+	sqlite3_bind_int64(s, 3, number);
+	rc = env_query_one(st, s, out);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_env_each(struct store *st, int (*fn)(const struct env *, void *),
+    void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct env *e;
+	int step, rc = -1;
+
+	if ((e = malloc(sizeof(*e))) == NULL)
+		return -1;
+	if (store_prepare(st, "SELECT " ENV_COLUMNS " FROM environments "
+	    "WHERE status != 'deleted' ORDER BY created_at, id", &s) != 0)
+		goto out;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		env_from_row(s, e);
+		if (fn(e, arg) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		store_log_error(st, "list environments");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	crypto_wipe(e, sizeof(*e));
+	free(e);
+	return rc;
+}
+
+int
+store_env_save(struct store *st, const struct env *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "UPDATE environments SET status = ?2, "
+	    "head_sha = ?3, pool_db = ?4, secret = ?5, error = ?6, "
+	    "updated_at = ?7 WHERE id = ?1", &s) != 0)
+		return -1;
+	bind_text(s, 1, e->id);
+	bind_text(s, 2, env_status_name(e->status));
+	bind_text(s, 3, e->head_sha);
+	bind_text(s, 4, e->pool_db);
+	if (e->secret_len > 0)
+		sqlite3_bind_blob(s, 5, e->secret, (int)e->secret_len,
+		    SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 5);
+	bind_text(s, 6, e->error);
+	sqlite3_bind_int64(s, 7, now_s());
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "save environment");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_env_request_delete(struct store *st, const char *id, const char *reason)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, "UPDATE environments SET want_present = 0, "
+	    "error = CASE WHEN status = 'failed' THEN error ELSE ?2 END, "
+	    "updated_at = ?3 "
+	    "WHERE id = ?1 AND (want_present = 1 OR status != 'deleted')",
+	    &s) != 0)
+		goto out;
+	bind_text(s, 1, id);
+	bind_text(s, 2, reason);
+	sqlite3_bind_int64(s, 3, now_s());
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "request delete");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		rc = 1;
+		goto out;
+	}
+	if (job_enqueue(st, "env", id, 0) != 0 || store_commit(st) != 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		store_rollback(st);
+	return rc;
+}
+
+int
+store_env_expired(struct store *st, int64_t now,
+    int (*fn)(const char *id, void *), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char id[ENV_ID_SIZE];
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT id FROM environments "
+	    "WHERE want_present = 1 AND expires_at <= ?1", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		column_text(s, 0, id, sizeof(id));
+		if (fn(id, arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list expired environments");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_prune(struct store *st, int64_t before)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "DELETE FROM environments WHERE status = "
+	    "'deleted' AND want_present = 0 AND updated_at < ?1", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, before);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (store_prepare(st, "DELETE FROM deliveries WHERE received_at < ?1",
+	    &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, before);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	store_log_error(st, "prune");
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- webhooks ---- */
+
+/* Physical names for a new environment, unique on its server: the hash
+ * in the name makes a clash between repositories all but impossible, and
+ * a clash that does happen moves to the next salt. */
+static int
+env_pick_names(struct store *st, const struct pr_event *ev, char *db)
+{
+	sqlite3_stmt *s = NULL;
+	unsigned salt;
+	int rc = -1, step;
+
+	if (store_prepare(st, "SELECT 1 FROM environments "
+	    "WHERE engine = ?1 AND db_name = ?2", &s) != 0)
+		return -1;
+	for (salt = 0; salt < 16; salt++) {
+		if (names_pr(ev->provider, ev->repo, ev->number, salt, db) != 0)
+			break;
+		sqlite3_reset(s);
+		bind_text(s, 1, ev->engine);
+		bind_text(s, 2, db);
+		step = sqlite3_step(s);
+		if (step == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (step != SQLITE_ROW) {
+			store_log_error(st, "check names");
+			break;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int
+env_insert(struct store *st, const struct pr_event *ev, const char *id,
+    bool present)
+{
+	sqlite3_stmt *s = NULL;
+	char db[NAMES_SIZE], name[48];
+	int64_t now = now_s();
+	int rc = -1;
+
+	if (env_pick_names(st, ev, db) != 0 ||
+	    str_printf(name, sizeof(name), "preview-pr-%lld",
+	    (long long)ev->number) != 0)
+		return -1;
+	if (store_prepare(st, "INSERT INTO environments (id, provider, repo, "
+	    "number, name, engine, want_present, want_sha, event_at, "
+	    "activity_at, expires_at, ttl, status, db_name, role_name, "
+	    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+	    "?9, ?10, ?11, ?12, ?13, ?14, ?14, ?10, ?10)", &s) != 0)
+		return -1;
+	bind_text(s, 1, id);
+	bind_text(s, 2, ev->provider);
+	bind_text(s, 3, ev->repo);
+	sqlite3_bind_int64(s, 4, ev->number);
+	bind_text(s, 5, name);
+	bind_text(s, 6, ev->engine);
+	sqlite3_bind_int(s, 7, present);
+	bind_text(s, 8, ev->head_sha ? ev->head_sha : "");
+	sqlite3_bind_int64(s, 9, ev->event_at);
+	sqlite3_bind_int64(s, 10, now);
+	sqlite3_bind_int64(s, 11, now + ev->ttl);
+	sqlite3_bind_int64(s, 12, ev->ttl);
+	bind_text(s, 13, present ? "provisioning" : "deleted");
+	bind_text(s, 14, db);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "insert environment");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int
+env_apply(struct store *st, const struct pr_event *ev, const char *id)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t now = now_s();
+	int rc = -1;
+
+	if (ev->op == PR_CLOSE) {
+		if (store_prepare(st, "UPDATE environments SET "
+		    "want_present = 0, event_at = ?2, updated_at = ?3 "
+		    "WHERE id = ?1", &s) != 0)
+			return -1;
+	} else {
+		/* A deleted environment comes back (reopened): it starts
+		 * over with a fresh claim and a fresh password. */
+		if (store_prepare(st, "UPDATE environments SET "
+		    "want_present = 1, want_sha = ?4, event_at = ?2, "
+		    "activity_at = ?3, expires_at = ?3 + ?5, ttl = ?5, "
+		    "updated_at = ?3, "
+		    "error = CASE WHEN status = 'deleted' THEN '' ELSE error END, "
+		    "secret = CASE WHEN status = 'deleted' THEN NULL ELSE secret END, "
+		    "head_sha = CASE WHEN status = 'deleted' THEN '' ELSE head_sha END, "
+		    "status = CASE WHEN status = 'deleted' THEN 'provisioning' "
+		    "ELSE status END WHERE id = ?1", &s) != 0)
+			return -1;
+		bind_text(s, 4, ev->head_sha ? ev->head_sha : "");
+		sqlite3_bind_int64(s, 5, ev->ttl);
+	}
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, ev->event_at);
+	sqlite3_bind_int64(s, 3, now);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "update environment");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static const char *const pr_result_names[] = {
+	[PR_ACCEPTED] = "accepted", [PR_DUPLICATE] = "duplicate",
+	[PR_STALE] = "stale", [PR_IGNORED] = "ignored",
+};
+
+int
+store_pr_event(struct store *st, const struct pr_event *ev,
+    enum pr_result *result, char env_id[ENV_ID_SIZE])
+{
+	sqlite3_stmt *s = NULL;
+	struct env *cur = NULL;
+	char hex[17];
+	int rc = -1, found;
+
+	env_id[0] = '\0';
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, "INSERT INTO deliveries (provider, id, "
+	    "received_at, event, action, result) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "'pending') ON CONFLICT DO NOTHING", &s) != 0)
+		goto out;
+	bind_text(s, 1, ev->provider);
+	bind_text(s, 2, ev->delivery);
+	sqlite3_bind_int64(s, 3, now_s());
+	bind_text(s, 4, ev->event);
+	bind_text(s, 5, ev->action);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "record delivery");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_changes(st->db) == 0) {
+		*result = PR_DUPLICATE;
+		store_rollback(st);
+		return 0;
+	}
+
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		goto out;
+	found = store_env_find_pr(st, ev->provider, ev->repo, ev->number, cur);
+	if (found < 0)
+		goto out;
+	if (found == 1) {
+		if (crypto_hex_token(hex, sizeof(hex), 8) != 0 ||
+		    str_printf(env_id, ENV_ID_SIZE, "env_%s", hex) != 0 ||
+		    env_insert(st, ev, env_id, ev->op != PR_CLOSE) != 0)
+			goto out;
+		*result = ev->op == PR_CLOSE ? PR_IGNORED : PR_ACCEPTED;
+	} else {
+		str_copy(env_id, cur->id, ENV_ID_SIZE);
+		/* Forges do not promise delivery order; the pull request's own
+		 * updated_at does. Equal times apply in arrival order. */
+		if (ev->event_at < cur->event_at)
+			*result = PR_STALE;
+		else if (ev->op == PR_CLOSE && !cur->want_present &&
+		    cur->status == ENV_DELETED)
+			*result = PR_IGNORED;
+		else if (env_apply(st, ev, env_id) != 0)
+			goto out;
+		else
+			*result = PR_ACCEPTED;
+	}
+	if (*result == PR_ACCEPTED && job_enqueue(st, "env", env_id, 0) != 0)
+		goto out;
+
+	if (store_prepare(st, "UPDATE deliveries SET env_id = ?3, result = ?4 "
+	    "WHERE provider = ?1 AND id = ?2", &s) != 0)
+		goto out;
+	bind_text(s, 1, ev->provider);
+	bind_text(s, 2, ev->delivery);
+	bind_text(s, 3, env_id);
+	bind_text(s, 4, pr_result_names[*result]);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "record delivery result");
+		goto out;
+	}
+	if (store_commit(st) != 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	free(cur);
+	if (rc != 0)
+		store_rollback(st);
+	return rc;
+}
+
+/* ---- the warm pool ---- */
+
+static int
+pool_exec(struct store *st, const char *sql, const char *engine,
+    const char *db, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, sql, &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	bind_text(s, 2, db);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		sqlite3_bind_int64(s, 3, now_s());
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, what);
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pool_add(struct store *st, const char *engine, const char *db)
+{
+	return pool_exec(st, "INSERT INTO pool (engine, db_name, state, "
+	    "created_at) VALUES (?1, ?2, 'creating', ?3)", engine, db,
+	    "add pool database");
+}
+
+int
+store_pool_ready(struct store *st, const char *engine, const char *db)
+{
+	return pool_exec(st, "UPDATE pool SET state = 'idle', created_at = ?3 "
+	    "WHERE engine = ?1 AND db_name = ?2 AND state = 'creating'",
+	    engine, db, "mark pool database idle");
+}
+
+int
+store_pool_remove(struct store *st, const char *engine, const char *db)
+{
+	return pool_exec(st, "DELETE FROM pool WHERE engine = ?1 AND "
+	    "db_name = ?2", engine, db,
+	    "remove pool database");
+}
+
+int
+store_pool_counts(struct store *st, const char *engine, int *idle,
+    int *creating)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "SELECT "
+	    "COALESCE(SUM(state = 'idle'), 0), "
+	    "COALESCE(SUM(state = 'creating'), 0) "
+	    "FROM pool WHERE engine = ?1", &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*idle = sqlite3_column_int(s, 0);
+		*creating = sqlite3_column_int(s, 1);
+		rc = 0;
+	} else {
+		store_log_error(st, "count pool");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pool_each_creating(struct store *st, const char *engine,
+    int (*fn)(const char *db, void *), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char db[NAMES_SIZE];
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT db_name FROM pool WHERE engine = ?1 "
+	    "AND state = 'creating' ORDER BY created_at", &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		column_text(s, 0, db, sizeof(db));
+		if (fn(db, arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list pool");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_env_claim(struct store *st, struct env *e)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1, step;
+
+	e->pool_db[0] = '\0';
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, "UPDATE pool SET state = 'claimed', env_id = ?2 "
+	    "WHERE rowid = (SELECT rowid FROM pool WHERE engine = ?1 AND "
+	    "state = 'idle' ORDER BY created_at LIMIT 1) RETURNING db_name",
+	    &s) != 0)
+		goto out;
+	bind_text(s, 1, e->engine);
+	bind_text(s, 2, e->id);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		column_text(s, 0, e->pool_db, sizeof(e->pool_db));
+	else if (step != SQLITE_DONE) {
+		store_log_error(st, "claim pool database");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (store_env_save(st, e) != 0 || store_commit(st) != 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	if (rc != 0) {
+		store_rollback(st);
+		e->pool_db[0] = '\0';
+	}
+	return rc;
+}

@@ -1,0 +1,199 @@
+/*
+ * store: previewd's state on disk — a sqlite database in WAL mode holding
+ * environments, the warm pool, webhook deliveries and the job queue.
+ *
+ * One struct store is one sqlite connection and belongs to one thread at a
+ * time; every thread that needs state opens its own (sqlite serialises the
+ * writers, WAL lets readers run beside them). Each function below is one
+ * transaction unless it says otherwise.
+ *
+ * An environment row has two sets of columns with different owners:
+ *   - desired state, written by events (webhooks, the API, the reaper):
+ *     want, want_sha, event_at, activity_at, expires_at;
+ *   - actual state, written only by the worker running the environment's
+ *     job: status, head_sha, pool_db, secret, error.
+ * Workers move actual towards desired, one idempotent step at a time,
+ * rereading desired state between steps; so a close that arrives during
+ * provisioning wins, and a crash at any point means "run the step again".
+ */
+#ifndef PREVIEWD_STORE_H
+#define PREVIEWD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server/names.h"
+#include "server/util.h"
+
+/* Latest schema version; see the migrations table in store.c. */
+#define STORE_SCHEMA_VERSION 1
+
+enum env_status {
+	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
+	ENV_DELETING, ENV_DELETED,
+};
+
+const char *env_status_name(enum env_status s);
+int env_status_parse(const char *s, enum env_status *out) MUST_CHECK;
+/* ready, failed and deleted: what a long poll waits for. */
+bool env_status_settled(enum env_status s);
+
+#define ENV_ID_SIZE 24          /* "env_" + 16 hex + NUL */
+#define ENV_SHA_SIZE 72
+#define ENV_REPO_SIZE 256
+#define ENV_SECRET_MAX 128      /* a sealed password */
+
+struct env {
+	char id[ENV_ID_SIZE];
+	char provider[16];
+	char repo[ENV_REPO_SIZE];
+	int64_t number;
+	char name[48];               /* preview-pr-N */
+	char engine[16];
+	/* desired */
+	bool want_present;
+	char want_sha[ENV_SHA_SIZE];
+	int64_t event_at;
+	int64_t activity_at;
+	int64_t expires_at;
+	int64_t ttl;
+	/* actual */
+	enum env_status status;
+	char head_sha[ENV_SHA_SIZE];
+	char db_name[NAMES_SIZE];
+	char role_name[NAMES_SIZE];
+	char pool_db[NAMES_SIZE];    /* pool database claimed, until renamed */
+	unsigned char secret[ENV_SECRET_MAX];
+	size_t secret_len;
+	char error[1024];
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+struct store;
+
+/* Open (creating if need be) the state database at path. Does not touch
+ * the schema: the main thread calls store_migrate once at start-up.
+ * 0 ok; -1 with a reason in err. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen)
+    MUST_CHECK;
+void store_close(struct store *st);
+
+/* Create or upgrade the schema to STORE_SCHEMA_VERSION in one
+ * transaction; refuses a file written by a newer previewd. */
+int store_migrate(struct store *st, char *err, size_t errlen) MUST_CHECK;
+
+/* ---- webhooks ---- */
+
+enum pr_op { PR_OPEN, PR_SYNC, PR_CLOSE };
+enum pr_result { PR_ACCEPTED, PR_DUPLICATE, PR_STALE, PR_IGNORED };
+
+struct pr_event {
+	const char *provider;    /* "github" */
+	const char *delivery;    /* the forge's delivery id, for deduplication */
+	const char *event;       /* "pull_request" */
+	const char *action;      /* the forge's action, for the record */
+	enum pr_op op;
+	const char *repo;
+	int64_t number;
+	const char *head_sha;
+	int64_t event_at;        /* the forge's updated_at: orders events */
+	const char *engine;      /* from the repository's configuration */
+	int64_t ttl;
+};
+
+/* Record a delivery and apply its pull request event, enqueueing the
+ * environment's job, in one transaction. Deliveries already seen are
+ * PR_DUPLICATE; events older than the last applied one are PR_STALE
+ * (recorded, not applied); a close for an unknown pull request is recorded
+ * as PR_IGNORED so that an older open arriving later stays ignored. */
+int store_pr_event(struct store *st, const struct pr_event *ev,
+    enum pr_result *result, char env_id[ENV_ID_SIZE]) MUST_CHECK;
+
+/* ---- environments ---- */
+
+/* 0 found, 1 not found, -1 error. */
+int store_env_get(struct store *st, const char *id, struct env *out)
+    MUST_CHECK;
+int store_env_find_pr(struct store *st, const char *provider,
+    const char *repo, int64_t number, struct env *out) MUST_CHECK;
+
+/* Environments not deleted, oldest first. fn returns 0 to go on. */
+int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
+    void *arg) MUST_CHECK;
+
+/* Save the worker-owned columns of e (status, head_sha, pool_db, secret,
+ * error) and updated_at. Only the worker holding the env's job calls it. */
+int store_env_save(struct store *st, const struct env *e) MUST_CHECK;
+
+/* Ask for an environment to be deleted (DELETE in the API, the reaper's
+ * TTL) and enqueue its job. reason goes to the error column when the
+ * environment is not otherwise failed. 0 ok, 1 not found or already
+ * deleted, -1 error. */
+int store_env_request_delete(struct store *st, const char *id,
+    const char *reason) MUST_CHECK;
+
+/* Ids of environments wanted present whose expiry has passed. */
+int store_env_expired(struct store *st, int64_t now,
+    int (*fn)(const char *id, void *), void *arg) MUST_CHECK;
+
+/* Forget deleted environments and deliveries older than the cutoff. */
+int store_prune(struct store *st, int64_t before) MUST_CHECK;
+
+/* ---- the warm pool ---- */
+
+/* Record intent to create pool database db (state "creating"). */
+int store_pool_add(struct store *st, const char *engine, const char *db)
+    MUST_CHECK;
+/* creating -> idle. */
+int store_pool_ready(struct store *st, const char *engine, const char *db)
+    MUST_CHECK;
+int store_pool_remove(struct store *st, const char *engine, const char *db)
+    MUST_CHECK;
+int store_pool_counts(struct store *st, const char *engine, int *idle,
+    int *creating) MUST_CHECK;
+/* Pool databases left in "creating" (by a crash). */
+int store_pool_each_creating(struct store *st, const char *engine,
+    int (*fn)(const char *db, void *), void *arg) MUST_CHECK;
+
+/* Claim an idle pool database for env e and record e's sealed password,
+ * in one transaction (the intent recorded before the server is touched).
+ * Sets e->pool_db to the database taken, or to "" when the pool is empty.
+ * 0 ok, -1 error. */
+int store_env_claim(struct store *st, struct env *e) MUST_CHECK;
+
+/* ---- jobs ---- */
+
+struct job {
+	int64_t id;
+	char kind[16];
+	char target[64];
+	int64_t seq;
+	int64_t attempts;
+};
+
+/* Enqueue (kind, target) to run after delay_ms. A job already queued for
+ * the same pair is not duplicated: it runs at the earlier time, and once
+ * more after its current run if it is running now. */
+int store_job_enqueue(struct store *st, const char *kind, const char *target,
+    int64_t delay_ms) MUST_CHECK;
+
+/* Take the next due job not already running. 0 took one, 1 none due, -1
+ * error. *next_ms gets when the next not-running job is due (INT64_MAX if
+ * none), so the worker knows how long it may sleep. */
+int store_job_take(struct store *st, int64_t now, struct job *out,
+    int64_t *next_ms) MUST_CHECK;
+
+/* The run is over: delete the job, unless it was enqueued again meanwhile. */
+int store_job_done(struct store *st, const struct job *j) MUST_CHECK;
+
+/* Try again after delay_ms (sooner if enqueued again meanwhile). */
+int store_job_retry(struct store *st, const struct job *j, int64_t delay_ms,
+    const char *error) MUST_CHECK;
+
+/* At start-up: jobs marked running by a previous process run again. */
+int store_job_reset(struct store *st) MUST_CHECK;
+
+int store_job_count(struct store *st, int64_t *count) MUST_CHECK;
+
+#endif

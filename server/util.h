@@ -1,0 +1,75 @@
+/*
+ * util: small pieces every module uses — bounded strings and buffers,
+ * integer and duration parsing, clocks and RFC 3339 timestamps.
+ *
+ * Nothing here allocates except struct buf, which refuses to grow past the
+ * maximum it was created with (curl's dynbuf is the model): every buffer
+ * filled from the network or a file has a ceiling.
+ */
+#ifndef PREVIEWD_UTIL_H
+#define PREVIEWD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#define MUST_CHECK __attribute__((warn_unused_result))
+
+/* Copy src into dst[size] always NUL-terminating. 0, or -1 when truncated. */
+int str_copy(char *dst, const char *src, size_t size);
+
+/* snprintf that reports truncation: 0, or -1 when out did not fit. */
+int str_printf(char *out, size_t size, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* True when s starts with prefix. */
+bool str_starts(const char *s, const char *prefix);
+
+/* Parse a whole decimal integer in [min, max]. 0 ok, -1 otherwise. */
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) MUST_CHECK;
+
+/* Parse a duration such as "30s", "10m", "72h", "2d" into seconds.
+ * A unit is required; 0 is allowed. 0 ok, -1 otherwise. */
+int parse_duration(const char *s, int64_t *seconds) MUST_CHECK;
+
+/* Format seconds back as the largest exact unit ("72h", "90s"). */
+void format_duration(int64_t seconds, char *out, size_t size);
+
+/* Wall clock in seconds / milliseconds since the epoch, and a monotonic
+ * clock in milliseconds for deadlines. */
+int64_t now_s(void);
+int64_t now_ms(void);
+int64_t mono_ms(void);
+
+/* "2026-11-22T21:08:58Z" (UTC, thread-safe). out needs 21 bytes. */
+#define RFC3339_LEN 21
+void time_rfc3339(int64_t t, char out[RFC3339_LEN]);
+
+/* Parse "2026-11-22T21:08:58Z" or with a fraction or a +hh:mm offset.
+ * 0 ok, -1 otherwise. */
+int parse_rfc3339(const char *s, int64_t *out) MUST_CHECK;
+
+/* A growable byte buffer with a hard maximum. data is always
+ * NUL-terminated (the NUL is not counted in len) once anything was added. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_release(struct buf *b);
+void buf_reset(struct buf *b);
+/* 0 ok, -1 when the maximum would be exceeded or memory ran out (the
+ * buffer is left as it was). */
+/* Make room for more bytes (and the NUL) without adding them. */
+int buf_grow(struct buf *b, size_t more);
+int buf_add(struct buf *b, const void *data, size_t len);
+int buf_addstr(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+
+#endif

@@ -1,0 +1,92 @@
+"""Fixtures for the integration tests.
+
+  pg                 a real PostgreSQL, started once per session
+  mariadb            a real MariaDB, started once per session
+  previewd_factory   make(config_overrides, start=True, env=None) -> Previewd;
+                     every daemon it made is stopped at the end of the test,
+                     and the test fails if one exited non-zero, died on its
+                     own, or logged a sanitizer report.
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import pytest  # noqa: E402
+
+from previewd import SANITIZER_MARKERS, Previewd  # noqa: E402
+from servers import MariaDBServer, PostgresServer, tail  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg():
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    server = MariaDBServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _merge(overrides):
+    config = {}
+    for section, kv in (overrides or {}).items():
+        config[section] = dict(kv)
+    return config
+
+
+@pytest.fixture
+def previewd_factory(tmp_path):
+    made = []
+
+    def make(config_overrides=None, start=True, env=None):
+        """A Previewd in its own directory under tmp_path.
+
+        config_overrides: {section: {key: value}}; the defaults fill the rest
+        (a value of None leaves a key out).  start=False only writes the
+        config, for check-config tests or a start the test makes itself.
+        """
+        d = tmp_path / ("previewd-%d" % len(made))
+        daemon = Previewd(d, _merge(config_overrides), env=env)
+        made.append(daemon)
+        daemon.write_config()
+        if start:
+            daemon.start()
+        return daemon
+
+    yield make
+
+    problems = []
+    for daemon in made:
+        mine = []
+        if daemon.alive():
+            code = daemon.stop()
+            if daemon.stop_timed_out:
+                mine.append("did not exit within 30s of SIGTERM (killed)")
+            elif code != 0:
+                mine.append("exited with %s on SIGTERM at teardown" % code)
+        elif daemon.proc is not None and not daemon.expected_exit:
+            mine.append("died during the test with exit code %s" % daemon.proc.returncode)
+        for how, code in daemon.exit_codes:
+            if how == "restart" and code != 0:
+                mine.append("exited with %s when stopped for a restart" % code)
+        log = daemon.log()
+        mine += ["sanitizer report (%r) in its log" % m for m in SANITIZER_MARKERS if m in log]
+        if mine:
+            problems += ["%s: %s" % (daemon.tmpdir.name, p) for p in mine]
+            problems.append("--- %s:\n%s" % (daemon.log_path, tail(daemon.log_path, 60)))
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
