@@ -79,7 +79,11 @@ deps:
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: $(BUILD)/previewd
+# node-postgres, pinned by tests/node/package-lock.json (from npm's registry).
+tests/node/node_modules/pg: tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+
+integration: $(BUILD)/previewd tests/node/node_modules/pg
 	PREVIEWD_BIN=$(abspath $(BUILD)/previewd) $(PYTHON) -m pytest -q -ra \
 	  $(PYTEST_ARGS) tests/integration
 

@@ -71,7 +71,7 @@ static const struct key_def keys[] = {
 	  "postgres" },
 	{ "repo", "forks", K_ENUM, R(forks), "deny", false, 0, 0,
 	  "deny|allow" },
-	{ "repo", "ttl", K_DURATION, R(ttl), "72h", false, 60,
+	{ "repo", "ttl", K_DURATION, R(ttl), "72h", false, 1,
 	  (int64_t)365 * 86400, NULL },
 	{ "server", "admin_token", K_STR, C(server.admin_token), NULL, true,
 	  0, 0, NULL },
@@ -374,6 +374,26 @@ file_out:
 	return strdup(value);
 }
 
+/* "a|b|c" as "a, b or c", each with suffix (e.g. "://"). */
+static void
+choice_list(const char *choices, const char *suffix, char *out, size_t outsz)
+{
+	const char *p = choices;
+	size_t n = 0;
+
+	out[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '|');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *sep = n == 0 ? "" : end ? ", " : " or ";
+
+		snprintf(out + strlen(out), outsz - strlen(out), "%s%.*s%s", sep,
+		    (int)len, p, suffix);
+		n++;
+		p = end ? end + 1 : NULL;
+	}
+}
+
 static bool
 choice_ok(const char *choices, const char *v)
 {
@@ -396,7 +416,7 @@ key_apply(struct parse_state *st, int line, const struct key_def *k,
     void *base, char *v)
 {
 	char *dst = (char *)base + k->offset;
-	char host[256], err[128];
+	char host[256], err[128], list[128];
 	struct dburl u;
 	int64_t n;
 	int port = 0;
@@ -437,8 +457,9 @@ key_apply(struct parse_state *st, int line, const struct key_def *k,
 		break;
 	case K_ENUM:
 		if (!choice_ok(k->choices, v)) {
-			config_error(st, line, "\"%s\": expected one of %s",
-			    k->name, k->choices);
+			choice_list(k->choices, "", list, sizeof(list));
+			config_error(st, line, "\"%s\": expected %s", k->name,
+			    list);
 			keep = false;
 		}
 		break;
@@ -473,8 +494,9 @@ key_apply(struct parse_state *st, int line, const struct key_def *k,
 			config_error(st, line, "\"%s\": %s", k->name, err);
 			keep = false;
 		} else if (!choice_ok(k->choices, u.scheme)) {
-			config_error(st, line, "\"%s\": expected a %s:// URL",
-			    k->name, k->choices);
+			choice_list(k->choices, "://", list, sizeof(list));
+			config_error(st, line, "\"%s\": expected a URL starting "
+			    "with %s", k->name, list);
 			keep = false;
 		}
 		crypto_wipe(&u, sizeof(u));

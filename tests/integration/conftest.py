@@ -6,6 +6,12 @@
                      every daemon it made is stopped at the end of the test,
                      and the test fails if one exited non-zero, died on its
                      own, or logged a sanitizer report.
+  pg_config          the [postgres] and [repo:acme/shop] sections for pg
+
+The database servers live for the whole session, so after each test (and
+after its daemons have stopped) every object carrying previewd's prefix is
+dropped: each test starts with servers that hold nothing of previewd's, and
+a test that checks for leaks checks before that cleanup.
 """
 
 import sys
@@ -20,25 +26,68 @@ import pytest  # noqa: E402
 from previewd import SANITIZER_MARKERS, Previewd  # noqa: E402
 from servers import MariaDBServer, PostgresServer, tail  # noqa: E402
 
+PREFIX = "pvd_"
+_started = []     # session servers, for the per-test cleanup
+
 
 @pytest.fixture(scope="session")
 def pg():
     server = PostgresServer()
     server.start()
+    _started.append(server)
     try:
         yield server
     finally:
+        _started.remove(server)
         server.stop()
 
 
 @pytest.fixture(scope="session")
 def mariadb():
-    server = MariaDBServer()
+    server = MariaDBServer(db_prefix=PREFIX)
     server.start()
+    _started.append(server)
     try:
         yield server
     finally:
+        _started.remove(server)
         server.stop()
+
+
+def drop_previewd_objects(server):
+    """Drop every database and role/user whose name starts with PREFIX."""
+    conn = server.connect()
+    try:
+        with conn.cursor() as cur:
+            if isinstance(server, PostgresServer):
+                for db in server.databases(PREFIX):
+                    cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
+                for role in server.roles(PREFIX):
+                    cur.execute('DROP ROLE IF EXISTS "%s"' % role)
+            else:
+                for db in server.databases(PREFIX):
+                    cur.execute("DROP DATABASE IF EXISTS `%s`" % db)
+                for user in server.users(PREFIX):
+                    cur.execute("DROP USER IF EXISTS `%s`@`%%`" % user)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def _db_cleanup():
+    yield
+    for server in list(_started):
+        if server.running:
+            drop_previewd_objects(server)
+
+
+@pytest.fixture
+def pg_config(pg):
+    """Config sections for a daemon serving acme/shop from pg."""
+    return {
+        "postgres": {"admin_url": pg.admin_url, "pool_size": "2"},
+        "repo:acme/shop": {"ttl": "72h"},
+    }
 
 
 def _merge(overrides):
@@ -49,7 +98,7 @@ def _merge(overrides):
 
 
 @pytest.fixture
-def previewd_factory(tmp_path):
+def previewd_factory(tmp_path, _db_cleanup):
     made = []
 
     def make(config_overrides=None, start=True, env=None):
