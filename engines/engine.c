@@ -11,7 +11,14 @@
 
 static const struct engine_ops *const engines[] = {
 	&postgres_ops,
+	&mysql_ops,
 };
+
+const struct engine_ops *
+engine_at(size_t i)
+{
+	return i < ARRAY_SIZE(engines) ? engines[i] : NULL;
+}
 
 const struct engine_ops *
 engine_find(const char *name)
@@ -104,6 +111,50 @@ engine_drop(struct engine *e, const char *db, const char *pool_db,
 	if (rc == ENGINE_OK)
 		rc = e->ops->drop(e, db, pool_db, role, err, errlen);
 	return engine_after(e, rc);
+}
+
+struct engine_session {
+	const struct engine_ops *ops;
+	void *handle;
+};
+
+int
+engine_session_open(const struct engine_ops *ops, const struct engine_cfg *cfg,
+    const char *db, const char *role, const char *password,
+    struct engine_session **out, char *err, size_t errlen)
+{
+	struct engine_session *s = calloc(1, sizeof(*s));
+	int rc;
+
+	*out = NULL;
+	if (s == NULL) {
+		str_copy(err, "out of memory", errlen);
+		return ENGINE_RETRY;
+	}
+	s->ops = ops;
+	rc = ops->session_open(cfg, db, role, password, &s->handle, err, errlen);
+	if (rc != ENGINE_OK) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return ENGINE_OK;
+}
+
+int
+engine_session_run(struct engine_session *s, const char *sql, size_t len,
+    char *err, size_t errlen)
+{
+	return s->ops->session_run(s->handle, sql, len, err, errlen);
+}
+
+void
+engine_session_close(struct engine_session *s)
+{
+	if (s == NULL)
+		return;
+	s->ops->session_close(s->handle);
+	free(s);
 }
 
 int

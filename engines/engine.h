@@ -29,6 +29,9 @@ struct engine_ops {
 	const char *name;          /* "postgres": the config section too */
 	const char *url_scheme;    /* scheme of handed-out URLs */
 	int default_port;
+	/* A claimed pool database keeps its name (MySQL cannot rename a
+	 * database); otherwise the claim renames it to the environment's. */
+	bool keeps_pool_name;
 	int (*connect)(struct engine *e, char *err, size_t errlen);
 	void (*disconnect)(struct engine *e);
 	int (*ping)(struct engine *e, char *err, size_t errlen);
@@ -36,13 +39,27 @@ struct engine_ops {
 	 * its future owner. */
 	int (*db_create)(struct engine *e, const char *db, char *err,
 	    size_t errlen);
-	/* Make db exist — renamed from pool_db when that exists, else created
-	 * — owned by a new login role with password. pool_db may be "". */
+	/* Make db exist — renamed from pool_db when that exists (or, with
+	 * keeps_pool_name, db is pool_db), else created — owned by or granted
+	 * to a new login role with password. pool_db may be "". */
 	int (*claim)(struct engine *e, const char *pool_db, const char *db,
 	    const char *role, const char *password, char *err, size_t errlen);
 	/* Close role's sessions, drop db, pool_db (if not "") and role. */
 	int (*drop)(struct engine *e, const char *db, const char *pool_db,
 	    const char *role, char *err, size_t errlen);
+	/* A connection to db as role, for running a repository's SQL with
+	 * the environment's own privileges. */
+	int (*session_open)(const struct engine_cfg *cfg, const char *db,
+	    const char *role, const char *password, void **session, char *err,
+	    size_t errlen);
+	/* Run a script of one or more statements, parsed by the server.
+	 * PostgreSQL runs it as one transaction (unless the script manages
+	 * its own); MySQL commits each DDL statement as it goes. On failure
+	 * err says where ("line N" / "statement N") and the server's
+	 * message, and nothing after the failing statement ran. */
+	int (*session_run)(void *session, const char *sql, size_t len,
+	    char *err, size_t errlen);
+	void (*session_close)(void *session);
 };
 
 struct engine {
@@ -51,8 +68,12 @@ struct engine {
 	void *conn;                /* the driver's handle, NULL when closed */
 };
 
-/* The engine named name ("postgres"), NULL when previewd has none. */
+/* The engine named name ("postgres", "mysql"), NULL when previewd has
+ * none. */
 const struct engine_ops *engine_find(const char *name);
+
+/* Every engine previewd has, in order; NULL after the last. */
+const struct engine_ops *engine_at(size_t i);
 
 /* A handle for cfg; connects on first use. NULL when out of memory. */
 struct engine *engine_new(const struct engine_ops *ops,
@@ -68,6 +89,16 @@ int engine_claim(struct engine *e, const char *pool_db, const char *db,
 int engine_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen) MUST_CHECK;
 
+/* A session as an environment's own role (see engine_ops). */
+struct engine_session;
+int engine_session_open(const struct engine_ops *ops,
+    const struct engine_cfg *cfg, const char *db, const char *role,
+    const char *password, struct engine_session **out, char *err,
+    size_t errlen) MUST_CHECK;
+int engine_session_run(struct engine_session *s, const char *sql, size_t len,
+    char *err, size_t errlen) MUST_CHECK;
+void engine_session_close(struct engine_session *s);
+
 /* Host and port clients use: public_host when set, else admin_url's. */
 int engine_endpoint(const struct engine_ops *ops, const struct engine_cfg *cfg,
     char *host, size_t hostsz, int *port) MUST_CHECK;
@@ -78,5 +109,6 @@ int engine_url(const struct engine_ops *ops, const struct engine_cfg *cfg,
     size_t outsz) MUST_CHECK;
 
 extern const struct engine_ops postgres_ops;
+extern const struct engine_ops mysql_ops;
 
 #endif

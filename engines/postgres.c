@@ -351,6 +351,96 @@ out:
 	return rc;
 }
 
+/* ---- sessions as an environment's role ---- */
+
+static int
+pg_session_open(const struct engine_cfg *cfg, const char *db,
+    const char *role, const char *password, void **session, char *err,
+    size_t errlen)
+{
+	/* admin_url is expanded first (host, port, sslmode ...); the
+	 * keywords after it override the database and the credentials. */
+	static const char *const keys[] = { "dbname", "dbname", "user",
+	    "password", "connect_timeout", "application_name", NULL };
+	const char *values[] = { cfg->admin_url, db, role, password, "10",
+	    "previewd", NULL };
+	PGconn *c = PQconnectdbParams(keys, values, 1);
+
+	*session = NULL;
+	if (c == NULL) {
+		str_copy(err, "out of memory", errlen);
+		return ENGINE_RETRY;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		first_line(PQerrorMessage(c), err, errlen);
+		PQfinish(c);
+		return ENGINE_RETRY;
+	}
+	*session = c;
+	return ENGINE_OK;
+}
+
+/* The line of a 1-based character position (PG_DIAG_STATEMENT_POSITION
+ * counts characters, not bytes). */
+static int
+line_of(const char *sql, size_t len, long pos)
+{
+	long chars = 0;
+	int line = 1;
+	size_t i;
+
+	for (i = 0; i < len && chars < pos - 1; i++) {
+		if (((unsigned char)sql[i] & 0xC0) != 0x80)
+			chars++;
+		if (sql[i] == '\n')
+			line++;
+	}
+	return line;
+}
+
+static int
+pg_session_run(void *session, const char *sql, size_t len, char *err,
+    size_t errlen)
+{
+	PGconn *c = session;
+	PGresult *res;
+	ExecStatusType st;
+	int rc = ENGINE_OK;
+
+	/* PQexec runs a multi-statement string as one implicit transaction:
+	 * a failing statement rolls back the whole file. */
+	res = PQexec(c, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    st != PGRES_EMPTY_QUERY) {
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *pos = PQresultErrorField(res,
+		    PG_DIAG_STATEMENT_POSITION);
+		char one[512];
+		int64_t p = 0;
+
+		first_line(msg ? msg : PQerrorMessage(c), one, sizeof(one));
+		if (pos != NULL && parse_int64(pos, 1, INT64_MAX, &p) == 0)
+			snprintf(err, errlen, "line %d: %s", line_of(sql, len, (long)p),
+			    one);
+		else
+			str_copy(err, one, errlen);
+		rc = PQstatus(c) == CONNECTION_OK ? ENGINE_FAIL : ENGINE_RETRY;
+	}
+	PQclear(res);
+	/* A script that opened its own transaction and failed inside it
+	 * leaves the session aborted: end it. */
+	if (rc != ENGINE_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}
+
+static void
+pg_session_close(void *session)
+{
+	PQfinish(session);
+}
+
 const struct engine_ops postgres_ops = {
 	.name = "postgres",
 	.url_scheme = "postgresql",
@@ -361,4 +451,7 @@ const struct engine_ops postgres_ops = {
 	.db_create = pg_db_create,
 	.claim = pg_claim,
 	.drop = pg_drop,
+	.session_open = pg_session_open,
+	.session_run = pg_session_run,
+	.session_close = pg_session_close,
 };

@@ -59,9 +59,13 @@ reaper_pass(const struct config *cfg, struct store *st)
 			enqueued = true;
 		}
 	}
-	if (cfg->postgres.configured &&
-	    store_job_enqueue(st, "pool", postgres_ops.name, 0) == 0)
-		enqueued = true;
+	for (i = 0; engine_at((size_t)i) != NULL; i++) {
+		const char *name = engine_at((size_t)i)->name;
+
+		if (config_engine(cfg, name) != NULL &&
+		    store_job_enqueue(st, "pool", name, 0) == 0)
+			enqueued = true;
+	}
 	if (store_prune(st, now_s() - RETENTION) != 0)
 		log_warnx("reaper: cannot prune old records");
 	if (enqueued)

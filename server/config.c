@@ -58,6 +58,12 @@ static const struct key_def keys[] = {
 	{ "github", "token", K_STR, C(github.token), NULL, false, 0, 0, NULL },
 	{ "github", "webhook_secret", K_STR, C(github.webhook_secret), NULL,
 	  true, 0, 0, NULL },
+	{ "mysql", "admin_url", K_DBURL, C(mysql.admin_url), NULL, true,
+	  0, 0, "mysql" },
+	{ "mysql", "pool_size", K_INT, C(mysql.pool_size), "2", false,
+	  0, 100, NULL },
+	{ "mysql", "public_host", K_HOSTPORT, C(mysql.public_host), NULL,
+	  false, 0, 0, NULL },
 	{ "postgres", "admin_url", K_DBURL, C(postgres.admin_url), NULL, true,
 	  0, 0, "postgresql|postgres" },
 	{ "postgres", "pool_size", K_INT, C(postgres.pool_size), "2", false,
@@ -68,7 +74,7 @@ static const struct key_def keys[] = {
 	  1, 86400, NULL },
 	{ "repo", "ci_token", K_STR, R(ci_token), NULL, false, 0, 0, NULL },
 	{ "repo", "engine", K_ENUM, R(engine), NULL, false, 0, 0,
-	  "postgres" },
+	  "postgres|mysql" },
 	{ "repo", "forks", K_ENUM, R(forks), "deny", false, 0, 0,
 	  "deny|allow" },
 	{ "repo", "ttl", K_DURATION, R(ttl), "72h", false, 1,
@@ -95,7 +101,7 @@ static const struct key_def keys[] = {
 
 /* Sections previewd knows; "repo" stands for every [repo:PATTERN]. */
 static const char *const sections[] = {
-	"github", "postgres", "reaper", "repo", "server",
+	"github", "mysql", "postgres", "reaper", "repo", "server",
 };
 
 #define MAX_SECTIONS 256
@@ -609,14 +615,20 @@ config_validate(struct parse_state *st)
 		config_defaults(st, "postgres", cfg, st->global_set, sec->line,
 		    "postgres");
 	}
+	if ((sec = section_find(st, "mysql")) != NULL) {
+		cfg->mysql.configured = true;
+		cfg->mysql.line = sec->line;
+		config_defaults(st, "mysql", cfg, st->global_set, sec->line,
+		    "mysql");
+	}
 	if ((sec = section_find(st, "github")) != NULL) {
 		cfg->github.configured = true;
 		config_defaults(st, "github", cfg, st->global_set, sec->line,
 		    "github");
 	}
-	if (!cfg->postgres.configured)
+	if (!cfg->postgres.configured && !cfg->mysql.configured)
 		config_error(st, 1, "no database server configured: add a "
-		    "[postgres] section");
+		    "[postgres] or [mysql] section");
 
 	if (cfg->server.public_url == NULL && cfg->server.listen != NULL) {
 		char url[300];
@@ -633,10 +645,9 @@ config_validate(struct parse_state *st)
 
 		snprintf(secname, sizeof(secname), "repo:%s", r->pattern);
 		config_defaults(st, "repo", r, set, r->line, secname);
-		if (r->engine == NULL) {
-			/* The engine defaults to the configured one. */
-			r->engine = strdup("postgres");
-		}
+		if (r->engine == NULL)
+			r->engine = strdup(cfg->postgres.configured ||
+			    !cfg->mysql.configured ? "postgres" : "mysql");
 		if (config_engine(cfg, r->engine) == NULL) {
 			(void)key_find("repo", "engine", &idx);
 			config_error(st, set[idx] ? set[idx] : r->line,
@@ -767,9 +778,12 @@ config_repo(const struct config *cfg, const char *repo)
 const struct engine_cfg *
 config_engine(const struct config *cfg, const char *engine)
 {
-	if (engine != NULL && strcmp(engine, "postgres") == 0 &&
-	    cfg->postgres.configured)
+	if (engine == NULL)
+		return NULL;
+	if (strcmp(engine, "postgres") == 0 && cfg->postgres.configured)
 		return &cfg->postgres;
+	if (strcmp(engine, "mysql") == 0 && cfg->mysql.configured)
+		return &cfg->mysql;
 	return NULL;
 }
 

@@ -34,7 +34,8 @@ struct engine_cfg {
 struct repo_cfg {
 	char *pattern;
 	int line;
-	char *engine;         /* "postgres" or "mysql" */
+	char *engine;         /* "postgres" or "mysql"; default: postgres when
+	                         configured, else mysql */
 	int64_t ttl;          /* idle seconds before the environment is reaped */
 	char *ci_token;       /* optional token that reads this repository only */
 	char *forks;          /* "deny" or "allow" */
@@ -54,6 +55,7 @@ struct config {
 		char *log_format;
 	} server;
 	struct engine_cfg postgres;
+	struct engine_cfg mysql;
 	struct {
 		bool configured;
 		char *webhook_secret;

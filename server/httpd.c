@@ -42,6 +42,12 @@ static const struct config *httpd_cfg;
 static atomic_bool httpd_drain_flag;
 static _Thread_local struct store *thread_store;
 
+/* Bodies are read whole before their signature can be checked, so the
+ * bytes held by all requests at once are bounded: five 25 MiB uploads, or
+ * thousands of ordinary webhooks. Past it, 503 and the sender retries. */
+#define HTTP_BODY_BUDGET ((size_t)128 << 20)
+static atomic_size_t body_bytes;
+
 /* ---- matching ---- */
 
 struct seg {
@@ -220,6 +226,13 @@ http_read_body(struct request *req, size_t max)
 		    "%zu bytes", max);
 		return -1;
 	}
+	req->body_reserved = clen >= 0 ? (size_t)clen : max;
+	if (atomic_fetch_add(&body_bytes, req->body_reserved) +
+	    req->body_reserved > HTTP_BODY_BUDGET) {
+		http_error(req, 503, "busy", "too many large requests at once; "
+		    "retry shortly");
+		return -1;
+	}
 	if (buf_grow(b, clen > 0 ? (size_t)clen : 0) != 0) {
 		http_error(req, 500, "internal", "out of memory");
 		return -1;
@@ -317,6 +330,7 @@ httpd_dispatch(struct mg_connection *conn, void *cbdata)
 	else
 		http_error(&req, 404, "not_found", "no such route");
 out:
+	atomic_fetch_sub(&body_bytes, req.body_reserved);
 	buf_release(&req.body);
 	return req.status ? req.status : 500;
 }

@@ -34,6 +34,7 @@ struct request {
 	char cap[HTTP_MAX_CAPTURES][ENV_REPO_SIZE];
 	int ncap;
 	struct buf body;                 /* after http_read_body */
+	size_t body_reserved;            /* share of the body budget held */
 	int status;                      /* set by the reply helpers */
 };
 

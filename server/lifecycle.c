@@ -90,10 +90,13 @@ step_provision(struct run *r, struct env *e)
 	if (e->secret_len == 0) {
 		if (env_new_secret(r, e) != 0)
 			return step_retry(r, 1000, "cannot make a password");
-		if (store_env_claim(r->w->store, e) != 0)
+		if (store_env_claim(r->w->store, e,
+		    eng->ops->keeps_pool_name) != 0)
 			return step_retry(r, 1000, "cannot record the claim");
 		fresh = true;
-		if (e->pool_db[0] != '\0')
+		if (e->pool_db[0] != '\0' && strcmp(e->pool_db, e->db_name) == 0)
+			log_info("claimed pool database %s", e->pool_db);
+		else if (e->pool_db[0] != '\0')
 			log_info("claimed pool database %s as %s", e->pool_db,
 			    e->db_name);
 		else
@@ -205,8 +208,10 @@ step_next(struct run *r, struct env *e)
 	case ENV_DELETING:
 		return step_teardown(r, e);
 	case ENV_DELETED:
-		/* Reopened: start over with a fresh claim and password. */
+		/* Reopened: start over with a fresh claim and password (and,
+		 * where the last claim kept a pool name, the own name). */
 		e->status = ENV_PROVISIONING;
+		str_copy(e->db_name, e->role_name, sizeof(e->db_name));
 		e->secret_len = 0;
 		e->head_sha[0] = '\0';
 		e->error[0] = '\0';

@@ -17,7 +17,9 @@
 
 #include <civetweb.h>
 #include <curl/curl.h>
+#include <mysql.h>
 
+#include "engines/engine.h"
 #include "reaper/reaper.h"
 #include "server/config.h"
 #include "server/fault.h"
@@ -58,6 +60,7 @@ prepare_state(const struct config *cfg)
 {
 	struct store *st = NULL;
 	char err[512];
+	size_t i;
 	int rc = -1;
 
 	if (store_open(cfg->server.state_path, &st, err, sizeof(err)) != 0 ||
@@ -65,11 +68,18 @@ prepare_state(const struct config *cfg)
 		log_errorx("state file: %s", err);
 		goto out;
 	}
-	if (store_job_reset(st) != 0 ||
-	    (cfg->postgres.configured &&
-	    store_job_enqueue(st, "pool", "postgres", 0) != 0)) {
+	if (store_job_reset(st) != 0) {
 		log_errorx("state file: cannot prepare the job queue");
 		goto out;
+	}
+	for (i = 0; engine_at(i) != NULL; i++) {
+		const char *name = engine_at(i)->name;
+
+		if (config_engine(cfg, name) != NULL &&
+		    store_job_enqueue(st, "pool", name, 0) != 0) {
+			log_errorx("state file: cannot prepare the job queue");
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -96,6 +106,10 @@ serve(struct config *cfg)
 		return 1;
 	}
 	mg_init_library(0);
+	if (mysql_library_init(0, NULL, NULL) != 0) {
+		log_errorx("cannot initialise the MySQL client library");
+		return 1;
+	}
 	fault_init();
 	watch_init();
 
@@ -151,6 +165,7 @@ stop_jobs:
 	jobs_stop();
 out:
 	mg_exit_library();
+	mysql_library_end();
 	curl_global_cleanup();
 	if (rc == 0)
 		log_info("stopped");

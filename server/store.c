@@ -574,7 +574,7 @@ store_env_save(struct store *st, const struct env *e)
 
 	if (store_prepare(st, "UPDATE environments SET status = ?2, "
 	    "head_sha = ?3, pool_db = ?4, secret = ?5, error = ?6, "
-	    "updated_at = ?7 WHERE id = ?1", &s) != 0)
+	    "updated_at = ?7, db_name = ?8 WHERE id = ?1", &s) != 0)
 		return -1;
 	bind_text(s, 1, e->id);
 	bind_text(s, 2, env_status_name(e->status));
@@ -587,6 +587,7 @@ store_env_save(struct store *st, const struct env *e)
 		sqlite3_bind_null(s, 5);
 	bind_text(s, 6, e->error);
 	sqlite3_bind_int64(s, 7, now_s());
+	bind_text(s, 8, e->db_name);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "save environment");
 	else
@@ -782,6 +783,7 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 		    "error = CASE WHEN status = 'deleted' THEN '' ELSE error END, "
 		    "secret = CASE WHEN status = 'deleted' THEN NULL ELSE secret END, "
 		    "head_sha = CASE WHEN status = 'deleted' THEN '' ELSE head_sha END, "
+		    "db_name = CASE WHEN status = 'deleted' THEN role_name ELSE db_name END, "
 		    "status = CASE WHEN status = 'deleted' THEN 'provisioning' "
 		    "ELSE status END WHERE id = ?1", &s) != 0)
 			return -1;
@@ -984,7 +986,7 @@ store_pool_each_creating(struct store *st, const char *engine,
 }
 
 int
-store_env_claim(struct store *st, struct env *e)
+store_env_claim(struct store *st, struct env *e, bool keep_pool_name)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
@@ -1000,9 +1002,11 @@ store_env_claim(struct store *st, struct env *e)
 	bind_text(s, 1, e->engine);
 	bind_text(s, 2, e->id);
 	step = sqlite3_step(s);
-	if (step == SQLITE_ROW)
+	if (step == SQLITE_ROW) {
 		column_text(s, 0, e->pool_db, sizeof(e->pool_db));
-	else if (step != SQLITE_DONE) {
+		if (keep_pool_name)
+			str_copy(e->db_name, e->pool_db, sizeof(e->db_name));
+	} else if (step != SQLITE_DONE) {
 		store_log_error(st, "claim pool database");
 		goto out;
 	}

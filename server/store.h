@@ -60,7 +60,7 @@ struct env {
 	/* actual */
 	enum env_status status;
 	char head_sha[ENV_SHA_SIZE];
-	char db_name[NAMES_SIZE];
+	char db_name[NAMES_SIZE];    /* worker-owned once claimed */
 	char role_name[NAMES_SIZE];
 	char pool_db[NAMES_SIZE];    /* pool database claimed, until renamed */
 	unsigned char secret[ENV_SECRET_MAX];
@@ -122,8 +122,9 @@ int store_env_find_pr(struct store *st, const char *provider,
 int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
     void *arg) MUST_CHECK;
 
-/* Save the worker-owned columns of e (status, head_sha, pool_db, secret,
- * error) and updated_at. Only the worker holding the env's job calls it. */
+/* Save the worker-owned columns of e (status, head_sha, db_name, pool_db,
+ * secret, error) and updated_at. Only the worker holding the env's job
+ * calls it. */
 int store_env_save(struct store *st, const struct env *e) MUST_CHECK;
 
 /* Ask for an environment to be deleted (DELETE in the API, the reaper's
@@ -158,9 +159,11 @@ int store_pool_each_creating(struct store *st, const char *engine,
 
 /* Claim an idle pool database for env e and record e's sealed password,
  * in one transaction (the intent recorded before the server is touched).
- * Sets e->pool_db to the database taken, or to "" when the pool is empty.
- * 0 ok, -1 error. */
-int store_env_claim(struct store *st, struct env *e) MUST_CHECK;
+ * Sets e->pool_db to the database taken, or to "" when the pool is empty;
+ * with keep_pool_name (engines that cannot rename) e->db_name becomes the
+ * pool database's name too. 0 ok, -1 error. */
+int store_env_claim(struct store *st, struct env *e, bool keep_pool_name)
+    MUST_CHECK;
 
 /* ---- jobs ---- */
 

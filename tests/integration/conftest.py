@@ -139,3 +139,77 @@ def previewd_factory(tmp_path, _db_cleanup):
             problems.append("--- %s:\n%s" % (daemon.log_path, tail(daemon.log_path, 60)))
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
+
+
+class EngineUnderTest:
+    """One database engine as the lifecycle tests see it: its server, the
+    config sections that point previewd at it, and a client for the URLs
+    previewd hands out."""
+
+    def __init__(self, name, server):
+        self.name = name
+        self.server = server
+
+    def config(self, pool_size=2, **repo):
+        section = "postgres" if self.name == "postgres" else "mysql"
+        return {
+            section: {"admin_url": self.server.admin_url, "pool_size": str(pool_size)},
+            "repo:acme/shop": dict({"engine": self.name, "ttl": "72h"}, **repo),
+        }
+
+    @property
+    def scheme(self):
+        return "postgresql" if self.name == "postgres" else "mysql"
+
+    def connect(self, url):
+        """A DB-API connection from a URL previewd handed out."""
+        if self.name == "postgres":
+            import psycopg2
+            conn = psycopg2.connect(url, connect_timeout=10)
+            conn.autocommit = True
+            return conn
+        import pymysql
+        from urllib.parse import unquote, urlsplit
+        u = urlsplit(url)
+        assert u.scheme == "mysql", url
+        return pymysql.connect(host=u.hostname, port=u.port or 3306,
+                               user=unquote(u.username), password=unquote(u.password),
+                               database=unquote(u.path.lstrip("/")), connect_timeout=10,
+                               autocommit=True)
+
+    def can_connect(self, url):
+        """True, or the server's refusal as text."""
+        try:
+            self.connect(url).close()
+            return True
+        except Exception as e:           # psycopg2 and pymysql differ
+            return str(e)
+
+    def databases(self, prefix="pvd_"):
+        return self.server.databases(prefix)
+
+    def roles(self, prefix="pvd_"):
+        if self.name == "postgres":
+            return self.server.roles(prefix)
+        return self.server.users(prefix)
+
+    def cli(self, url, sql):
+        """Run sql with the engine's own command-line client; stdout."""
+        import subprocess
+        from urllib.parse import unquote, urlsplit
+        if self.name == "postgres":
+            cmd = ["psql", url, "-Atc", sql]
+        else:
+            u = urlsplit(url)
+            cmd = ["mysql", "--host", u.hostname, "--port", str(u.port),
+                   "--user", unquote(u.username), "--password=" + unquote(u.password),
+                   "--batch", "--skip-column-names", unquote(u.path.lstrip("/")), "-e", sql]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def engine(request):
+    server = request.getfixturevalue("pg" if request.param == "postgres" else "mariadb")
+    return EngineUnderTest(request.param, server)

@@ -1,0 +1,451 @@
+/*
+ * mysql: the MySQL / MariaDB engine, over MariaDB's libmysqlclient.
+ *
+ * The warm pool without renames. MySQL has no RENAME DATABASE (moving
+ * every table with RENAME TABLE is neither atomic nor fast), so an
+ * environment keeps its pool database's name: the claim creates the user
+ * and grants it that database, and the environment's "database" is the
+ * pool name (pvd_pool_...). Only the cold path creates a database with the
+ * pull request's own name. The claim stays a user plus a grant: no CREATE
+ * DATABASE while the pool has one.
+ *
+ * Privileges the admin needs (MariaDB 10.11 and MySQL 8 alike):
+ *   GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO previewd;
+ *   GRANT ALL PRIVILEGES ON `pvd\_%`.* TO previewd WITH GRANT OPTION;
+ * (GRANT ALL on a database needs every privilege on it plus GRANT OPTION;
+ * PROCESS lets it see other users' sessions and CONNECTION ADMIN — SUPER
+ * on MySQL before 8 — lets it end them.)
+ *
+ * Only [a-z0-9_] names (names_valid) reach SQL, always in backticks; in
+ * GRANT their '_' is escaped because there it is a wildcard. The one
+ * value that is not an identifier, the password, goes as a
+ * mysql_native_password hash on MariaDB, which would otherwise write it
+ * into its general log; MySQL rewrites passwords out of its logs itself
+ * and may not have that plugin, so it gets IDENTIFIED BY.
+ */
+#include "engines/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <openssl/evp.h>
+
+#include "server/crypto.h"
+#include "server/dburl.h"
+#include "server/names.h"
+
+#define MY(e) ((MYSQL *)(e)->conn)
+
+static void
+first_line(const char *msg, char *err, size_t errlen)
+{
+	size_t n = strcspn(msg, "\n");
+
+	if (errlen == 0)
+		return;
+	if (n >= errlen)
+		n = errlen - 1;
+	memcpy(err, msg, n);
+	err[n] = '\0';
+}
+
+/* Client-side errors (2000-2999: the connection), and the server saying
+ * it is busy or going down, are worth a retry; anything else is not. */
+static int
+my_classify(struct engine *e, char *err, size_t errlen)
+{
+	unsigned code = mysql_errno(MY(e));
+
+	first_line(mysql_error(MY(e)), err, errlen);
+	if ((code >= 2000 && code < 3000) || code == ER_CON_COUNT_ERROR ||
+	    code == ER_SERVER_SHUTDOWN || code == ER_LOCK_WAIT_TIMEOUT ||
+	    code == ER_LOCK_DEADLOCK)
+		return ENGINE_RETRY;
+	return ENGINE_FAIL;
+}
+
+static int
+my_exec(struct engine *e, const char *sql, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+
+	if (mysql_real_query(MY(e), sql, strlen(sql)) != 0)
+		return my_classify(e, err, errlen);
+	/* Statements that return rows must have them read. */
+	if ((res = mysql_store_result(MY(e))) != NULL)
+		mysql_free_result(res);
+	else if (mysql_field_count(MY(e)) != 0)
+		return my_classify(e, err, errlen);
+	return ENGINE_OK;
+}
+
+static int
+my_connect(struct engine *e, char *err, size_t errlen)
+{
+	unsigned timeout = 5, rw_timeout = 120;
+	struct dburl u;
+	MYSQL *m;
+	int rc = ENGINE_RETRY;
+
+	if (dburl_parse(e->cfg->admin_url, &u, err, errlen) != 0)
+		return ENGINE_FAIL;
+	if ((m = mysql_init(NULL)) == NULL) {
+		str_copy(err, "out of memory", errlen);
+		goto out;
+	}
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(m, u.host, u.user, u.password,
+	    u.dbname[0] ? u.dbname : NULL, (unsigned)(u.port ? u.port : 3306),
+	    NULL, 0) == NULL) {
+		first_line(mysql_error(m), err, errlen);
+		mysql_close(m);
+		goto out;
+	}
+	e->conn = m;
+	rc = ENGINE_OK;
+out:
+	crypto_wipe(&u, sizeof(u));
+	return rc;
+}
+
+static void
+my_disconnect(struct engine *e)
+{
+	mysql_close(MY(e));
+	e->conn = NULL;
+}
+
+static int
+my_ping(struct engine *e, char *err, size_t errlen)
+{
+	return my_exec(e, "SELECT 1", err, errlen);
+}
+
+static int
+check_names(const char *a, const char *b, const char *c, char *err,
+    size_t errlen)
+{
+	const char *names[] = { a, b, c };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		if (names[i] != NULL && names[i][0] != '\0' &&
+		    !names_valid(names[i])) {
+			snprintf(err, errlen, "refusing to touch \"%s\": not a "
+			    "previewd name", names[i]);
+			return ENGINE_FAIL;
+		}
+	}
+	return ENGINE_OK;
+}
+
+/* `name` with '_' escaped, for the database part of GRANT. */
+static void
+grant_pattern(const char *db, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (; *db != '\0' && o + 3 < outsz; db++) {
+		if (*db == '_')
+			out[o++] = '\\';
+		out[o++] = *db;
+	}
+	out[o] = '\0';
+}
+
+static int
+my_db_exists(struct engine *e, const char *db, bool *exists, char *err,
+    size_t errlen)
+{
+	char sql[160];
+	MYSQL_RES *res;
+
+	/* db is [a-z0-9_]: a literal needs no escaping beyond the quotes,
+	 * and information_schema compares it exactly. */
+	if (str_printf(sql, sizeof(sql), "SELECT 1 FROM "
+	    "information_schema.SCHEMATA WHERE SCHEMA_NAME = '%s'", db) != 0)
+		return ENGINE_FAIL;
+	if (mysql_real_query(MY(e), sql, strlen(sql)) != 0 ||
+	    (res = mysql_store_result(MY(e))) == NULL)
+		return my_classify(e, err, errlen);
+	*exists = mysql_num_rows(res) > 0;
+	mysql_free_result(res);
+	return ENGINE_OK;
+}
+
+static int
+my_db_create(struct engine *e, const char *db, char *err, size_t errlen)
+{
+	char sql[160];
+	int rc;
+
+	if ((rc = check_names(db, NULL, NULL, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (str_printf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` "
+	    "CHARACTER SET utf8mb4", db) != 0)
+		return ENGINE_FAIL;
+	return my_exec(e, sql, err, errlen);
+}
+
+/* The mysql_native_password hash: '*' and upper-case hex of
+ * SHA1(SHA1(password)). */
+static int
+native_hash(const char *password, char out[42])
+{
+	unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+	unsigned alen = 0, blen = 0, i;
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (EVP_Digest(password, strlen(password), a, &alen, EVP_sha1(),
+	    NULL) != 1 || EVP_Digest(a, alen, b, &blen, EVP_sha1(), NULL) != 1)
+		return -1;
+	out[0] = '*';
+	for (i = 0; i < blen; i++) {
+		out[1 + 2 * i] = hex[b[i] >> 4];
+		out[2 + 2 * i] = hex[b[i] & 15];
+	}
+	out[1 + 2 * blen] = '\0';
+	crypto_wipe(a, sizeof(a));
+	return 0;
+}
+
+/* " IDENTIFIED ..." for role's password, into out. */
+static int
+identified(struct engine *e, const char *password, char *out, size_t outsz)
+{
+	char hash[42], lit[2 * CRYPTO_PASSWORD_LEN + 8];
+	int rc;
+
+	if (strstr(mysql_get_server_info(MY(e)), "MariaDB") != NULL) {
+		if (native_hash(password, hash) != 0)
+			return -1;
+		rc = str_printf(out, outsz, "IDENTIFIED WITH "
+		    "mysql_native_password AS '%s'", hash);
+		crypto_wipe(hash, sizeof(hash));
+		return rc;
+	}
+	if (strlen(password) >= sizeof(lit) / 2)
+		return -1;
+	mysql_real_escape_string(MY(e), lit, password, strlen(password));
+	rc = str_printf(out, outsz, "IDENTIFIED BY '%s'", lit);
+	crypto_wipe(lit, sizeof(lit));
+	return rc;
+}
+
+/*
+ * The claim: the database exists already (a pool member, which keeps its
+ * name, so db == pool_db) or is created now (the cold path); then the
+ * user, its password and its grant. Each statement is idempotent, so a
+ * crash between them is finished by running the claim again.
+ */
+static int
+my_claim(struct engine *e, const char *pool_db, const char *db,
+    const char *role, const char *password, char *err, size_t errlen)
+{
+	char sql[512], ident[256], pattern[80];
+	bool exists = false;
+	int rc;
+
+	if ((rc = check_names(db, pool_db, role, err, errlen)) != ENGINE_OK)
+		return rc;
+	if ((rc = my_db_exists(e, db, &exists, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (!exists && (rc = my_db_create(e, db, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (identified(e, password, ident, sizeof(ident)) != 0) {
+		str_copy(err, "cannot prepare the password", errlen);
+		return ENGINE_FAIL;
+	}
+	rc = ENGINE_FAIL;
+	if (str_printf(sql, sizeof(sql), "CREATE USER IF NOT EXISTS '%s'@'%%' "
+	    "%s", role, ident) != 0)
+		goto out;
+	if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK)
+		goto out;
+	/* A warning means the user was there already (a crash after this
+	 * statement, last time): make sure it has this password. */
+	if (mysql_warning_count(MY(e)) > 0) {
+		rc = ENGINE_FAIL;
+		if (str_printf(sql, sizeof(sql), "ALTER USER '%s'@'%%' %s",
+		    role, ident) != 0)
+			goto out;
+		if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK)
+			goto out;
+	}
+	grant_pattern(db, pattern, sizeof(pattern));
+	rc = ENGINE_FAIL;
+	if (str_printf(sql, sizeof(sql), "GRANT ALL PRIVILEGES ON `%s`.* TO "
+	    "'%s'@'%%'", pattern, role) != 0)
+		goto out;
+	rc = my_exec(e, sql, err, errlen);
+out:
+	crypto_wipe(sql, sizeof(sql));
+	crypto_wipe(ident, sizeof(ident));
+	return rc;
+}
+
+/* End every session of role (KILL needs PROCESS to see them and
+ * CONNECTION ADMIN to end them). */
+static int
+kill_sessions(struct engine *e, const char *role, char *err, size_t errlen)
+{
+	char sql[200];
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc = ENGINE_OK;
+
+	if (str_printf(sql, sizeof(sql), "SELECT ID FROM "
+	    "information_schema.PROCESSLIST WHERE USER = '%s'", role) != 0)
+		return ENGINE_FAIL;
+	if (mysql_real_query(MY(e), sql, strlen(sql)) != 0 ||
+	    (res = mysql_store_result(MY(e))) == NULL)
+		return my_classify(e, err, errlen);
+	while ((row = mysql_fetch_row(res)) != NULL && rc == ENGINE_OK) {
+		int64_t id;
+
+		if (row[0] == NULL || parse_int64(row[0], 0, INT64_MAX, &id) != 0)
+			continue;
+		snprintf(sql, sizeof(sql), "KILL CONNECTION %lld",
+		    (long long)id);
+		if (mysql_real_query(MY(e), sql, strlen(sql)) != 0 &&
+		    mysql_errno(MY(e)) != ER_NO_SUCH_THREAD)
+			rc = my_classify(e, err, errlen);
+	}
+	mysql_free_result(res);
+	return rc;
+}
+
+static int
+my_drop(struct engine *e, const char *db, const char *pool_db,
+    const char *role, char *err, size_t errlen)
+{
+	const char *dbs[2] = { db, pool_db };
+	char sql[200];
+	size_t i;
+	int rc;
+
+	if ((rc = check_names(db, pool_db, role, err, errlen)) != ENGINE_OK)
+		return rc;
+	if ((rc = kill_sessions(e, role, err, errlen)) != ENGINE_OK)
+		return rc;
+	for (i = 0; i < ARRAY_SIZE(dbs); i++) {
+		if (dbs[i][0] == '\0' || (i == 1 && strcmp(dbs[1], db) == 0))
+			continue;
+		if (str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`",
+		    dbs[i]) != 0)
+			return ENGINE_FAIL;
+		if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK)
+			return rc;
+	}
+	if (str_printf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'%%'",
+	    role) != 0)
+		return ENGINE_FAIL;
+	return my_exec(e, sql, err, errlen);
+}
+
+/* ---- sessions as an environment's user ---- */
+
+static int
+my_session_open(const struct engine_cfg *cfg, const char *db,
+    const char *role, const char *password, void **session, char *err,
+    size_t errlen)
+{
+	unsigned timeout = 10, rw_timeout = 600;
+	struct dburl u;
+	MYSQL *m;
+	int rc = ENGINE_RETRY;
+
+	*session = NULL;
+	if (dburl_parse(cfg->admin_url, &u, err, errlen) != 0)
+		return ENGINE_FAIL;
+	if ((m = mysql_init(NULL)) == NULL) {
+		str_copy(err, "out of memory", errlen);
+		goto out;
+	}
+	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* The server splits a script into statements (it knows quotes,
+	 * comments and BEGIN ... END bodies); a client-side splitter would
+	 * have to reimplement its lexer. */
+	if (mysql_real_connect(m, u.host, role, password, db,
+	    (unsigned)(u.port ? u.port : 3306), NULL,
+	    CLIENT_MULTI_STATEMENTS) == NULL) {
+		unsigned code = mysql_errno(m);
+
+		first_line(mysql_error(m), err, errlen);
+		mysql_close(m);
+		rc = code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
+		goto out;
+	}
+	*session = m;
+	rc = ENGINE_OK;
+out:
+	crypto_wipe(&u, sizeof(u));
+	return rc;
+}
+
+static int
+my_session_run(void *session, const char *sql, size_t len, char *err,
+    size_t errlen)
+{
+	MYSQL *m = session;
+	MYSQL_RES *res;
+	int status, n = 1;
+
+	if (mysql_real_query(m, sql, len) != 0)
+		goto fail;
+	/* Every statement's result must be read before the next one runs;
+	 * mysql_next_result reports the first statement that failed, and
+	 * the server runs none after it. */
+	for (;;) {
+		if ((res = mysql_store_result(m)) != NULL)
+			mysql_free_result(res);
+		else if (mysql_field_count(m) != 0)
+			goto fail;
+		if ((status = mysql_next_result(m)) < 0)
+			return ENGINE_OK;
+		n++;
+		if (status > 0)
+			goto fail;
+	}
+fail:
+	{
+		unsigned code = mysql_errno(m);
+		char one[512];
+
+		first_line(mysql_error(m), one, sizeof(one));
+		snprintf(err, errlen, "statement %d: %s", n, one);
+		return code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
+	}
+}
+
+static void
+my_session_close(void *session)
+{
+	mysql_close(session);
+}
+
+const struct engine_ops mysql_ops = {
+	.name = "mysql",
+	.url_scheme = "mysql",
+	.default_port = 3306,
+	.keeps_pool_name = true,
+	.connect = my_connect,
+	.disconnect = my_disconnect,
+	.ping = my_ping,
+	.db_create = my_db_create,
+	.claim = my_claim,
+	.drop = my_drop,
+	.session_open = my_session_open,
+	.session_run = my_session_run,
+	.session_close = my_session_close,
+};
