@@ -77,7 +77,8 @@ deps:
 	@sh scripts/install-deps.sh
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@failed=""; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	  if [ -n "$$failed" ]; then echo "unit tests failed:$$failed"; exit 1; fi
 
 # node-postgres, pinned by tests/node/package-lock.json (from npm's registry).
 tests/node/node_modules/pg: tests/node/package.json tests/node/package-lock.json

@@ -273,7 +273,11 @@ config_read_line(char *str, int num, void *stream)
 	}
 	st->lineno++;
 	st->line_start = n > 0 && line[n - 1] == '\n';
-	for (p = line; *p == ' ' || *p == '\t' || *p == '\r'; p++)
+	p = line;
+	/* inih skips a UTF-8 byte order mark; so must we. */
+	if (st->lineno == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	for (; *p == ' ' || *p == '\t' || *p == '\r'; p++)
 		;
 	if (*p == '\0' || *p == '\n' || *p == ';' || *p == '#')
 		return line;
@@ -285,6 +289,14 @@ config_read_line(char *str, int num, void *stream)
 			st->syntax_line = st->lineno;
 			config_error(st, st->lineno, "syntax error: a section "
 			    "header needs a closing ']'");
+			/* Its keys belong to no section we know: skip them
+			 * quietly rather than blame the previous section. */
+			if (st->nseen < MAX_SECTIONS) {
+				memset(&st->seen[st->nseen], 0,
+				    sizeof(st->seen[0]));
+				st->seen[st->nseen].name = strdup("");
+				st->seen[st->nseen++].line = st->lineno;
+			}
 			return line;
 		}
 		memcpy(name, p + 1, (size_t)(end - p - 1));
@@ -365,6 +377,11 @@ value_resolve(struct parse_state *st, int line, const char *key,
 				goto file_out;
 			}
 		}
+		if (ferror(fp)) {
+			config_error(st, line, "\"%s\": cannot read \"%s\"",
+			    key, value + 5);
+			goto file_out;
+		}
 		while (b.len > 0 && (b.data[b.len - 1] == '\n' ||
 		    b.data[b.len - 1] == '\r'))
 			b.data[--b.len] = '\0';
@@ -430,6 +447,13 @@ key_apply(struct parse_state *st, int line, const struct key_def *k,
 
 	switch (k->type) {
 	case K_STR:
+		/* An empty token or secret would be worse than none: an HMAC
+		 * under an empty key is one anybody can compute. */
+		if (v[0] == '\0') {
+			config_error(st, line, "\"%s\" must not be empty (leave "
+			    "the key out instead)", k->name);
+			keep = false;
+		}
 		break;
 	case K_INT:
 		if (parse_int64(v, k->min, k->max, &n) != 0)

@@ -28,8 +28,9 @@
 
 int crypto_random(void *buf, size_t n) MUST_CHECK;
 
-/* URL-safe base64 without padding (RFC 4648 section 5) of nbytes random
- * bytes into out (needs ceil(4*nbytes/3)+1 bytes). 0 ok, -1 otherwise. */
+/* URL-safe base64 without padding (RFC 4648 section 5) of nbytes (at
+ * most 64) random bytes into out (needs ceil(4*nbytes/3)+1 bytes). 0 ok,
+ * -1 otherwise. */
 int crypto_token(char *out, size_t outsz, size_t nbytes) MUST_CHECK;
 
 /* A random lower-case hex string of 2*nbytes characters. */
@@ -52,7 +53,8 @@ bool crypto_hmac_hex_eq(const char *digest, const void *key, size_t keylen,
     const void *data, size_t len, const char *hex, size_t hexlen);
 
 void hex_encode(const unsigned char *in, size_t len, char *out);
-/* Decode exactly outlen bytes from 2*outlen hex digits. 0 ok, -1 otherwise. */
+/* Decode exactly outlen bytes from 2*outlen hex digits of either case.
+ * 0 ok, -1 otherwise. */
 int hex_decode(const char *hex, unsigned char *out, size_t outlen) MUST_CHECK;
 
 /* Seal plaintext with AES-256-GCM under key; aad binds it to its owner.
@@ -62,7 +64,8 @@ int crypto_seal(const unsigned char key[CRYPTO_KEY_LEN], const char *aad,
     MUST_CHECK;
 
 /* Open what crypto_seal made. out needs inlen - CRYPTO_SEAL_OVERHEAD + 1
- * bytes and is NUL-terminated. -1 when the key, aad or data do not match. */
+ * bytes and is NUL-terminated. -1 when the key, aad or data do not match;
+ * out is then wiped, so no unauthenticated plaintext is left in it. */
 int crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const char *aad,
     const unsigned char *in, size_t inlen, char *out, size_t outsz)
     MUST_CHECK;

@@ -10,6 +10,8 @@
 
 #include "server/crypto.h"
 
+/* A part of the URL into out. An absent optional part is "" (0); a part
+ * that is there but does not decode (e.g. "%00") is an error (-1). */
 static int
 get_part(CURLU *u, CURLUPart part, unsigned flags, char *out, size_t outsz,
     int optional)
@@ -19,10 +21,12 @@ get_part(CURLU *u, CURLUPart part, unsigned flags, char *out, size_t outsz,
 	int rc;
 
 	uc = curl_url_get(u, part, &v, flags);
-	if (uc != CURLUE_OK) {
-		out[0] = '\0';
+	out[0] = '\0';
+	if (uc == CURLUE_NO_USER || uc == CURLUE_NO_PASSWORD ||
+	    uc == CURLUE_NO_PORT || uc == CURLUE_NO_HOST)
 		return optional ? 0 : -1;
-	}
+	if (uc != CURLUE_OK)
+		return -1;
 	rc = str_copy(out, v, outsz);
 	if (part == CURLUPART_PASSWORD)
 		crypto_wipe(v, strlen(v));
@@ -42,6 +46,17 @@ dburl_parse(const char *url, struct dburl *out, char *err, size_t errlen)
 	if (u == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
+	}
+	/* curl reads "scheme:///db" as host "db"; libpq reads it as a
+	 * local socket. previewd needs a network host: refuse it. */
+	{
+		const char *sep = strstr(url, "://");
+
+		if (sep != NULL && sep[3] == '/') {
+			snprintf(err, errlen, "URL needs a host (Unix sockets "
+			    "are not supported)");
+			goto out;
+		}
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
 	    CURLUE_OK) {

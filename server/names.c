@@ -25,8 +25,12 @@ slug(const char *repo, char *out, size_t max)
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-			if (sep && n > 0 && n + 1 < max)
+			if (sep && n > 0) {
+				/* A separator only with a character after it. */
+				if (n + 1 >= max)
+					break;
 				out[n++] = '_';
+			}
 			out[n++] = c;
 			sep = false;
 		} else {

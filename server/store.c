@@ -902,8 +902,10 @@ pool_exec(struct store *st, const char *sql, const char *engine,
 		return -1;
 	bind_text(s, 1, engine);
 	bind_text(s, 2, db);
+	/* Milliseconds, so that claims take the oldest idle database even
+	 * among several made in one second. */
 	if (sqlite3_bind_parameter_count(s) >= 3)
-		sqlite3_bind_int64(s, 3, now_s());
+		sqlite3_bind_int64(s, 3, now_ms());
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, what);
 	else
@@ -996,7 +998,7 @@ store_env_claim(struct store *st, struct env *e, bool keep_pool_name)
 		return -1;
 	if (store_prepare(st, "UPDATE pool SET state = 'claimed', env_id = ?2 "
 	    "WHERE rowid = (SELECT rowid FROM pool WHERE engine = ?1 AND "
-	    "state = 'idle' ORDER BY created_at LIMIT 1) RETURNING db_name",
+	    "state = 'idle' ORDER BY created_at, rowid LIMIT 1) RETURNING db_name",
 	    &s) != 0)
 		goto out;
 	bind_text(s, 1, e->engine);

@@ -76,7 +76,7 @@ struct store;
  * the schema: the main thread calls store_migrate once at start-up.
  * 0 ok; -1 with a reason in err. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
-    MUST_CHECK;
+    MUST_CHECK;  /* *out is NULL on failure */
 void store_close(struct store *st);
 
 /* Create or upgrade the schema to STORE_SCHEMA_VERSION in one
@@ -157,8 +157,9 @@ int store_pool_counts(struct store *st, const char *engine, int *idle,
 int store_pool_each_creating(struct store *st, const char *engine,
     int (*fn)(const char *db, void *), void *arg) MUST_CHECK;
 
-/* Claim an idle pool database for env e and record e's sealed password,
- * in one transaction (the intent recorded before the server is touched).
+/* Claim the oldest idle pool database (the one made ready first) for env
+ * e and record e's sealed password, in one transaction (the intent
+ * recorded before the server is touched).
  * Sets e->pool_db to the database taken, or to "" when the pool is empty;
  * with keep_pool_name (engines that cannot rename) e->db_name becomes the
  * pool database's name too. 0 ok, -1 error. */
@@ -181,7 +182,8 @@ struct job {
 int store_job_enqueue(struct store *st, const char *kind, const char *target,
     int64_t delay_ms) MUST_CHECK;
 
-/* Take the next due job not already running. 0 took one, 1 none due, -1
+/* Take the next due job not already running. Times in this section are
+ * epoch milliseconds (now_ms()); elsewhere in this header, seconds. 0 took one, 1 none due, -1
  * error. *next_ms gets when the next not-running job is due (INT64_MAX if
  * none), so the worker knows how long it may sleep. */
 int store_job_take(struct store *st, int64_t now, struct job *out,

@@ -164,6 +164,16 @@ days_from_civil(int64_t y, unsigned m, unsigned d)
 }
 
 static int
+days_in_month(int y, int m)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+static int
 digits(const char **p, int n, int *out)
 {
 	int v = 0;
@@ -188,9 +198,12 @@ parse_rfc3339(const char *s, int64_t *out)
 	    *p != ' ') || (p++, digits(&p, 2, &h)) || *p++ != ':' ||
 	    digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
 		return -1;
-	if (*p == '.')
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
 		for (p++; *p >= '0' && *p <= '9'; p++)
 			;
+	}
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
@@ -200,8 +213,9 @@ parse_rfc3339(const char *s, int64_t *out)
 	} else {
 		return -1;
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60 ||
+	    oh > 23 || om > 59)
 		return -1;
 	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
 	    h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);

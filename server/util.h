@@ -31,10 +31,12 @@ bool str_starts(const char *s, const char *prefix);
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) MUST_CHECK;
 
 /* Parse a duration such as "30s", "10m", "72h", "2d" into seconds.
- * A unit is required; 0 is allowed. 0 ok, -1 otherwise. */
+ * A unit is required; 0 is allowed; at most ten years. 0 ok, -1
+ * otherwise. */
 int parse_duration(const char *s, int64_t *seconds) MUST_CHECK;
 
-/* Format seconds back as the largest exact unit ("72h", "90s"). */
+/* Format seconds back as the largest exact unit (259200 -> "3d",
+ * 90 -> "90s"). */
 void format_duration(int64_t seconds, char *out, size_t size);
 
 /* Wall clock in seconds / milliseconds since the epoch, and a monotonic
@@ -47,8 +49,10 @@ int64_t mono_ms(void);
 #define RFC3339_LEN 21
 void time_rfc3339(int64_t t, char out[RFC3339_LEN]);
 
-/* Parse "2026-11-22T21:08:58Z" or with a fraction or a +hh:mm offset.
- * 0 ok, -1 otherwise. */
+/* Parse an RFC 3339 time: "2026-11-22T21:08:58Z", with an optional
+ * fraction (ignored) and "Z" or a +hh:mm / -hh:mm offset; 't', 'z' and a
+ * space for 'T' are accepted, and a leap second ":60". Days the month
+ * does not have are refused. 0 ok, -1 otherwise. */
 int parse_rfc3339(const char *s, int64_t *out) MUST_CHECK;
 
 /* A growable byte buffer with a hard maximum. data is always
