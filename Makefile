@@ -21,8 +21,13 @@ WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wno-format-nonliteral -Wno-format-truncation
 # format-truncation: bounded messages are truncated on purpose; where a cut
 # would matter, str_printf reports it and the caller checks.
+# Where the templates (blueprints, the admin page, comments) are read
+# from, unless [server] templates_dir says otherwise.
+TEMPLATES_DIR ?= $(abspath templates)
+
 CPPFLAGS += -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -I. \
-            -DPREVIEWD_VERSION='"$(VERSION)"'
+            -DPREVIEWD_VERSION='"$(VERSION)"' \
+            -DPREVIEWD_TEMPLATES='"$(TEMPLATES_DIR)"'
 CFLAGS   += $(OPT) $(WARN) -pthread -fno-strict-aliasing \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
@@ -34,7 +39,7 @@ endif
 
 # Every module except main.c goes into a static library that both the daemon
 # and the unit tests link, so a unit test pulls in exactly what it uses.
-SRC_DIRS  = server handlers engines reaper
+SRC_DIRS  = server handlers engines forges reaper
 LIB_SRC   = $(filter-out server/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/server/main.o

@@ -82,12 +82,13 @@ engine_ping(struct engine *e, char *err, size_t errlen)
 }
 
 int
-engine_db_create(struct engine *e, const char *db, char *err, size_t errlen)
+engine_db_create(struct engine *e, const char *db, const char *password,
+    char *err, size_t errlen)
 {
 	int rc = engine_ready(e, err, errlen);
 
 	if (rc == ENGINE_OK)
-		rc = e->ops->db_create(e, db, err, errlen);
+		rc = e->ops->db_create(e, db, password, err, errlen);
 	return engine_after(e, rc);
 }
 
@@ -146,6 +147,39 @@ engine_session_run(struct engine_session *s, const char *sql, size_t len,
     char *err, size_t errlen)
 {
 	return s->ops->session_run(s->handle, sql, len, err, errlen);
+}
+
+int
+engine_record_prepare(struct engine_session *s, char *err, size_t errlen)
+{
+	return s->ops->record_prepare(s->handle, err, errlen);
+}
+
+int
+engine_record_list(struct engine_session *s, int (*fn)(const char *name,
+    const char *checksum, void *arg), void *arg, char *err, size_t errlen)
+{
+	return s->ops->record_list(s->handle, fn, arg, err, errlen);
+}
+
+int
+engine_record_apply(struct engine_session *s, const char *name,
+    const char *checksum, const char *sql, size_t len, char *err,
+    size_t errlen)
+{
+	return s->ops->record_apply(s->handle, name, checksum, sql, len, err,
+	    errlen);
+}
+
+int
+engine_db_drop(struct engine *e, const char *db, const char *role, char *err,
+    size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->db_drop(e, db, role, err, errlen);
+	return engine_after(e, rc);
 }
 
 void

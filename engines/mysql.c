@@ -180,12 +180,16 @@ my_db_exists(struct engine *e, const char *db, bool *exists, char *err,
 	return ENGINE_OK;
 }
 
+/* The pool has no users on MySQL: CREATE USER ... IDENTIFIED WITH a
+ * hash costs the server nothing, so the claim makes the user. */
 static int
-my_db_create(struct engine *e, const char *db, char *err, size_t errlen)
+my_db_create(struct engine *e, const char *db, const char *password,
+    char *err, size_t errlen)
 {
 	char sql[160];
 	int rc;
 
+	(void)password;
 	if ((rc = check_names(db, NULL, NULL, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (str_printf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` "
@@ -257,7 +261,8 @@ my_claim(struct engine *e, const char *pool_db, const char *db,
 		return rc;
 	if ((rc = my_db_exists(e, db, &exists, err, errlen)) != ENGINE_OK)
 		return rc;
-	if (!exists && (rc = my_db_create(e, db, err, errlen)) != ENGINE_OK)
+	if (!exists && (rc = my_db_create(e, db, NULL, err,
+	    errlen)) != ENGINE_OK)
 		return rc;
 	if (identified(e, password, ident, sizeof(ident)) != 0) {
 		str_copy(err, "cannot prepare the password", errlen);
@@ -434,6 +439,86 @@ my_session_close(void *session)
 	mysql_close(session);
 }
 
+static int
+my_record_prepare(void *session, char *err, size_t errlen)
+{
+	static const char sql[] = "CREATE TABLE IF NOT EXISTS "
+	    "previewd_migrations (name VARCHAR(255) NOT NULL PRIMARY KEY, "
+	    "checksum CHAR(64) NOT NULL, applied_at TIMESTAMP(6) NOT NULL "
+	    "DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB CHARACTER SET utf8mb4";
+
+	return my_session_run(session, sql, sizeof(sql) - 1, err, errlen);
+}
+
+static int
+my_record_list(void *session, int (*fn)(const char *, const char *, void *),
+    void *arg, char *err, size_t errlen)
+{
+	static const char sql[] = "SELECT name, checksum FROM "
+	    "previewd_migrations ORDER BY name";
+	MYSQL *m = session;
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_real_query(m, sql, sizeof(sql) - 1) != 0 ||
+	    (res = mysql_store_result(m)) == NULL) {
+		unsigned code = mysql_errno(m);
+
+		first_line(mysql_error(m), err, errlen);
+		return code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && row[1] != NULL && fn(row[0], row[1], arg))
+			break;
+	mysql_free_result(res);
+	return ENGINE_OK;
+}
+
+/* MySQL commits DDL as it runs, so the file cannot share a transaction
+ * with its record: the record follows the file. */
+static int
+my_record_apply(void *session, const char *name, const char *checksum,
+    const char *sql, size_t len, char *err, size_t errlen)
+{
+	MYSQL *m = session;
+	char ename[2 * 256 + 1], esum[2 * 64 + 1], ins[1024];
+	int rc;
+
+	if (strlen(name) > 255 || strlen(checksum) > 64) {
+		str_copy(err, "migration name too long", errlen);
+		return ENGINE_FAIL;
+	}
+	if ((rc = my_session_run(m, sql, len, err, errlen)) != ENGINE_OK)
+		return rc;
+	mysql_real_escape_string(m, ename, name, strlen(name));
+	mysql_real_escape_string(m, esum, checksum, strlen(checksum));
+	if (str_printf(ins, sizeof(ins), "INSERT INTO previewd_migrations "
+	    "(name, checksum) VALUES ('%s', '%s') ON DUPLICATE KEY UPDATE "
+	    "checksum = VALUES(checksum), applied_at = CURRENT_TIMESTAMP(6)",
+	    ename, esum) != 0) {
+		str_copy(err, "migration name too long", errlen);
+		return ENGINE_FAIL;
+	}
+	return my_session_run(m, ins, strlen(ins), err, errlen);
+}
+
+static int
+my_db_drop(struct engine *e, const char *db, const char *role, char *err,
+    size_t errlen)
+{
+	char sql[200];
+	int rc;
+
+	if ((rc = check_names(db, role, NULL, err, errlen)) != ENGINE_OK)
+		return rc;
+	if ((rc = kill_sessions(e, role, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`",
+	    db) != 0)
+		return ENGINE_FAIL;
+	return my_exec(e, sql, err, errlen);
+}
+
 const struct engine_ops mysql_ops = {
 	.name = "mysql",
 	.url_scheme = "mysql",
@@ -448,4 +533,8 @@ const struct engine_ops mysql_ops = {
 	.session_open = my_session_open,
 	.session_run = my_session_run,
 	.session_close = my_session_close,
+	.record_prepare = my_record_prepare,
+	.record_list = my_record_list,
+	.record_apply = my_record_apply,
+	.db_drop = my_db_drop,
 };

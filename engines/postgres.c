@@ -213,33 +213,128 @@ create_locked_db(struct engine *e, const char *db, const char *qdb, char *err,
 	return pg_exec(e, sql, 0, NULL, err, errlen);
 }
 
+/* A SCRAM-SHA-256 verifier for password, as an SQL literal (*lit, freed
+ * with PQfreemem). The verifier's salt is random and the role's name is
+ * not part of it, so it stays valid when the role is renamed. */
 static int
-pg_db_create(struct engine *e, const char *db, char *err, size_t errlen)
+verifier_literal(struct engine *e, const char *role, const char *password,
+    char **lit, char *err, size_t errlen)
+{
+	char *v = PQencryptPasswordConn(PG(e), password, role, "scram-sha-256");
+
+	*lit = NULL;
+	if (v != NULL)
+		*lit = PQescapeLiteral(PG(e), v, strlen(v));
+	if (v != NULL) {
+		crypto_wipe(v, strlen(v));
+		PQfreemem(v);
+	}
+	if (*lit == NULL) {
+		first_line(PQerrorMessage(PG(e)), err, errlen);
+		return ENGINE_RETRY;
+	}
+	return ENGINE_OK;
+}
+
+/* Run a script of statements as one transaction (PQexec's implicit
+ * block), rolling back on failure. */
+static int
+pg_script(struct engine *e, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(PG(e), sql);
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? ENGINE_OK :
+	    pg_classify(e, res, err, errlen);
+
+	PQclear(res);
+	if (rc != ENGINE_OK && PQtransactionStatus(PG(e)) != PQTRANS_IDLE)
+		PQclear(PQexec(PG(e), "ROLLBACK"));
+	return rc;
+}
+
+static bool
+role_exists(struct engine *e, const char *role, int *rc, char *err,
+    size_t errlen)
+{
+	bool have = false;
+
+	*rc = pg_exists(e, "SELECT 1 FROM pg_roles WHERE rolname = $1", role,
+	    &have, err, errlen);
+	return have;
+}
+
+/*
+ * A pool member: the database, and (with a password) its role named like
+ * it, NOLOGIN until claimed, owning it. The role is made here, off the
+ * claim path, because CREATE ROLE ... PASSWORD is the slow part of a
+ * claim (see engine.h).
+ */
+static int
+pg_db_create(struct engine *e, const char *db, const char *password,
+    char *err, size_t errlen)
 {
 	struct idents id;
+	struct buf sql;
+	char *lit = NULL;
+	bool have_role;
 	int rc;
 
+	buf_init(&sql, 4096);
 	if ((rc = idents_quote(e, &id, db, NULL, NULL, err, errlen)) != 0)
 		return rc;
-	rc = create_locked_db(e, db, id.q[0], err, errlen);
+	if ((rc = create_locked_db(e, db, id.q[0], err, errlen)) != ENGINE_OK ||
+	    password == NULL)
+		goto out;
+	have_role = role_exists(e, db, &rc, err, errlen);
+	if (rc != ENGINE_OK)
+		goto out;
+	if (!have_role && (rc = verifier_literal(e, db, password, &lit, err,
+	    errlen)) != ENGINE_OK)
+		goto out;
+	rc = ENGINE_FAIL;
+	if ((!have_role && buf_printf(&sql, "CREATE ROLE %s WITH NOLOGIN "
+	    "PASSWORD %s;", id.q[0], lit) != 0) ||
+	    buf_printf(&sql, "GRANT %s TO CURRENT_USER;"
+	    "ALTER DATABASE %s OWNER TO %s;", id.q[0], id.q[0], id.q[0]) != 0) {
+		str_copy(err, "statement too long", errlen);
+		goto out;
+	}
+	rc = pg_script(e, sql.data, err, errlen);
+out:
+	if (sql.data != NULL)
+		crypto_wipe(sql.data, sql.cap);
+	buf_release(&sql);
+	if (lit != NULL) {
+		crypto_wipe(lit, strlen(lit));
+		PQfreemem(lit);
+	}
 	idents_release(&id);
 	return rc;
 }
 
 /*
- * The claim. From the pool it is one transaction — rename the idle
- * database, create the role, give it the database — so it either happened
- * or did not. Without a pool database it creates the database first (the
- * cold path). Every branch checks what already exists, so running it
- * again after a crash finishes the job instead of failing.
+ * The claim, in one transaction: from the pool, rename the idle database
+ * and its role to the environment's names and let the role log in (its
+ * password, set when the pool was filled, is the environment's). Without
+ * a pool member the database is created first (the cold path) and the
+ * role made here. Every branch looks at what exists first, so running the
+ * claim again after a crash anywhere finishes it instead of failing:
+ *
+ *   db exists            the claim happened: make sure of LOGIN and owner
+ *   pool member exists   rename it; its role becomes the environment's,
+ *                        or, when the environment has a role already (a
+ *                        rebuild), the database is handed to that one and
+ *                        the member's role dropped
+ *   neither              create the database (cold)
+ * and a missing environment role is created with the password.
  */
 static int
 pg_claim(struct engine *e, const char *pool_db, const char *db,
     const char *role, const char *password, char *err, size_t errlen)
 {
 	struct idents id;
-	char *verifier = NULL, *lit = NULL;
-	bool have_db = false, have_pool = false, have_role = false;
+	char *lit = NULL;
+	bool have_db = false, have_pool = false, have_role, have_pool_role =
+	    false;
 	struct buf sql;
 	int rc;
 
@@ -254,42 +349,39 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 	if (!have_db && !have_pool &&
 	    (rc = create_locked_db(e, db, id.q[0], err, errlen)) != ENGINE_OK)
 		goto out;
-	if ((rc = pg_exists(e, "SELECT 1 FROM pg_roles WHERE rolname = $1",
-	    role, &have_role, err, errlen)) != ENGINE_OK)
+	have_role = role_exists(e, role, &rc, err, errlen);
+	if (rc == ENGINE_OK && have_pool)
+		have_pool_role = role_exists(e, pool_db, &rc, err, errlen);
+	if (rc != ENGINE_OK)
+		goto out;
+	if (!have_role && !have_pool_role && (rc = verifier_literal(e, role,
+	    password, &lit, err, errlen)) != ENGINE_OK)
 		goto out;
 
-	verifier = PQencryptPasswordConn(PG(e), password, role,
-	    "scram-sha-256");
-	if (verifier == NULL || (lit = PQescapeLiteral(PG(e), verifier,
-	    strlen(verifier))) == NULL) {
-		first_line(PQerrorMessage(PG(e)), err, errlen);
-		rc = ENGINE_RETRY;
-		goto out;
-	}
 	rc = ENGINE_FAIL;
 	if (buf_addstr(&sql, "BEGIN;") != 0 ||
 	    (have_pool && buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s;",
-	    id.q[1], id.q[0]) != 0) ||
-	    buf_printf(&sql, "%s ROLE %s WITH LOGIN PASSWORD %s;",
-	    have_role ? "ALTER" : "CREATE", id.q[2], lit) != 0 ||
-	    buf_printf(&sql, "GRANT %s TO CURRENT_USER;", id.q[2]) != 0 ||
-	    buf_printf(&sql, "ALTER DATABASE %s OWNER TO %s;", id.q[0],
-	    id.q[2]) != 0 ||
-	    buf_addstr(&sql, "COMMIT;") != 0) {
-		str_copy(err, "statement too long", errlen);
-		goto out;
+	    id.q[1], id.q[0]) != 0))
+		goto too_long;
+	if (!have_role && have_pool_role) {
+		if (buf_printf(&sql, "ALTER ROLE %s RENAME TO %s;", id.q[1],
+		    id.q[2]) != 0)
+			goto too_long;
+	} else if (!have_role) {
+		if (buf_printf(&sql, "CREATE ROLE %s WITH LOGIN PASSWORD %s;"
+		    "GRANT %s TO CURRENT_USER;", id.q[2], lit, id.q[2]) != 0)
+			goto too_long;
 	}
-	/* One round trip: PQexec runs the script as one implicit
-	 * transaction block, and stops at the first error (rolling back). */
-	{
-		PGresult *res = PQexec(PG(e), sql.data);
-
-		rc = PQresultStatus(res) == PGRES_COMMAND_OK ? ENGINE_OK :
-		    pg_classify(e, res, err, errlen);
-		PQclear(res);
-		if (rc != ENGINE_OK)
-			(void)pg_exec(e, "ROLLBACK", 0, NULL, NULL, 0);
-	}
+	if (buf_printf(&sql, "ALTER ROLE %s WITH LOGIN;"
+	    "ALTER DATABASE %s OWNER TO %s;", id.q[2], id.q[0], id.q[2]) != 0 ||
+	    (have_role && have_pool_role && buf_printf(&sql, "DROP ROLE %s;",
+	    id.q[1]) != 0) ||
+	    buf_addstr(&sql, "COMMIT;") != 0)
+		goto too_long;
+	rc = pg_script(e, sql.data, err, errlen);
+	goto out;
+too_long:
+	str_copy(err, "statement too long", errlen);
 out:
 	if (sql.data != NULL)
 		crypto_wipe(sql.data, sql.cap);
@@ -297,10 +389,6 @@ out:
 	if (lit != NULL) {
 		crypto_wipe(lit, strlen(lit));
 		PQfreemem(lit);
-	}
-	if (verifier != NULL) {
-		crypto_wipe(verifier, strlen(verifier));
-		PQfreemem(verifier);
 	}
 	idents_release(&id);
 	return rc;
@@ -313,13 +401,13 @@ pg_drop(struct engine *e, const char *db, const char *pool_db,
 	const char *params[1] = { role };
 	struct idents id;
 	char sql[256];
-	bool have_role = false;
+	bool have_role;
 	int rc;
 
 	if ((rc = idents_quote(e, &id, db, pool_db, role, err, errlen)) != 0)
 		return rc;
-	if ((rc = pg_exists(e, "SELECT 1 FROM pg_roles WHERE rolname = $1",
-	    role, &have_role, err, errlen)) != ENGINE_OK)
+	have_role = role_exists(e, role, &rc, err, errlen);
+	if (rc != ENGINE_OK)
 		goto out;
 	/* Sessions of the role in any database (WITH (FORCE) below only ends
 	 * those in the dropped one). */
@@ -334,9 +422,16 @@ pg_drop(struct engine *e, const char *db, const char *pool_db,
 	if ((rc = pg_exec(e, sql, 0, NULL, err, errlen)) != ENGINE_OK)
 		goto out;
 	if (id.q[1] != NULL) {
+		/* A pool member claimed but never renamed, and its role. */
 		rc = ENGINE_FAIL;
 		if (str_printf(sql, sizeof(sql),
 		    "DROP DATABASE IF EXISTS %s WITH (FORCE)", id.q[1]) != 0)
+			goto out;
+		if ((rc = pg_exec(e, sql, 0, NULL, err, errlen)) != ENGINE_OK)
+			goto out;
+		rc = ENGINE_FAIL;
+		if (str_printf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s",
+		    id.q[1]) != 0)
 			goto out;
 		if ((rc = pg_exec(e, sql, 0, NULL, err, errlen)) != ENGINE_OK)
 			goto out;
@@ -398,17 +493,17 @@ line_of(const char *sql, size_t len, long pos)
 	return line;
 }
 
+/* Run a script; on failure err says "line N: message". Inside an open
+ * transaction the script joins it; otherwise PQexec runs a
+ * multi-statement string as one implicit transaction. */
 static int
-pg_session_run(void *session, const char *sql, size_t len, char *err,
+pg_run_script(PGconn *c, const char *sql, size_t len, char *err,
     size_t errlen)
 {
-	PGconn *c = session;
 	PGresult *res;
 	ExecStatusType st;
 	int rc = ENGINE_OK;
 
-	/* PQexec runs a multi-statement string as one implicit transaction:
-	 * a failing statement rolls back the whole file. */
 	res = PQexec(c, sql);
 	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
@@ -428,10 +523,106 @@ pg_session_run(void *session, const char *sql, size_t len, char *err,
 		rc = PQstatus(c) == CONNECTION_OK ? ENGINE_FAIL : ENGINE_RETRY;
 	}
 	PQclear(res);
+	return rc;
+}
+
+static int
+pg_session_run(void *session, const char *sql, size_t len, char *err,
+    size_t errlen)
+{
+	PGconn *c = session;
+	int rc = pg_run_script(c, sql, len, err, errlen);
+
 	/* A script that opened its own transaction and failed inside it
 	 * leaves the session aborted: end it. */
 	if (rc != ENGINE_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
 		PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}
+
+/* One statement with parameters on a session; err gets the message. */
+static int
+pg_session_exec(PGconn *c, const char *sql, int n, const char *const *params,
+    PGresult **out, char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (out != NULL)
+			*out = res;
+		else
+			PQclear(res);
+		return ENGINE_OK;
+	}
+	first_line(PQresultErrorMessage(res), err, errlen);
+	PQclear(res);
+	return PQstatus(c) == CONNECTION_OK ? ENGINE_FAIL : ENGINE_RETRY;
+}
+
+static int
+pg_record_prepare(void *session, char *err, size_t errlen)
+{
+	return pg_session_exec(session, "CREATE TABLE IF NOT EXISTS "
+	    "previewd_migrations (name text PRIMARY KEY, checksum text NOT "
+	    "NULL, applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL,
+	    NULL, err, errlen);
+}
+
+static int
+pg_record_list(void *session, int (*fn)(const char *, const char *, void *),
+    void *arg, char *err, size_t errlen)
+{
+	PGresult *res = NULL;
+	int i, rc;
+
+	rc = pg_session_exec(session, "SELECT name, checksum FROM "
+	    "previewd_migrations ORDER BY name", 0, NULL, &res, err, errlen);
+	for (i = 0; rc == ENGINE_OK && i < PQntuples(res); i++)
+		if (fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), arg) != 0)
+			break;
+	PQclear(res);
+	return rc;
+}
+
+/* The file and its record in one transaction: both or neither. */
+static int
+pg_record_apply(void *session, const char *name, const char *checksum,
+    const char *sql, size_t len, char *err, size_t errlen)
+{
+	const char *params[2] = { name, checksum };
+	PGconn *c = session;
+	int rc;
+
+	if ((rc = pg_session_exec(c, "BEGIN", 0, NULL, NULL, err,
+	    errlen)) != ENGINE_OK)
+		return rc;
+	if ((rc = pg_run_script(c, sql, len, err, errlen)) == ENGINE_OK &&
+	    (rc = pg_session_exec(c, "INSERT INTO previewd_migrations (name, "
+	    "checksum) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
+	    "checksum = excluded.checksum, applied_at = now()", 2, params, NULL,
+	    err, errlen)) == ENGINE_OK)
+		rc = pg_session_exec(c, "COMMIT", 0, NULL, NULL, err, errlen);
+	if (rc != ENGINE_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}
+
+static int
+pg_db_drop(struct engine *e, const char *db, const char *role, char *err,
+    size_t errlen)
+{
+	struct idents id;
+	char sql[256];
+	int rc;
+
+	if ((rc = idents_quote(e, &id, db, NULL, role, err, errlen)) != 0)
+		return rc;
+	rc = ENGINE_FAIL;
+	if (str_printf(sql, sizeof(sql),
+	    "DROP DATABASE IF EXISTS %s WITH (FORCE)", id.q[0]) == 0)
+		rc = pg_exec(e, sql, 0, NULL, err, errlen);
+	idents_release(&id);
 	return rc;
 }
 
@@ -445,6 +636,7 @@ const struct engine_ops postgres_ops = {
 	.name = "postgres",
 	.url_scheme = "postgresql",
 	.default_port = 5432,
+	.pool_roles = true,
 	.connect = pg_connect,
 	.disconnect = pg_disconnect,
 	.ping = pg_ping,
@@ -454,4 +646,8 @@ const struct engine_ops postgres_ops = {
 	.session_open = pg_session_open,
 	.session_run = pg_session_run,
 	.session_close = pg_session_close,
+	.record_prepare = pg_record_prepare,
+	.record_list = pg_record_list,
+	.record_apply = pg_record_apply,
+	.db_drop = pg_db_drop,
 };

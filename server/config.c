@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -30,6 +31,8 @@ enum key_type {
 	K_HOSTPORT,   /* host[:port] */
 	K_HTTPURL,    /* http:// or https:// URL */
 	K_DBURL,      /* a database URL whose scheme is one of choices */
+	K_SOURCE,     /* where SQL comes from: "kind:arg" with kind one of
+	                 choices; taken literally (file: is a kind here) */
 };
 
 /* Where a key is stored: in struct config, or in the repo_cfg of the
@@ -58,6 +61,9 @@ static const struct key_def keys[] = {
 	{ "github", "token", K_STR, C(github.token), NULL, false, 0, 0, NULL },
 	{ "github", "webhook_secret", K_STR, C(github.webhook_secret), NULL,
 	  true, 0, 0, NULL },
+	{ "gitlab", "api_url", K_HTTPURL, C(gitlab.api_url),
+	  "https://gitlab.com/api/v4", false, 0, 0, NULL },
+	{ "gitlab", "token", K_STR, C(gitlab.token), NULL, false, 0, 0, NULL },
 	{ "mysql", "admin_url", K_DBURL, C(mysql.admin_url), NULL, true,
 	  0, 0, "mysql" },
 	{ "mysql", "pool_size", K_INT, C(mysql.pool_size), "2", false,
@@ -77,6 +83,10 @@ static const struct key_def keys[] = {
 	  "postgres|mysql" },
 	{ "repo", "forks", K_ENUM, R(forks), "deny", false, 0, 0,
 	  "deny|allow" },
+	{ "repo", "migrations", K_SOURCE, R(migrations), "none", false, 0, 0,
+	  "repo|dir|blueprint|none" },
+	{ "repo", "seed", K_SOURCE, R(seed), "none", false, 0, 0,
+	  "repo|file|blueprint|none" },
 	{ "repo", "ttl", K_DURATION, R(ttl), "72h", false, 1,
 	  (int64_t)365 * 86400, NULL },
 	{ "server", "admin_token", K_STR, C(server.admin_token), NULL, true,
@@ -95,13 +105,15 @@ static const struct key_def keys[] = {
 	  0, 0, NULL },
 	{ "server", "state_path", K_STR, C(server.state_path),
 	  "/var/lib/previewd/state.db", false, 0, 0, NULL },
+	{ "server", "templates_dir", K_STR, C(server.templates_dir),
+	  PREVIEWD_TEMPLATES, false, 0, 0, NULL },
 	{ "server", "workers", K_INT, C(server.workers), "4", false, 1, 64,
 	  NULL },
 };
 
 /* Sections previewd knows; "repo" stands for every [repo:PATTERN]. */
 static const char *const sections[] = {
-	"github", "mysql", "postgres", "reaper", "repo", "server",
+	"github", "gitlab", "mysql", "postgres", "reaper", "repo", "server",
 };
 
 #define MAX_SECTIONS 256
@@ -433,6 +445,35 @@ choice_ok(const char *choices, const char *v)
 	return false;
 }
 
+/* "none", or "kind:arg" with kind among choices and arg well-formed:
+ * repo: a relative path without ".." segments; dir: and file: absolute;
+ * blueprint: a plain name (its existence is checked with the engine). */
+static bool
+source_spec_ok(const char *choices, const char *v)
+{
+	const char *colon = strchr(v, ':'), *arg;
+	char kind[16];
+	size_t n;
+
+	if (strcmp(v, "none") == 0)
+		return true;
+	if (colon == NULL || (n = (size_t)(colon - v)) >= sizeof(kind) ||
+	    colon[1] == '\0')
+		return false;
+	memcpy(kind, v, n);
+	kind[n] = '\0';
+	arg = colon + 1;
+	if (strcmp(kind, "none") == 0 || !choice_ok(choices, kind))
+		return false;
+	if (strcmp(kind, "repo") == 0)
+		return arg[0] != '/' && strstr(arg, "..") == NULL &&
+		    strpbrk(arg, "?#\\") == NULL;
+	if (strcmp(kind, "blueprint") == 0)
+		return strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_-") ==
+		    strlen(arg);
+	return arg[0] == '/';
+}
+
 /* Parse v (already resolved) into the key's destination. */
 static void
 key_apply(struct parse_state *st, int line, const struct key_def *k,
@@ -519,6 +560,16 @@ key_apply(struct parse_state *st, int line, const struct key_def *k,
 		}
 		crypto_wipe(&u, sizeof(u));
 		break;
+	case K_SOURCE:
+		if (!source_spec_ok(k->choices, v)) {
+			choice_list(k->choices, ":", list, sizeof(list));
+			config_error(st, line, "\"%s\": expected none, or one of "
+			    "%s followed by a path or name (repo: paths are "
+			    "relative without \"..\"; dir: and file: paths are "
+			    "absolute)", k->name, list);
+			keep = false;
+		}
+		break;
 	case K_DBURL:
 		if (dburl_parse(v, &u, err, sizeof(err)) != 0) {
 			config_error(st, line, "\"%s\": %s", k->name, err);
@@ -580,7 +631,9 @@ config_handler(void *user, const char *section, const char *name,
 		return 1;
 	}
 	*set = st->lineno;
-	if ((v = value_resolve(st, st->lineno, name, value)) != NULL)
+	v = k->type == K_SOURCE ? strdup(value) :
+	    value_resolve(st, st->lineno, name, value);
+	if (v != NULL)
 		key_apply(st, st->lineno, k, base, v);
 	return 1;
 }
@@ -619,6 +672,30 @@ config_defaults(struct parse_state *st, const char *kind, void *base,
 	}
 }
 
+/* A blueprint must exist for the repository's engine. */
+static void
+blueprint_check(struct parse_state *st, const struct repo_cfg *r,
+    const char *key, const char *spec)
+{
+	char path[4096];
+	size_t idx;
+	const char *what;
+
+	if (spec == NULL || strncmp(spec, "blueprint:", 10) != 0 ||
+	    r->engine == NULL || st->cfg->server.templates_dir == NULL)
+		return;
+	what = strcmp(key, "seed") == 0 ? "seed.sql" : "migrations";
+	if (str_printf(path, sizeof(path), "%s/blueprints/%s/%s/%s",
+	    st->cfg->server.templates_dir, spec + 10, r->engine, what) == 0 &&
+	    access(path, R_OK) == 0)
+		return;
+	(void)key_find("repo", key, &idx);
+	config_error(st, st->repo_set[r - st->cfg->repos][idx] ?
+	    st->repo_set[r - st->cfg->repos][idx] : r->line,
+	    "\"%s\": no blueprint \"%s\" for %s in %s/blueprints", key,
+	    spec + 10, r->engine, st->cfg->server.templates_dir);
+}
+
 static void
 config_validate(struct parse_state *st)
 {
@@ -644,6 +721,13 @@ config_validate(struct parse_state *st)
 		cfg->mysql.line = sec->line;
 		config_defaults(st, "mysql", cfg, st->global_set, sec->line,
 		    "mysql");
+	}
+	if ((sec = section_find(st, "gitlab")) != NULL) {
+		cfg->gitlab.configured = true;
+		config_defaults(st, "gitlab", cfg, st->global_set, sec->line,
+		    "gitlab");
+	} else {
+		config_defaults(st, "gitlab", cfg, st->global_set, 1, "gitlab");
 	}
 	if ((sec = section_find(st, "github")) != NULL) {
 		cfg->github.configured = true;
@@ -678,6 +762,8 @@ config_validate(struct parse_state *st)
 			    "[%s] uses engine \"%s\", which has no [%s] "
 			    "section", secname, r->engine, r->engine);
 		}
+		blueprint_check(st, r, "migrations", r->migrations);
+		blueprint_check(st, r, "seed", r->seed);
 	}
 }
 

@@ -39,6 +39,8 @@ struct repo_cfg {
 	int64_t ttl;          /* idle seconds before the environment is reaped */
 	char *ci_token;       /* optional token that reads this repository only */
 	char *forks;          /* "deny" or "allow" */
+	char *migrations;     /* repo:PATH | dir:/abs | blueprint:NAME | none */
+	char *seed;           /* repo:PATH | file:/abs | blueprint:NAME | none */
 };
 
 struct config {
@@ -53,6 +55,7 @@ struct config {
 		int64_t workers;
 		char *log_level;
 		char *log_format;
+		char *templates_dir;
 	} server;
 	struct engine_cfg postgres;
 	struct engine_cfg mysql;
@@ -62,6 +65,11 @@ struct config {
 		char *token;
 		char *api_url;
 	} github;
+	struct {
+		bool configured;
+		char *token;
+		char *api_url;
+	} gitlab;
 	struct {
 		int64_t interval;
 	} reaper;

@@ -55,17 +55,7 @@ jobs_notify(void)
 int64_t
 jobs_backoff(int64_t attempts)
 {
-	int64_t base = 1000;
-	unsigned char r;
-
-	while (attempts-- > 0 && base < 60000)
-		base *= 2;
-	if (base > 60000)
-		base = 60000;
-	/* +-20 % so that retries of many jobs spread out. */
-	if (crypto_random(&r, 1) != 0)
-		r = 128;
-	return base * 8 / 10 + base * 4 / 10 * r / 255;
+	return backoff_ms(attempts, 60000);
 }
 
 struct engine *
@@ -84,6 +74,14 @@ worker_engine(struct worker *w, const char *name)
 			return w->engines[i] = engine_new(ops, cfg);
 	}
 	return NULL;
+}
+
+struct http_client *
+worker_http(struct worker *w)
+{
+	if (w->http == NULL)
+		w->http = http_client_new();
+	return w->http;
 }
 
 static job_fn
@@ -179,6 +177,7 @@ worker_release(struct worker *w)
 
 	for (i = 0; i < WORKER_ENGINES; i++)
 		engine_free(w->engines[i]);
+	http_client_free(w->http);
 	store_close(w->store);
 	memset(w, 0, sizeof(*w));
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "engines/engine.h"
+#include "forges/http.h"
 #include "server/config.h"
 #include "server/store.h"
 
@@ -28,6 +29,7 @@ struct worker {
 	const struct config *cfg;
 	struct store *store;
 	struct engine *engines[WORKER_ENGINES];
+	struct http_client *http;      /* for forge calls; made on first use */
 	pthread_t thread;
 };
 
@@ -52,6 +54,10 @@ bool jobs_stopping(void);
 /* This worker's handle for the named engine (created on first use). NULL
  * when the engine is unknown or not configured. */
 struct engine *worker_engine(struct worker *w, const char *name);
+
+/* This worker's HTTP client (created on first use); NULL when out of
+ * memory. */
+struct http_client *worker_http(struct worker *w);
 
 /* Exponential backoff with jitter: ~1 s, 2 s, 4 s ... up to 60 s. */
 int64_t jobs_backoff(int64_t attempts);

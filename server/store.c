@@ -69,6 +69,7 @@ static const char *const migrations[] = {
 	"  number INTEGER NOT NULL,"
 	"  name TEXT NOT NULL,"
 	"  engine TEXT NOT NULL,"
+	"  api_target TEXT NOT NULL DEFAULT '',"
 	"  want_present INTEGER NOT NULL,"
 	"  want_sha TEXT NOT NULL DEFAULT '',"
 	"  event_at INTEGER NOT NULL,"
@@ -81,6 +82,7 @@ static const char *const migrations[] = {
 	"  role_name TEXT NOT NULL,"
 	"  pool_db TEXT NOT NULL DEFAULT '',"
 	"  secret BLOB,"
+	"  reset_db INTEGER NOT NULL DEFAULT 0,"
 	"  error TEXT NOT NULL DEFAULT '',"
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
@@ -92,6 +94,7 @@ static const char *const migrations[] = {
 	"  db_name TEXT NOT NULL,"
 	"  state TEXT NOT NULL,"       /* creating | idle | claimed */
 	"  env_id TEXT,"
+	"  secret BLOB,"               /* its role's sealed password */
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (engine, db_name));"
 	"CREATE TABLE deliveries ("
@@ -448,7 +451,8 @@ store_job_count(struct store *st, int64_t *count)
 #define ENV_COLUMNS \
 	"id, provider, repo, number, name, engine, want_present, want_sha, " \
 	"event_at, activity_at, expires_at, ttl, status, head_sha, db_name, " \
-	"role_name, pool_db, secret, error, created_at, updated_at"
+	"role_name, pool_db, secret, error, created_at, updated_at, " \
+	"api_target, reset_db"
 
 static void
 env_from_row(sqlite3_stmt *s, struct env *e)
@@ -486,6 +490,8 @@ env_from_row(sqlite3_stmt *s, struct env *e)
 	column_text(s, 18, e->error, sizeof(e->error));
 	e->created_at = sqlite3_column_int64(s, 19);
 	e->updated_at = sqlite3_column_int64(s, 20);
+	column_text(s, 21, e->api_target, sizeof(e->api_target));
+	e->reset_db = sqlite3_column_int(s, 22) != 0;
 }
 
 static int
@@ -574,7 +580,8 @@ store_env_save(struct store *st, const struct env *e)
 
 	if (store_prepare(st, "UPDATE environments SET status = ?2, "
 	    "head_sha = ?3, pool_db = ?4, secret = ?5, error = ?6, "
-	    "updated_at = ?7, db_name = ?8 WHERE id = ?1", &s) != 0)
+	    "updated_at = ?7, db_name = ?8, reset_db = ?9 WHERE id = ?1",
+	    &s) != 0)
 		return -1;
 	bind_text(s, 1, e->id);
 	bind_text(s, 2, env_status_name(e->status));
@@ -588,6 +595,7 @@ store_env_save(struct store *st, const struct env *e)
 	bind_text(s, 6, e->error);
 	sqlite3_bind_int64(s, 7, now_s());
 	bind_text(s, 8, e->db_name);
+	sqlite3_bind_int(s, 9, e->reset_db);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "save environment");
 	else
@@ -736,8 +744,9 @@ env_insert(struct store *st, const struct pr_event *ev, const char *id,
 	if (store_prepare(st, "INSERT INTO environments (id, provider, repo, "
 	    "number, name, engine, want_present, want_sha, event_at, "
 	    "activity_at, expires_at, ttl, status, db_name, role_name, "
-	    "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	    "?9, ?10, ?11, ?12, ?13, ?14, ?14, ?10, ?10)", &s) != 0)
+	    "created_at, updated_at, api_target) VALUES (?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?10, ?10, ?15)",
+	    &s) != 0)
 		return -1;
 	bind_text(s, 1, id);
 	bind_text(s, 2, ev->provider);
@@ -753,6 +762,7 @@ env_insert(struct store *st, const struct pr_event *ev, const char *id,
 	sqlite3_bind_int64(s, 12, ev->ttl);
 	bind_text(s, 13, present ? "provisioning" : "deleted");
 	bind_text(s, 14, db);
+	bind_text(s, 15, ev->api_target ? ev->api_target : ev->repo);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "insert environment");
 	else
@@ -915,11 +925,28 @@ pool_exec(struct store *st, const char *sql, const char *engine,
 }
 
 int
-store_pool_add(struct store *st, const char *engine, const char *db)
+store_pool_add(struct store *st, const char *engine, const char *db,
+    const unsigned char *secret, size_t secret_len)
 {
-	return pool_exec(st, "INSERT INTO pool (engine, db_name, state, "
-	    "created_at) VALUES (?1, ?2, 'creating', ?3)", engine, db,
-	    "add pool database");
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "INSERT INTO pool (engine, db_name, state, "
+	    "created_at, secret) VALUES (?1, ?2, 'creating', ?3, ?4)", &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	bind_text(s, 2, db);
+	sqlite3_bind_int64(s, 3, now_ms());
+	if (secret != NULL && secret_len > 0)
+		sqlite3_bind_blob(s, 4, secret, (int)secret_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 4);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "add pool database");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
 }
 
 int
@@ -964,19 +991,21 @@ store_pool_counts(struct store *st, const char *engine, int *idle,
 
 int
 store_pool_each_creating(struct store *st, const char *engine,
-    int (*fn)(const char *db, void *), void *arg)
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg)
 {
 	sqlite3_stmt *s = NULL;
 	char db[NAMES_SIZE];
 	int step, rc = -1;
 
-	if (store_prepare(st, "SELECT db_name FROM pool WHERE engine = ?1 "
-	    "AND state = 'creating' ORDER BY created_at", &s) != 0)
+	if (store_prepare(st, "SELECT db_name, secret FROM pool WHERE "
+	    "engine = ?1 AND state = 'creating' ORDER BY created_at", &s) != 0)
 		return -1;
 	bind_text(s, 1, engine);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		column_text(s, 0, db, sizeof(db));
-		if (fn(db, arg) != 0)
+		if (fn(db, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1), arg) != 0)
 			break;
 	}
 	if (step == SQLITE_ROW || step == SQLITE_DONE)
@@ -988,7 +1017,8 @@ store_pool_each_creating(struct store *st, const char *engine,
 }
 
 int
-store_env_claim(struct store *st, struct env *e, bool keep_pool_name)
+store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
+    const struct store_reseal *rs)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
@@ -998,16 +1028,25 @@ store_env_claim(struct store *st, struct env *e, bool keep_pool_name)
 		return -1;
 	if (store_prepare(st, "UPDATE pool SET state = 'claimed', env_id = ?2 "
 	    "WHERE rowid = (SELECT rowid FROM pool WHERE engine = ?1 AND "
-	    "state = 'idle' ORDER BY created_at, rowid LIMIT 1) RETURNING db_name",
-	    &s) != 0)
+	    "state = 'idle' ORDER BY created_at, rowid LIMIT 1) "
+	    "RETURNING db_name, secret", &s) != 0)
 		goto out;
 	bind_text(s, 1, e->engine);
 	bind_text(s, 2, e->id);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
+		const void *secret = sqlite3_column_blob(s, 1);
+		int n = sqlite3_column_bytes(s, 1);
+
 		column_text(s, 0, e->pool_db, sizeof(e->pool_db));
 		if (keep_pool_name)
 			str_copy(e->db_name, e->pool_db, sizeof(e->db_name));
+		if (secret != NULL && n > 0 && rs != NULL &&
+		    rs->fn(e->pool_db, secret, (size_t)n, e, rs->arg) != 0) {
+			log_warnx("state store: cannot take over the password "
+			    "of pool database %s", e->pool_db);
+			goto out;
+		}
 	} else if (step != SQLITE_DONE) {
 		store_log_error(st, "claim pool database");
 		goto out;

@@ -50,6 +50,7 @@ struct env {
 	int64_t number;
 	char name[48];               /* preview-pr-N */
 	char engine[16];
+	char api_target[ENV_REPO_SIZE]; /* the repository in the forge's API */
 	/* desired */
 	bool want_present;
 	char want_sha[ENV_SHA_SIZE];
@@ -65,6 +66,8 @@ struct env {
 	char pool_db[NAMES_SIZE];    /* pool database claimed, until renamed */
 	unsigned char secret[ENV_SECRET_MAX];
 	size_t secret_len;
+	bool reset_db;               /* drop the database before the next
+	                                claim (a rebuild) */
 	char error[1024];
 	int64_t created_at;
 	int64_t updated_at;
@@ -100,6 +103,9 @@ struct pr_event {
 	int64_t event_at;        /* the forge's updated_at: orders events */
 	const char *engine;      /* from the repository's configuration */
 	int64_t ttl;
+	const char *api_target;  /* how the forge's API names the repository:
+	                            GitHub owner/name, GitLab project id;
+	                            NULL: repo */
 };
 
 /* Record a delivery and apply its pull request event, enqueueing the
@@ -123,7 +129,7 @@ int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
     void *arg) MUST_CHECK;
 
 /* Save the worker-owned columns of e (status, head_sha, db_name, pool_db,
- * secret, error) and updated_at. Only the worker holding the env's job
+ * secret, reset_db, error) and updated_at. Only the worker holding the env's job
  * calls it. */
 int store_env_save(struct store *st, const struct env *e) MUST_CHECK;
 
@@ -143,9 +149,11 @@ int store_prune(struct store *st, int64_t before) MUST_CHECK;
 
 /* ---- the warm pool ---- */
 
-/* Record intent to create pool database db (state "creating"). */
-int store_pool_add(struct store *st, const char *engine, const char *db)
-    MUST_CHECK;
+/* Record intent to create pool database db (state "creating") with the
+ * sealed password its role gets (secret may be NULL for engines whose
+ * pool has no role). */
+int store_pool_add(struct store *st, const char *engine, const char *db,
+    const unsigned char *secret, size_t secret_len) MUST_CHECK;
 /* creating -> idle. */
 int store_pool_ready(struct store *st, const char *engine, const char *db)
     MUST_CHECK;
@@ -153,18 +161,30 @@ int store_pool_remove(struct store *st, const char *engine, const char *db)
     MUST_CHECK;
 int store_pool_counts(struct store *st, const char *engine, int *idle,
     int *creating) MUST_CHECK;
-/* Pool databases left in "creating" (by a crash). */
+/* Pool databases left in "creating" (by a crash), with their secrets. */
 int store_pool_each_creating(struct store *st, const char *engine,
-    int (*fn)(const char *db, void *), void *arg) MUST_CHECK;
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg) MUST_CHECK;
+
+/* How a claim moves a pool member's sealed password to the environment:
+ * fn opens in (sealed for the pool database db) and seals it again into
+ * e->secret for e. The store itself does no cryptography. */
+struct store_reseal {
+	int (*fn)(const char *db, const unsigned char *in, size_t len,
+	    struct env *e, void *arg);
+	void *arg;
+};
 
 /* Claim the oldest idle pool database (the one made ready first) for env
  * e and record e's sealed password, in one transaction (the intent
  * recorded before the server is touched).
  * Sets e->pool_db to the database taken, or to "" when the pool is empty;
  * with keep_pool_name (engines that cannot rename) e->db_name becomes the
- * pool database's name too. 0 ok, -1 error. */
-int store_env_claim(struct store *st, struct env *e, bool keep_pool_name)
-    MUST_CHECK;
+ * pool database's name too. When the member has a password of its own
+ * and rs is given, e takes that password (rs->fn); otherwise e keeps the
+ * one it has. 0 ok, -1 error. */
+int store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
+    const struct store_reseal *rs) MUST_CHECK;
 
 /* ---- jobs ---- */
 

@@ -113,6 +113,26 @@ format_duration(int64_t seconds, char *out, size_t size)
 }
 
 int64_t
+backoff_ms(int64_t attempts, int64_t cap_ms)
+{
+	/* Jitter needs no CSPRNG: a per-thread xorshift seeded from the clock
+	 * and the stack address (which differs per thread) will do. */
+	static _Thread_local uint64_t x;
+	int64_t ms = 1000;
+
+	if (x == 0)
+		x = (uint64_t)now_ms() ^ (uint64_t)(uintptr_t)&ms;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	while (attempts-- > 0 && ms < cap_ms)
+		ms *= 2;
+	if (ms > cap_ms)
+		ms = cap_ms;
+	return ms * 8 / 10 + (int64_t)(x % (uint64_t)(ms * 4 / 10 + 1));
+}
+
+int64_t
 now_s(void)
 {
 	return now_ms() / 1000;

@@ -39,6 +39,10 @@ int parse_duration(const char *s, int64_t *seconds) MUST_CHECK;
  * 90 -> "90s"). */
 void format_duration(int64_t seconds, char *out, size_t size);
 
+/* Exponential backoff for the attempts-th retry: about 1 s, 2 s, 4 s ...
+ * up to cap_ms, with +-20 % jitter so that many retries spread out. */
+int64_t backoff_ms(int64_t attempts, int64_t cap_ms);
+
 /* Wall clock in seconds / milliseconds since the epoch, and a monotonic
  * clock in milliseconds for deadlines. */
 int64_t now_s(void);

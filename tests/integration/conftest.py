@@ -193,6 +193,11 @@ class EngineUnderTest:
             return self.server.roles(prefix)
         return self.server.users(prefix)
 
+    def env_roles(self):
+        """Roles (users) of environments: without the idle pool members'
+        roles that PostgreSQL's pool keeps ready."""
+        return [r for r in self.roles() if not r.startswith("pvd_pool_")]
+
     def cli(self, url, sql):
         """Run sql with the engine's own command-line client; stdout."""
         import subprocess
@@ -213,3 +218,23 @@ class EngineUnderTest:
 def engine(request):
     server = request.getfixturevalue("pg" if request.param == "postgres" else "mariadb")
     return EngineUnderTest(request.param, server)
+
+
+# --- forge stub: local GitHub / GitLab / Vercel API (tests/integration/forge_stub.py) ---
+
+from forge_stub import ForgeStub  # noqa: E402
+
+
+@pytest.fixture
+def forge():
+    """A started ForgeStub: point [github] api_url at forge.url and
+    [gitlab] api_url at forge.gitlab_url.  Stopped at teardown; the test
+    fails if the stub itself raised while answering (forge.errors)."""
+    stub = ForgeStub().start()
+    try:
+        yield stub
+    finally:
+        stub.stop()
+    if stub.errors:
+        pytest.fail("forge stub raised while answering:\n" + "\n".join(stub.errors),
+                    pytrace=False)

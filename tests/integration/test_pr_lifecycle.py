@@ -168,7 +168,7 @@ def test_repeated_delivery_and_second_opened_keep_one_environment(engine, previe
     status, listing = d.get_json("/api/v1/environments", token=d.admin_token)
     assert [e["number"] for e in listing["data"]] == [9]
     assert live_databases(d) == {env["database"]}
-    assert engine.roles() == [env["user"]]
+    assert engine.env_roles() == [env["user"]]
     assert engine.can_connect(env["database_url"]) is True
 
 
@@ -313,7 +313,7 @@ def test_close_during_provisioning_leaves_nothing(engine, previewd_factory, tmp_
     # Nothing of previewd's is left but the (refilled) pool.
     wait_until(lambda: len(idle_pool(engine, d)) == 2, what="the pool to refill")
     assert engine.databases() == idle_pool(engine, d)
-    assert engine.roles() == []
+    assert engine.env_roles() == []
 
 
 @pytest.mark.parametrize("point", ["claim.before", "claim.after"])
@@ -331,7 +331,7 @@ def test_kill9_during_provisioning_then_restart_becomes_ready(engine, previewd_f
     wait_until(lambda: len(idle_pool(engine, d)) == 2, what="the pool to refill")
     assert live_databases(d) == {env["database"]}
     assert sorted(engine.databases()) == sorted(idle_pool(engine, d) + [env["database"]])
-    assert engine.roles() == [env["user"]]
+    assert engine.env_roles() == [env["user"]]
 
 
 def test_sigterm_exits_zero_and_work_resumes(engine, previewd_factory, tmp_path):

@@ -210,8 +210,9 @@ static const char full_text[] =
     "workers = 8\n"
     "log_level = debug\n"
     "log_format = json\n"
+    "templates_dir = /usr/share/previewd/templates\n"
     "\n"
-    "[postgres]\n"                                               /* 13 */
+    "[postgres]\n"                                               /* 14 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
     "pool_size = 5\n"
@@ -224,19 +225,25 @@ static const char full_text[] =
     "[reaper]\n"
     "interval = 10m\n"
     "\n"
-    "[repo:acme/shop]\n"                                         /* 26 */
+    "[repo:acme/shop]\n"                                         /* 27 */
     "engine = postgres\n"
     "ttl = 2d\n"
     "ci_token = repo-ci\n"
     "forks = allow\n"
     "\n"
-    "[mysql]\n"                                                  /* 32 */
+    "[mysql]\n"                                                  /* 33 */
     "admin_url = mysql://root:pw@mysql.internal:3306/mysql\n"
     "public_host = mysql.example.com:3307\n"
     "pool_size = 3\n"
     "\n"
-    "[repo:acme/api]\n"                                          /* 37 */
-    "engine = mysql\n";
+    "[repo:acme/api]\n"                                          /* 38 */
+    "engine = mysql\n"
+    "migrations = dir:/srv/migrations\n"
+    "seed = file:/srv/seed.sql\n"
+    "\n"
+    "[gitlab]\n"
+    "api_url = https://gitlab.example.com/api/v4\n"
+    "token = glpat-token\n";
 
 static void
 test_full_file_loads_every_value(void **state)
@@ -260,7 +267,7 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.log_format, "json");
 
 	assert_true(c->postgres.configured);
-	assert_int_equal(c->postgres.line, 13);
+	assert_int_equal(c->postgres.line, 14);
 	assert_string_equal(c->postgres.admin_url,
 	    "postgresql://admin:pw%40x@db.internal:5432/postgres");
 	assert_string_equal(c->postgres.public_host, "db.example.com:6432");
@@ -275,7 +282,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->reaper.interval, 600);
 
 	assert_true(c->mysql.configured);
-	assert_int_equal(c->mysql.line, 32);
+	assert_int_equal(c->mysql.line, 33);
 	assert_string_equal(c->mysql.admin_url,
 	    "mysql://root:pw@mysql.internal:3306/mysql");
 	assert_string_equal(c->mysql.public_host, "mysql.example.com:3307");
@@ -283,16 +290,27 @@ test_full_file_loads_every_value(void **state)
 
 	assert_int_equal(c->nrepos, 2);
 	assert_string_equal(c->repos[0].pattern, "acme/shop");
-	assert_int_equal(c->repos[0].line, 26);
+	assert_int_equal(c->repos[0].line, 27);
 	assert_string_equal(c->repos[0].engine, "postgres");
 	assert_int_equal(c->repos[0].ttl, 2 * 86400);
 	assert_string_equal(c->repos[0].ci_token, "repo-ci");
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
-	assert_int_equal(c->repos[1].line, 37);
+	assert_int_equal(c->repos[1].line, 38);
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
 	assert_string_equal(c->repos[1].forks, "deny");
+	assert_string_equal(c->repos[0].migrations, "none");
+	assert_string_equal(c->repos[0].seed, "none");
+	assert_string_equal(c->repos[1].migrations, "dir:/srv/migrations");
+	/* file: here names the seed; it is not read as the value. */
+	assert_string_equal(c->repos[1].seed, "file:/srv/seed.sql");
+	assert_string_equal(c->server.templates_dir,
+	    "/usr/share/previewd/templates");
+	assert_true(c->gitlab.configured);
+	assert_string_equal(c->gitlab.api_url,
+	    "https://gitlab.example.com/api/v4");
+	assert_string_equal(c->gitlab.token, "glpat-token");
 }
 
 struct key_list {

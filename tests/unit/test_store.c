@@ -664,10 +664,13 @@ struct names {
 };
 
 static int
-collect_name(const char *s, void *arg)
+collect_name(const char *s, const unsigned char *secret, size_t len,
+    void *arg)
 {
 	struct names *l = arg;
 
+	(void)secret;
+	(void)len;
 	if (l->n < ARRAY_SIZE(l->v))
 		str_copy(l->v[l->n++], s, NAMES_SIZE);
 	return 0;
@@ -691,8 +694,8 @@ test_pool_states(void **state)
 	struct names l = { .n = 0 };
 
 	assert_counts(f->st, "postgres", 0, 0);
-	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_a"), 0);
-	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_b"), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_a", NULL, 0), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_b", NULL, 0), 0);
 	assert_counts(f->st, "postgres", 0, 2);
 	assert_int_equal(store_pool_each_creating(f->st, "postgres",
 	    collect_name, &l), 0);
@@ -707,7 +710,7 @@ test_pool_states(void **state)
 	assert_string_equal(l.v[0], "pvd_pool_b");
 
 	/* Engines keep separate pools. */
-	assert_int_equal(store_pool_add(f->st, "mysql", "pvd_pool_a"), 0);
+	assert_int_equal(store_pool_add(f->st, "mysql", "pvd_pool_a", NULL, 0), 0);
 	assert_counts(f->st, "mysql", 0, 1);
 	assert_counts(f->st, "postgres", 1, 1);
 
@@ -743,23 +746,21 @@ test_claim_oldest_then_empty(void **state)
 	new_env(f, "d3", 3, &e3);
 	/* The older one's name sorts last, so name order cannot pass for
 	 * age order. */
-	assert_int_equal(store_pool_add(f->st, "postgres",
-	    "pvd_pool_bbbbbbbbbbbb"), 0);
-	assert_int_equal(store_pool_add(f->st, "postgres",
-	    "pvd_pool_aaaaaaaaaaaa"), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_bbbbbbbbbbbb", NULL, 0), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_aaaaaaaaaaaa", NULL, 0), 0);
 	assert_int_equal(store_pool_ready(f->st, "postgres",
 	    "pvd_pool_bbbbbbbbbbbb"), 0);
 	wait_next_second();
 	assert_int_equal(store_pool_ready(f->st, "postgres",
 	    "pvd_pool_aaaaaaaaaaaa"), 0);
 	/* A MySQL pool database is not for a PostgreSQL environment. */
-	assert_int_equal(store_pool_add(f->st, "mysql", "pvd_pool_m"), 0);
+	assert_int_equal(store_pool_add(f->st, "mysql", "pvd_pool_m", NULL, 0), 0);
 	assert_int_equal(store_pool_ready(f->st, "mysql", "pvd_pool_m"), 0);
 
 	str_copy(role, e1.db_name, sizeof(role));
 	memcpy(e1.secret, secret, sizeof(secret));
 	e1.secret_len = sizeof(secret);
-	assert_int_equal(store_env_claim(f->st, &e1, false), 0);
+	assert_int_equal(store_env_claim(f->st, &e1, false, NULL), 0);
 	assert_string_equal(e1.pool_db, "pvd_pool_bbbbbbbbbbbb");
 	assert_string_equal(e1.db_name, role);
 	assert_counts(f->st, "postgres", 1, 0);
@@ -770,13 +771,13 @@ test_claim_oldest_then_empty(void **state)
 	assert_int_equal(g.secret_len, sizeof(secret));
 	assert_memory_equal(g.secret, secret, sizeof(secret));
 
-	assert_int_equal(store_env_claim(f->st, &e2, false), 0);
+	assert_int_equal(store_env_claim(f->st, &e2, false, NULL), 0);
 	assert_string_equal(e2.pool_db, "pvd_pool_aaaaaaaaaaaa");
 	assert_counts(f->st, "postgres", 0, 0);
 
 	/* Empty: not an error, and "" says so. */
 	str_copy(e3.pool_db, "stale", sizeof(e3.pool_db));
-	assert_int_equal(store_env_claim(f->st, &e3, false), 0);
+	assert_int_equal(store_env_claim(f->st, &e3, false, NULL), 0);
 	assert_string_equal(e3.pool_db, "");
 	get_env(f->st, e3.id, &g);
 	assert_string_equal(g.pool_db, "");
@@ -792,11 +793,10 @@ test_claim_keep_pool_name(void **state)
 
 	new_env(f, "d1", 1, &e);
 	str_copy(role, e.role_name, sizeof(role));
-	assert_int_equal(store_pool_add(f->st, "postgres",
-	    "pvd_pool_cccccccccccc"), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_cccccccccccc", NULL, 0), 0);
 	assert_int_equal(store_pool_ready(f->st, "postgres",
 	    "pvd_pool_cccccccccccc"), 0);
-	assert_int_equal(store_env_claim(f->st, &e, true), 0);
+	assert_int_equal(store_env_claim(f->st, &e, true, NULL), 0);
 	assert_string_equal(e.pool_db, "pvd_pool_cccccccccccc");
 	assert_string_equal(e.db_name, "pvd_pool_cccccccccccc");
 	get_env(f->st, e.id, &g);
@@ -806,7 +806,7 @@ test_claim_keep_pool_name(void **state)
 	/* Empty pool: the name stays. */
 	new_env(f, "d2", 2, &e);
 	str_copy(role, e.db_name, sizeof(role));
-	assert_int_equal(store_env_claim(f->st, &e, true), 0);
+	assert_int_equal(store_env_claim(f->st, &e, true, NULL), 0);
 	assert_string_equal(e.pool_db, "");
 	assert_string_equal(e.db_name, role);
 }
@@ -826,10 +826,8 @@ test_claim_oldest_within_one_second(void **state)
 	int64_t s0, s1;
 
 	new_env(f, "d1", 1, &e);
-	assert_int_equal(store_pool_add(f->st, "postgres",
-	    "pvd_pool_bbbbbbbbbbbb"), 0);
-	assert_int_equal(store_pool_add(f->st, "postgres",
-	    "pvd_pool_aaaaaaaaaaaa"), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_bbbbbbbbbbbb", NULL, 0), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_aaaaaaaaaaaa", NULL, 0), 0);
 	s0 = now_s();
 	assert_int_equal(store_pool_ready(f->st, "postgres",
 	    "pvd_pool_bbbbbbbbbbbb"), 0);
@@ -838,7 +836,7 @@ test_claim_oldest_within_one_second(void **state)
 	s1 = now_s();
 	if (s0 != s1)
 		skip();
-	assert_int_equal(store_env_claim(f->st, &e, false), 0);
+	assert_int_equal(store_env_claim(f->st, &e, false, NULL), 0);
 	if (strcmp(e.pool_db, "pvd_pool_bbbbbbbbbbbb") != 0)
 		fail_msg("ready bbbb then aaaa in one second; "
 		    "claimed \"%s\", want the older pvd_pool_bbbbbbbbbbbb",

@@ -1,0 +1,45 @@
+/*
+ * forge: what the forge clients (github.c, gitlab.c) have in common.
+ *
+ * A call takes a struct forge_call: the thread's HTTP client, the
+ * configuration, and how many times this work has failed before (for the
+ * backoff); it returns an enum forge_rc (see http.h) and, for
+ * FORGE_RETRY, how long to wait. Errors name the forge and the status,
+ * never a token.
+ */
+#ifndef PREVIEWD_FORGE_H
+#define PREVIEWD_FORGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "forges/http.h"
+#include "server/config.h"
+
+struct forge_call {
+	struct http_client *http;
+	const struct config *cfg;
+	int64_t attempts;          /* in: failures so far */
+	int64_t retry_ms;          /* out, with FORGE_RETRY */
+	char error[512];           /* out, with anything but FORGE_OK */
+};
+
+/* An entry of a repository folder. */
+struct forge_entry {
+	char name[256];
+	char path[1024];
+	bool is_file;
+};
+
+typedef int (*forge_entry_fn)(const struct forge_entry *e, void *arg);
+
+/* Files are read whole, up to this size (the caller's cap may be lower). */
+#define FORGE_MAX_FILE ((size_t)5 << 20)
+
+/* Percent-encode each segment of a repository path ("db/my migrations"
+ * -> "db/my%20migrations"), or the whole of it with '/' encoded too
+ * (GitLab's file endpoint). 0 ok, -1 too long. */
+int forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
+    MUST_CHECK;
+
+#endif
