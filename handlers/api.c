@@ -169,15 +169,17 @@ api_pr_environment(struct request *req)
 
 	/* Read, and while not settled sleep until any status changes. The
 	 * generation is taken before the read, so a change committed between
-	 * the read and the wait is never missed. */
+	 * the read and the wait is never missed. The store connection goes
+	 * back to the cache while the request sleeps. */
 	deadline = mono_ms() + wait * 1000;
 	for (;;) {
 		gen = watch_generation();
-		found = store_env_find_pr(req->store, provider, repo, number,
-		    &e);
+		found = http_store(req) == NULL ? -1 : store_env_find_pr(
+		    req->store, provider, repo, number, &e);
 		if (found < 0 || (found == 0 && env_status_settled(e.status)) ||
 		    mono_ms() >= deadline || watch_stopping())
 			break;
+		http_store_release(req);
 		watch_wait(gen, deadline);
 	}
 	if (waiting)
@@ -245,7 +247,8 @@ api_env_list(struct request *req)
 	c.cfg = req->cfg;
 	c.data = cJSON_AddArrayToObject(root, "data");
 	c.with_url = lvl == AUTH_ADMIN;
-	if (c.data == NULL || store_env_each(req->store, list_one, &c) != 0) {
+	if (c.data == NULL || http_store(req) == NULL ||
+	    store_env_each(req->store, list_one, &c) != 0) {
 		cJSON_Delete(root);
 		http_error(req, 503, "unavailable", "state store unavailable");
 		return 0;
@@ -264,8 +267,8 @@ api_env_delete(struct request *req)
 		auth_deny(req);
 		return 0;
 	}
-	rc = store_env_request_delete(req->store, req->cap[0],
-	    "deleted through the API");
+	rc = http_store(req) == NULL ? -1 : store_env_request_delete(req->store,
+	    req->cap[0], "deleted through the API");
 	if (rc < 0) {
 		http_error(req, 503, "unavailable", "state store unavailable");
 		return 0;

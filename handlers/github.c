@@ -213,7 +213,8 @@ github_webhook(struct request *req)
 	    parse_rfc3339(updated, &ev.event_at) != 0)
 		ev.event_at = now_s();
 
-	if (store_pr_event(req->store, &ev, &result, env_id) != 0) {
+	if (http_store(req) == NULL ||
+	    store_pr_event(req->store, &ev, &result, env_id) != 0) {
 		http_error(req, 503, "unavailable", "cannot record the "
 		    "delivery; GitHub will show it as failed, redeliver it");
 		goto out;

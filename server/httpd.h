@@ -28,7 +28,7 @@ struct request {
 	struct mg_connection *conn;
 	const struct mg_request_info *ri;
 	const struct config *cfg;
-	struct store *store;             /* this thread's connection */
+	struct store *store;             /* borrowed by http_store, or NULL */
 	const char *method;
 	/* Path segments the route's {} and {+} matched, URL-decoded. */
 	char cap[HTTP_MAX_CAPTURES][ENV_REPO_SIZE];
@@ -50,6 +50,13 @@ bool httpd_draining(void);
 /* Stop listening and wait for handlers to return (long polls are woken by
  * watch_shutdown first). */
 void httpd_stop(void);
+
+/* A state-store connection for this request, borrowed on first use from a
+ * small cache shared by the HTTP threads and returned when the request
+ * ends (or by http_store_release, before a long wait). NULL when the
+ * store cannot be opened; the caller answers 503. */
+struct store *http_store(struct request *req);
+void http_store_release(struct request *req);
 
 /* A request header, NULL when absent. */
 const char *http_header(const struct request *req, const char *name);

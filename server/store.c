@@ -553,7 +553,7 @@ store_env_each(struct store *st, int (*fn)(const struct env *, void *),
 	if ((e = malloc(sizeof(*e))) == NULL)
 		return -1;
 	if (store_prepare(st, "SELECT " ENV_COLUMNS " FROM environments "
-	    "WHERE status != 'deleted' ORDER BY created_at, id", &s) != 0)
+	    "WHERE status != 'deleted' ORDER BY created_at, rowid", &s) != 0)
 		goto out;
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
 		env_from_row(s, e);
