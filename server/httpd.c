@@ -4,7 +4,11 @@
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -475,11 +479,76 @@ httpd_draining(void)
 	return atomic_load(&httpd_drain_flag);
 }
 
+static atomic_bool httpd_stopped;
+
+static void *
+stop_thread(void *arg)
+{
+	mg_stop(arg);
+	atomic_store(&httpd_stopped, true);
+	return NULL;
+}
+
+/* A connection to our own listener (port, IPv6 or not), closed at once:
+ * it ends civetweb's accept poll early. */
+static void
+poke_listener(int port, bool v6)
+{
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+	int fd;
+
+	if (v6) {
+		memset(&a6, 0, sizeof(a6));
+		a6.sin6_family = AF_INET6;
+		a6.sin6_port = htons((uint16_t)port);
+		a6.sin6_addr = in6addr_loopback;
+		if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) >= 0) {
+			(void)connect(fd, (struct sockaddr *)&a6, sizeof(a6));
+			close(fd);
+		}
+		return;
+	}
+	memset(&a4, 0, sizeof(a4));
+	a4.sin_family = AF_INET;
+	a4.sin_port = htons((uint16_t)port);
+	a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0) {
+		(void)connect(fd, (struct sockaddr *)&a4, sizeof(a4));
+		close(fd);
+	}
+}
+
+/*
+ * civetweb's listener notices mg_stop only when its accept poll returns,
+ * which it does every 2 s (a compile-time constant). Every stop of
+ * previewd would wait that long, so while mg_stop runs on another thread
+ * we knock on our own door until it is done.
+ */
 void
 httpd_stop(void)
 {
-	if (httpd_ctx != NULL)
-		mg_stop(httpd_ctx);
+	struct timespec tick = { 0, 20 * 1000000 };
+	struct mg_server_port ports[4];
+	pthread_t t;
+	int n;
+
+	if (httpd_ctx != NULL) {
+		/* Read before mg_stop starts tearing the context down. */
+		n = mg_get_server_ports(httpd_ctx, 4, ports);
+		atomic_store(&httpd_stopped, false);
+		if (n <= 0 || pthread_create(&t, NULL, stop_thread,
+		    httpd_ctx) != 0) {
+			mg_stop(httpd_ctx);
+		} else {
+			while (!atomic_load(&httpd_stopped)) {
+				poke_listener(ports[0].port,
+				    ports[0].protocol == 2);
+				nanosleep(&tick, NULL);
+			}
+			pthread_join(t, NULL);
+		}
+	}
 	httpd_ctx = NULL;
 	pthread_mutex_lock(&store_cache_lock);
 	while (store_cached > 0)

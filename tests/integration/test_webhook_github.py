@@ -24,8 +24,8 @@ def nothing_created(d, pg):
     finally:
         conn.close()
     others = [db for db in pg.databases("pvd_") if not db.startswith("pvd_pool_")]
-    return envs == 0 and jobs == 0 and deliveries == 0 and others == [] and \
-        pg.roles("pvd_") == []
+    roles = [r for r in pg.roles("pvd_") if not r.startswith("pvd_pool_")]
+    return envs == 0 and jobs == 0 and deliveries == 0 and others == [] and roles == []
 
 
 def test_signature_is_required_and_checked(pg, pg_config, previewd_factory):
