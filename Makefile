@@ -11,7 +11,7 @@
 CC       ?= cc
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
-PKGS      = libcjson libcurl inih libpq libmariadb sqlite3 openssl
+PKGS      = libcjson libcurl inih libpq libmariadb sqlite3 openssl libjwt
 
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 

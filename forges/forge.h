@@ -20,6 +20,7 @@ struct forge_call {
 	struct http_client *http;
 	const struct config *cfg;
 	int64_t attempts;          /* in: failures so far */
+	int64_t installation;      /* in: GitHub App installation, or 0 */
 	int64_t retry_ms;          /* out, with FORGE_RETRY */
 	char error[512];           /* out, with anything but FORGE_OK */
 };

@@ -8,25 +8,63 @@
 
 #include <cjson/cJSON.h>
 
+#include "forges/github_app.h"
 #include "server/crypto.h"
 
 #define LIST_MAX ((size_t)16 << 20)
+#define COMMENT_PAGES 10      /* 1,000 comments searched for our marker */
 
-/* GitHub's standard headers plus accept; auth holds the Authorization
- * line and is wiped by the caller. */
-static void
-github_headers(const struct forge_call *call, const char *accept,
-    char *auth, size_t authsz, const char *headers[5])
+/* The Authorization line: the App's installation token when previewd is a
+ * GitHub App and the webhook named the installation, else [github] token,
+ * else none (public repositories can be read without). */
+static enum forge_rc
+github_auth(struct forge_call *call, char *auth, size_t authsz)
 {
-	const char *token = call->cfg->github.token;
-	int n = 0;
+	char token[256];
+	enum forge_rc rc;
 
+	auth[0] = '\0';
+	if (call->cfg->github.app_id != 0 && call->installation > 0) {
+		rc = github_app_token(call, call->installation, token,
+		    sizeof(token));
+		if (rc == FORGE_OK)
+			snprintf(auth, authsz, "Authorization: Bearer %s", token);
+		crypto_wipe(token, sizeof(token));
+		return rc;
+	}
+	if (call->cfg->github.token != NULL)
+		snprintf(auth, authsz, "Authorization: Bearer %s",
+		    call->cfg->github.token);
+	return FORGE_OK;
+}
+
+/* One call to GitHub's API with its standard headers. */
+static enum forge_rc
+github_request(struct forge_call *call, const char *method, const char *url,
+    const char *accept, const char *body, size_t max,
+    struct http_response *res)
+{
+	char auth[1024];
+	const char *headers[5];
+	struct http_request req = { method, url, headers, body,
+	    body ? strlen(body) : 0, max };
+	enum forge_rc rc;
+	int n = 0, hrc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = github_auth(call, auth, sizeof(auth))) != FORGE_OK)
+		return rc;
 	headers[n++] = accept;
 	headers[n++] = "X-GitHub-Api-Version: 2022-11-28";
-	if (token != NULL && str_printf(auth, authsz, "Authorization: Bearer %s",
-	    token) == 0)
+	if (body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	if (auth[0] != '\0')
 		headers[n++] = auth;
 	headers[n] = NULL;
+	hrc = http_do(call->http, &req, res);
+	crypto_wipe(auth, sizeof(auth));
+	return http_classify(res, hrc, "GitHub", call->attempts, &call->retry_ms,
+	    call->error, sizeof(call->error));
 }
 
 static int
@@ -46,16 +84,7 @@ static enum forge_rc
 github_get(struct forge_call *call, const char *url, const char *accept,
     size_t max, struct http_response *res)
 {
-	char auth[1024];
-	const char *headers[5];
-	struct http_request req = { "GET", url, headers, NULL, 0, max };
-	int rc;
-
-	github_headers(call, accept, auth, sizeof(auth), headers);
-	rc = http_do(call->http, &req, res);
-	crypto_wipe(auth, sizeof(auth));
-	return http_classify(res, rc, "GitHub", call->attempts, &call->retry_ms,
-	    call->error, sizeof(call->error));
+	return github_request(call, "GET", url, accept, NULL, max, res);
 }
 
 static int
@@ -141,6 +170,127 @@ github_read_file(struct forge_call *call, const char *repo, const char *path,
 		    "than %zu bytes", path, max);
 		rc = FORGE_FAIL;
 	}
+	http_response_release(&res);
+	return rc;
+}
+
+/* ---- comments ---- */
+
+static enum forge_rc
+comment_id_from(struct forge_call *call, const struct http_response *res,
+    int64_t *id)
+{
+	cJSON *json = cJSON_ParseWithLength(res->body.data, res->body.len);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(json, "id");
+	enum forge_rc rc = FORGE_FAIL;
+
+	/* Comment ids are past 2^32: a double holds them exactly to 2^53. */
+	if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+		*id = (int64_t)v->valuedouble;
+		rc = FORGE_OK;
+	} else {
+		str_copy(call->error, "GitHub answered no comment id",
+		    sizeof(call->error));
+	}
+	cJSON_Delete(json);
+	return rc;
+}
+
+static char *
+comment_json(const char *body)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "body", body);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+enum forge_rc
+github_comment_find(struct forge_call *call, const char *repo, int64_t number,
+    const char *marker, int64_t *id)
+{
+	struct http_response res;
+	char url[1024], erepo[512];
+	const cJSON *item, *body, *cid;
+	enum forge_rc rc = FORGE_OK;
+	int page, n;
+
+	*id = 0;
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0)
+		return FORGE_FAIL;
+	for (page = 1; page <= COMMENT_PAGES && *id == 0; page++) {
+		cJSON *json;
+
+		snprintf(url, sizeof(url), "%s/repos/%s/issues/%lld/comments"
+		    "?per_page=100&page=%d", call->cfg->github.api_url, erepo,
+		    (long long)number, page);
+		rc = github_get(call, url, "Accept: application/vnd.github+json",
+		    LIST_MAX, &res);
+		if (rc != FORGE_OK) {
+			http_response_release(&res);
+			return rc;
+		}
+		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		http_response_release(&res);
+		n = 0;
+		cJSON_ArrayForEach(item, json) {
+			n++;
+			body = cJSON_GetObjectItemCaseSensitive(item, "body");
+			cid = cJSON_GetObjectItemCaseSensitive(item, "id");
+			if (cJSON_IsString(body) && cJSON_IsNumber(cid) &&
+			    strstr(body->valuestring, marker) != NULL) {
+				*id = (int64_t)cid->valuedouble;
+				break;
+			}
+		}
+		cJSON_Delete(json);
+		if (n < 100)
+			break;
+	}
+	return FORGE_OK;
+}
+
+enum forge_rc
+github_comment_create(struct forge_call *call, const char *repo,
+    int64_t number, const char *body, int64_t *id)
+{
+	struct http_response res;
+	char url[1024], erepo[512], *json;
+	enum forge_rc rc;
+
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
+	    (json = comment_json(body)) == NULL)
+		return FORGE_FAIL;
+	snprintf(url, sizeof(url), "%s/repos/%s/issues/%lld/comments",
+	    call->cfg->github.api_url, erepo, (long long)number);
+	rc = github_request(call, "POST", url,
+	    "Accept: application/vnd.github+json", json, 1 << 20, &res);
+	if (rc == FORGE_OK)
+		rc = comment_id_from(call, &res, id);
+	cJSON_free(json);
+	http_response_release(&res);
+	return rc;
+}
+
+enum forge_rc
+github_comment_update(struct forge_call *call, const char *repo, int64_t id,
+    const char *body)
+{
+	struct http_response res;
+	char url[1024], erepo[512], *json;
+	enum forge_rc rc;
+
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
+	    (json = comment_json(body)) == NULL)
+		return FORGE_FAIL;
+	snprintf(url, sizeof(url), "%s/repos/%s/issues/comments/%lld",
+	    call->cfg->github.api_url, erepo, (long long)id);
+	rc = github_request(call, "PATCH", url,
+	    "Accept: application/vnd.github+json", json, 1 << 20, &res);
+	cJSON_free(json);
 	http_response_release(&res);
 	return rc;
 }

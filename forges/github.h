@@ -1,9 +1,11 @@
 /*
  * github: GitHub's REST API.
  *
- * Every request sends Authorization: Bearer {[github] token} (when one is
- * configured), X-GitHub-Api-Version: 2022-11-28 and previewd's
- * User-Agent, to {[github] api_url}. Calls run on job workers only.
+ * Every request goes to {[github] api_url} with X-GitHub-Api-Version:
+ * 2022-11-28, previewd's User-Agent and Authorization: Bearer with the
+ * GitHub App's installation token (when [github] app_id is set and the
+ * call names an installation) or [github] token. Calls run on job
+ * workers only.
  */
 #ifndef PREVIEWD_GITHUB_API_H
 #define PREVIEWD_GITHUB_API_H
@@ -21,5 +23,20 @@ enum forge_rc github_list_dir(struct forge_call *call, const char *repo,
  * into out (reset first), at most max bytes: a larger file fails. */
 enum forge_rc github_read_file(struct forge_call *call, const char *repo,
     const char *path, const char *sha, size_t max, struct buf *out);
+
+/* The pull request's comments: the id of the first whose body contains
+ * marker (0: none), so that a comment posted just before a crash is found
+ * again instead of posted twice. */
+enum forge_rc github_comment_find(struct forge_call *call, const char *repo,
+    int64_t number, const char *marker, int64_t *id);
+
+/* POST /repos/{repo}/issues/{number}/comments. */
+enum forge_rc github_comment_create(struct forge_call *call, const char *repo,
+    int64_t number, const char *body, int64_t *id);
+
+/* PATCH /repos/{repo}/issues/comments/{id}; FORGE_NOT_FOUND when a human
+ * deleted it. */
+enum forge_rc github_comment_update(struct forge_call *call, const char *repo,
+    int64_t id, const char *body);
 
 #endif

@@ -14,22 +14,32 @@
 #define MAX_PAGES 20          /* 2,000 entries: past the 1,000-file cap */
 
 static enum forge_rc
-gitlab_get(struct forge_call *call, const char *url, size_t max,
-    struct http_response *res)
+gitlab_request(struct forge_call *call, const char *method, const char *url,
+    const char *body, size_t max, struct http_response *res)
 {
 	const char *token = call->cfg->gitlab.token;
 	char auth[1024];
-	const char *headers[2] = { NULL, NULL };
-	struct http_request req = { "GET", url, headers, NULL, 0, max };
-	int rc;
+	const char *headers[3] = { NULL, NULL, NULL };
+	struct http_request req = { method, url, headers, body,
+	    body ? strlen(body) : 0, max };
+	int n = 0, rc;
 
 	if (token != NULL && str_printf(auth, sizeof(auth), "PRIVATE-TOKEN: %s",
 	    token) == 0)
-		headers[0] = auth;
+		headers[n++] = auth;
+	if (body != NULL)
+		headers[n++] = "Content-Type: application/json";
 	rc = http_do(call->http, &req, res);
 	crypto_wipe(auth, sizeof(auth));
 	return http_classify(res, rc, "GitLab", call->attempts, &call->retry_ms,
 	    call->error, sizeof(call->error));
+}
+
+static enum forge_rc
+gitlab_get(struct forge_call *call, const char *url, size_t max,
+    struct http_response *res)
+{
+	return gitlab_request(call, "GET", url, NULL, max, res);
 }
 
 enum forge_rc
@@ -129,6 +139,124 @@ gitlab_read_file(struct forge_call *call, const char *project,
 		    "than %zu bytes", path, max);
 		rc = FORGE_FAIL;
 	}
+	http_response_release(&res);
+	return rc;
+}
+
+/* ---- merge request notes ---- */
+
+static char *
+note_json(const char *body)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "body", body);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static int
+notes_url(const struct forge_call *call, const char *project, int64_t iid,
+    char *url, size_t urlsz)
+{
+	char eproject[512];
+
+	if (forge_escape_path(project, true, eproject, sizeof(eproject)) != 0)
+		return -1;
+	return str_printf(url, urlsz, "%s/projects/%s/merge_requests/%lld/notes",
+	    call->cfg->gitlab.api_url, eproject, (long long)iid);
+}
+
+enum forge_rc
+gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
+    const char *marker, int64_t *id)
+{
+	char base[1024], url[1100];
+	struct http_response res;
+	const cJSON *item, *body, *nid;
+	enum forge_rc rc;
+	int page, n;
+
+	*id = 0;
+	if (notes_url(call, project, iid, base, sizeof(base)) != 0)
+		return FORGE_FAIL;
+	for (page = 1; page <= MAX_PAGES && *id == 0; page++) {
+		cJSON *json;
+
+		snprintf(url, sizeof(url), "%s?per_page=%d&page=%d", base,
+		    PAGE_SIZE, page);
+		if ((rc = gitlab_get(call, url, (size_t)16 << 20, &res)) !=
+		    FORGE_OK) {
+			http_response_release(&res);
+			return rc;
+		}
+		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		http_response_release(&res);
+		n = 0;
+		cJSON_ArrayForEach(item, json) {
+			n++;
+			body = cJSON_GetObjectItemCaseSensitive(item, "body");
+			nid = cJSON_GetObjectItemCaseSensitive(item, "id");
+			if (cJSON_IsString(body) && cJSON_IsNumber(nid) &&
+			    strstr(body->valuestring, marker) != NULL) {
+				*id = (int64_t)nid->valuedouble;
+				break;
+			}
+		}
+		cJSON_Delete(json);
+		if (n < PAGE_SIZE)
+			break;
+	}
+	return FORGE_OK;
+}
+
+enum forge_rc
+gitlab_note_create(struct forge_call *call, const char *project, int64_t iid,
+    const char *body, int64_t *id)
+{
+	struct http_response res;
+	const cJSON *v;
+	cJSON *json;
+	char url[1024], *payload;
+	enum forge_rc rc;
+
+	if (notes_url(call, project, iid, url, sizeof(url)) != 0 ||
+	    (payload = note_json(body)) == NULL)
+		return FORGE_FAIL;
+	rc = gitlab_request(call, "POST", url, payload, 1 << 20, &res);
+	cJSON_free(payload);
+	if (rc == FORGE_OK) {
+		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		v = cJSON_GetObjectItemCaseSensitive(json, "id");
+		if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+			*id = (int64_t)v->valuedouble;
+		} else {
+			str_copy(call->error, "GitLab answered no note id",
+			    sizeof(call->error));
+			rc = FORGE_FAIL;
+		}
+		cJSON_Delete(json);
+	}
+	http_response_release(&res);
+	return rc;
+}
+
+enum forge_rc
+gitlab_note_update(struct forge_call *call, const char *project, int64_t iid,
+    int64_t id, const char *body)
+{
+	struct http_response res;
+	char base[1024], url[1100], *payload;
+	enum forge_rc rc;
+
+	if (notes_url(call, project, iid, base, sizeof(base)) != 0 ||
+	    (payload = note_json(body)) == NULL)
+		return FORGE_FAIL;
+	snprintf(url, sizeof(url), "%s/%lld", base, (long long)id);
+	rc = gitlab_request(call, "PUT", url, payload, 1 << 20, &res);
+	cJSON_free(payload);
 	http_response_release(&res);
 	return rc;
 }

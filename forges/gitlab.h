@@ -21,4 +21,13 @@ enum forge_rc gitlab_list_dir(struct forge_call *call, const char *project,
 enum forge_rc gitlab_read_file(struct forge_call *call, const char *project,
     const char *path, const char *sha, size_t max, struct buf *out);
 
+/* Merge request notes: find ours by marker (0: none), create, update
+ * (FORGE_NOT_FOUND when a human deleted it). */
+enum forge_rc gitlab_note_find(struct forge_call *call, const char *project,
+    int64_t iid, const char *marker, int64_t *id);
+enum forge_rc gitlab_note_create(struct forge_call *call, const char *project,
+    int64_t iid, const char *body, int64_t *id);
+enum forge_rc gitlab_note_update(struct forge_call *call, const char *project,
+    int64_t iid, int64_t id, const char *body);
+
 #endif

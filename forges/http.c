@@ -197,8 +197,9 @@ http_classify(const struct http_response *res, int rc, const char *what,
 		snprintf(err, errlen, "%s answered 404 Not Found", what);
 		return FORGE_NOT_FOUND;
 	}
-	if (st == 429 || (st == 403 && (res->retry_after >= 0 ||
-	    res->ratelimit_remaining == 0))) {
+	/* GitHub signals both its primary and its secondary rate limits with
+	 * 403 as well as 429: any 403 waits at least a minute. */
+	if (st == 429 || st == 403) {
 		int64_t wait_s = 60;
 
 		if (res->retry_after >= 0)
@@ -206,9 +207,12 @@ http_classify(const struct http_response *res, int rc, const char *what,
 		else if (res->ratelimit_remaining == 0 &&
 		    res->ratelimit_reset > 0)
 			wait_s = res->ratelimit_reset - now_s() + 1;
+		else if (backoff_ms(attempts, FORGE_BACKOFF_CAP) / 1000 > wait_s)
+			wait_s = backoff_ms(attempts, FORGE_BACKOFF_CAP) / 1000;
 		if (wait_s < 1)
 			wait_s = 1;
-		snprintf(err, errlen, "%s rate limit: retrying in %llds", what,
+		snprintf(err, errlen, "%s answered %ld (rate limit or no "
+		    "permission): retrying in %llds", what, st,
 		    (long long)wait_s);
 		*retry_ms = wait_s * 1000;
 		return FORGE_RETRY;

@@ -9,9 +9,9 @@
  *
  *   2xx, 304          FORGE_OK
  *   404               FORGE_NOT_FOUND
- *   429, and 403 with the rate limit spent
- *                     FORGE_RETRY after Retry-After, else at
- *                     x-ratelimit-reset, else in at least a minute
+ *   429, 403          FORGE_RETRY after Retry-After, else at
+ *                     x-ratelimit-reset when the limit is spent, else in
+ *                     a minute
  *   5xx, no answer    FORGE_RETRY with exponential backoff
  *   other 4xx, an answer larger than allowed
  *                     FORGE_FAIL

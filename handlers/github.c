@@ -16,7 +16,7 @@
 /* The fields previewd reads from a pull_request delivery. */
 enum {
 	F_ACTION, F_NUMBER, F_REPO, F_HEAD_SHA, F_HEAD_REPO, F_UPDATED_AT,
-	F_COUNT
+	F_PRIVATE, F_INSTALLATION, F_COUNT
 };
 
 static const char *const field_paths[F_COUNT] = {
@@ -26,6 +26,8 @@ static const char *const field_paths[F_COUNT] = {
 	[F_HEAD_SHA] = "pull_request.head.sha",
 	[F_HEAD_REPO] = "pull_request.head.repo.full_name",
 	[F_UPDATED_AT] = "pull_request.updated_at",
+	[F_PRIVATE] = "repository.private",
+	[F_INSTALLATION] = "installation.id",
 };
 
 static const struct {
@@ -102,7 +104,7 @@ github_webhook(struct request *req)
 	const struct repo_cfg *rc;
 	struct pr_event ev;
 	enum pr_result result;
-	long long number;
+	long long number, installation;
 	size_t i;
 
 	if (httpd_draining()) {
@@ -212,6 +214,11 @@ github_webhook(struct request *req)
 	if (jscan_string(&f[F_UPDATED_AT], updated, sizeof(updated)) != 0 ||
 	    parse_rfc3339(updated, &ev.event_at) != 0)
 		ev.event_at = now_s();
+	/* Only an explicit "private": true shows the password in comments. */
+	ev.private_repo = jscan_bool(&f[F_PRIVATE]) == 1;
+	if (jscan_int64(&f[F_INSTALLATION], &installation) == 0 &&
+	    installation > 0)
+		ev.installation_id = installation;
 
 	if (http_store(req) == NULL ||
 	    store_pr_event(req->store, &ev, &result, env_id) != 0) {

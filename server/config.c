@@ -58,6 +58,10 @@ struct key_def {
 static const struct key_def keys[] = {
 	{ "github", "api_url", K_HTTPURL, C(github.api_url),
 	  "https://api.github.com", false, 0, 0, NULL },
+	{ "github", "app_id", K_INT, C(github.app_id), "0", false, 0,
+	  INT64_MAX / 2, NULL },
+	{ "github", "private_key_file", K_STR, C(github.private_key_file), NULL,
+	  false, 0, 0, NULL },
 	{ "github", "token", K_STR, C(github.token), NULL, false, 0, 0, NULL },
 	{ "github", "webhook_secret", K_STR, C(github.webhook_secret), NULL,
 	  true, 0, 0, NULL },
@@ -79,6 +83,8 @@ static const struct key_def keys[] = {
 	{ "reaper", "interval", K_DURATION, C(reaper.interval), "30s", false,
 	  1, 86400, NULL },
 	{ "repo", "ci_token", K_STR, R(ci_token), NULL, false, 0, 0, NULL },
+	{ "repo", "comment_password", K_ENUM, R(comment_password), NULL, false,
+	  0, 0, "private-only|never|always" },
 	{ "repo", "engine", K_ENUM, R(engine), NULL, false, 0, 0,
 	  "postgres|mysql" },
 	{ "repo", "forks", K_ENUM, R(forks), "deny", false, 0, 0,
@@ -93,6 +99,8 @@ static const struct key_def keys[] = {
 	  0, 0, NULL },
 	{ "server", "ci_token", K_STR, C(server.ci_token), NULL, false,
 	  0, 0, NULL },
+	{ "server", "comment_password", K_ENUM, C(server.comment_password),
+	  "private-only", false, 0, 0, "private-only|never|always" },
 	{ "server", "listen", K_LISTEN, C(server.listen), "127.0.0.1:8080",
 	  false, 0, 0, NULL },
 	{ "server", "log_format", K_ENUM, C(server.log_format), "text", false,
@@ -733,6 +741,19 @@ config_validate(struct parse_state *st)
 		cfg->github.configured = true;
 		config_defaults(st, "github", cfg, st->global_set, sec->line,
 		    "github");
+	}
+	if (cfg->github.configured &&
+	    (cfg->github.app_id != 0) != (cfg->github.private_key_file != NULL)) {
+		sec = section_find(st, "github");
+		config_error(st, sec ? sec->line : 1, "[github] app_id and "
+		    "private_key_file go together (a GitHub App needs both)");
+	} else if (cfg->github.private_key_file != NULL &&
+	    access(cfg->github.private_key_file, R_OK) != 0) {
+		size_t idx;
+
+		(void)key_find("github", "private_key_file", &idx);
+		config_error(st, st->global_set[idx], "\"private_key_file\": "
+		    "cannot read \"%s\"", cfg->github.private_key_file);
 	}
 	if (!cfg->postgres.configured && !cfg->mysql.configured)
 		config_error(st, 1, "no database server configured: add a "

@@ -41,6 +41,7 @@ struct repo_cfg {
 	char *forks;          /* "deny" or "allow" */
 	char *migrations;     /* repo:PATH | dir:/abs | blueprint:NAME | none */
 	char *seed;           /* repo:PATH | file:/abs | blueprint:NAME | none */
+	char *comment_password; /* NULL: [server] comment_password */
 };
 
 struct config {
@@ -56,6 +57,7 @@ struct config {
 		char *log_level;
 		char *log_format;
 		char *templates_dir;
+		char *comment_password;  /* private-only | never | always */
 	} server;
 	struct engine_cfg postgres;
 	struct engine_cfg mysql;
@@ -64,6 +66,8 @@ struct config {
 		char *webhook_secret;
 		char *token;
 		char *api_url;
+		int64_t app_id;          /* 0: no GitHub App */
+		char *private_key_file;
 	} github;
 	struct {
 		bool configured;

@@ -12,6 +12,7 @@
 #include "server/crypto.h"
 #include "server/lifecycle.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/pool.h"
 
 typedef enum job_result (*job_fn)(struct worker *, const struct job *,
@@ -23,6 +24,7 @@ static const struct {
 } job_kinds[] = {
 	{ "env", lifecycle_run },     /* target: environment id */
 	{ "pool", pool_run },         /* target: engine name */
+	{ "notify", notify_run },     /* target: environment id */
 };
 
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -27,6 +27,7 @@
 #include "server/httpd.h"
 #include "server/jobs.h"
 #include "server/log.h"
+#include "server/notify.h"
 #include "server/store.h"
 #include "server/watch.h"
 
@@ -129,6 +130,10 @@ serve(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (notify_init(cfg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		goto out;
+	}
 	if (prepare_state(cfg) != 0)
 		goto out;
 	if (jobs_start(cfg, err, sizeof(err)) != 0) {
@@ -171,6 +176,7 @@ stop_reaper:
 stop_jobs:
 	jobs_stop();
 out:
+	notify_release();
 	mg_exit_library();
 	mysql_library_end();
 	curl_global_cleanup();
@@ -225,6 +231,15 @@ main(int argc, char **argv)
 	if ((cfg = load_config(path)) == NULL)
 		return 1;
 	if (strcmp(cmd, "check-config") == 0) {
+		char err[512];
+
+		/* The templates are part of the configuration. */
+		if (notify_init(cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			config_free(cfg);
+			return 1;
+		}
+		notify_release();
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;

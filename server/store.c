@@ -70,6 +70,8 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL,"
 	"  engine TEXT NOT NULL,"
 	"  api_target TEXT NOT NULL DEFAULT '',"
+	"  private_repo INTEGER NOT NULL DEFAULT 0,"
+	"  installation_id INTEGER NOT NULL DEFAULT 0,"
 	"  want_present INTEGER NOT NULL,"
 	"  want_sha TEXT NOT NULL DEFAULT '',"
 	"  event_at INTEGER NOT NULL,"
@@ -83,6 +85,8 @@ static const char *const migrations[] = {
 	"  pool_db TEXT NOT NULL DEFAULT '',"
 	"  secret BLOB,"
 	"  reset_db INTEGER NOT NULL DEFAULT 0,"
+	"  comment_id INTEGER NOT NULL DEFAULT 0,"
+	"  comment_hash TEXT NOT NULL DEFAULT '',"
 	"  error TEXT NOT NULL DEFAULT '',"
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
@@ -452,7 +456,8 @@ store_job_count(struct store *st, int64_t *count)
 	"id, provider, repo, number, name, engine, want_present, want_sha, " \
 	"event_at, activity_at, expires_at, ttl, status, head_sha, db_name, " \
 	"role_name, pool_db, secret, error, created_at, updated_at, " \
-	"api_target, reset_db"
+	"api_target, reset_db, private_repo, installation_id, comment_id, " \
+	"comment_hash"
 
 static void
 env_from_row(sqlite3_stmt *s, struct env *e)
@@ -492,6 +497,10 @@ env_from_row(sqlite3_stmt *s, struct env *e)
 	e->updated_at = sqlite3_column_int64(s, 20);
 	column_text(s, 21, e->api_target, sizeof(e->api_target));
 	e->reset_db = sqlite3_column_int(s, 22) != 0;
+	e->private_repo = sqlite3_column_int(s, 23) != 0;
+	e->installation_id = sqlite3_column_int64(s, 24);
+	e->comment_id = sqlite3_column_int64(s, 25);
+	column_text(s, 26, e->comment_hash, sizeof(e->comment_hash));
 }
 
 static int
@@ -572,8 +581,18 @@ out:
 	return rc;
 }
 
-int
-store_env_save(struct store *st, const struct env *e)
+/* What the pull request's comment shows changes when an environment
+ * settles (ready, failed, deleted): the "notify" job, enqueued in the same
+ * transaction as the change, so a crash cannot lose it. */
+static bool
+env_notifies(const struct env *e)
+{
+	return e->status == ENV_READY || e->status == ENV_FAILED ||
+	    e->status == ENV_DELETED;
+}
+
+static int
+env_update(struct store *st, const struct env *e)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
@@ -598,6 +617,45 @@ store_env_save(struct store *st, const struct env *e)
 	sqlite3_bind_int(s, 9, e->reset_db);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "save environment");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_env_save(struct store *st, const struct env *e)
+{
+	bool txn = env_notifies(e) && sqlite3_get_autocommit(st->db);
+
+	if (!env_notifies(e))
+		return env_update(st, e);
+	if (txn && store_begin(st) != 0)
+		return -1;
+	if (env_update(st, e) != 0 || job_enqueue(st, "notify", e->id, 0) != 0 ||
+	    (txn && store_commit(st) != 0)) {
+		if (txn)
+			store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_env_set_comment(struct store *st, const char *id, int64_t comment_id,
+    const char *hash)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "UPDATE environments SET comment_id = ?2, "
+	    "comment_hash = ?3 WHERE id = ?1", &s) != 0)
+		return -1;
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, comment_id);
+	bind_text(s, 3, hash);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "record comment");
 	else
 		rc = 0;
 	sqlite3_finalize(s);
@@ -744,9 +802,9 @@ env_insert(struct store *st, const struct pr_event *ev, const char *id,
 	if (store_prepare(st, "INSERT INTO environments (id, provider, repo, "
 	    "number, name, engine, want_present, want_sha, event_at, "
 	    "activity_at, expires_at, ttl, status, db_name, role_name, "
-	    "created_at, updated_at, api_target) VALUES (?1, ?2, ?3, ?4, ?5, "
-	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?10, ?10, ?15)",
-	    &s) != 0)
+	    "created_at, updated_at, api_target, private_repo, "
+	    "installation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	    "?11, ?12, ?13, ?14, ?14, ?10, ?10, ?15, ?16, ?17)", &s) != 0)
 		return -1;
 	bind_text(s, 1, id);
 	bind_text(s, 2, ev->provider);
@@ -763,6 +821,8 @@ env_insert(struct store *st, const struct pr_event *ev, const char *id,
 	bind_text(s, 13, present ? "provisioning" : "deleted");
 	bind_text(s, 14, db);
 	bind_text(s, 15, ev->api_target ? ev->api_target : ev->repo);
+	sqlite3_bind_int(s, 16, ev->private_repo);
+	sqlite3_bind_int64(s, 17, ev->installation_id);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "insert environment");
 	else
@@ -789,7 +849,9 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 		if (store_prepare(st, "UPDATE environments SET "
 		    "want_present = 1, want_sha = ?4, event_at = ?2, "
 		    "activity_at = ?3, expires_at = ?3 + ?5, ttl = ?5, "
-		    "updated_at = ?3, "
+		    "updated_at = ?3, private_repo = ?6, "
+		    "installation_id = CASE WHEN ?7 > 0 THEN ?7 "
+		    "ELSE installation_id END, "
 		    "error = CASE WHEN status = 'deleted' THEN '' ELSE error END, "
 		    "secret = CASE WHEN status = 'deleted' THEN NULL ELSE secret END, "
 		    "head_sha = CASE WHEN status = 'deleted' THEN '' ELSE head_sha END, "
@@ -799,6 +861,8 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 			return -1;
 		bind_text(s, 4, ev->head_sha ? ev->head_sha : "");
 		sqlite3_bind_int64(s, 5, ev->ttl);
+		sqlite3_bind_int(s, 6, ev->private_repo);
+		sqlite3_bind_int64(s, 7, ev->installation_id);
 	}
 	bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, ev->event_at);

@@ -51,6 +51,11 @@ struct env {
 	char name[48];               /* preview-pr-N */
 	char engine[16];
 	char api_target[ENV_REPO_SIZE]; /* the repository in the forge's API */
+	bool private_repo;
+	int64_t installation_id;
+	/* the pull request comment, owned by the "notify" job */
+	int64_t comment_id;
+	char comment_hash[72];
 	/* desired */
 	bool want_present;
 	char want_sha[ENV_SHA_SIZE];
@@ -106,6 +111,8 @@ struct pr_event {
 	const char *api_target;  /* how the forge's API names the repository:
 	                            GitHub owner/name, GitLab project id;
 	                            NULL: repo */
+	bool private_repo;       /* the forge said the repository is private */
+	int64_t installation_id; /* GitHub App installation, 0 if none */
 };
 
 /* Record a delivery and apply its pull request event, enqueueing the
@@ -129,9 +136,15 @@ int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
     void *arg) MUST_CHECK;
 
 /* Save the worker-owned columns of e (status, head_sha, db_name, pool_db,
- * secret, reset_db, error) and updated_at. Only the worker holding the env's job
- * calls it. */
+ * secret, reset_db, error) and updated_at. Only the worker holding the
+ * env's job calls it. When e is ready, failed or deleted, the "notify" job
+ * (the pull request comment) is enqueued in the same transaction. Joins
+ * the caller's transaction when one is open. */
 int store_env_save(struct store *st, const struct env *e) MUST_CHECK;
+
+/* Record the comment the "notify" job posted and the hash of its text. */
+int store_env_set_comment(struct store *st, const char *id,
+    int64_t comment_id, const char *hash) MUST_CHECK;
 
 /* Ask for an environment to be deleted (DELETE in the API, the reaper's
  * TTL) and enqueue its job. reason goes to the error column when the
