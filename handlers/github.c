@@ -6,10 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include <civetweb.h>
-
+#include "handlers/webhook.h"
 #include "server/crypto.h"
-#include "server/jobs.h"
 #include "server/jscan.h"
 #include "server/log.h"
 
@@ -40,36 +38,6 @@ static const struct {
 	{ "closed", PR_CLOSE },      /* merged or not */
 };
 
-/* Repository paths as the forges allow them: letters, digits, ".-_" and
- * "/" between owner, groups and name. */
-static bool
-repo_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || s[0] == '/' || s[n - 1] == '/' || strchr(s, '/') == NULL ||
-	    strstr(s, "//") != NULL)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("._-/", *s) != NULL))
-			return false;
-	return true;
-}
-
-static bool
-sha_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 7 || n > 64)
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
 static bool
 signature_ok(const struct request *req)
 {
@@ -82,47 +50,28 @@ signature_ok(const struct request *req)
 	    req->body.data, req->body.len, sig + 7, strlen(sig + 7));
 }
 
-static void
-reply_status(struct request *req, int status, const char *result,
-    const char *env_id)
-{
-	cJSON *root = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(root, "status", result);
-	if (env_id != NULL && env_id[0] != '\0')
-		cJSON_AddStringToObject(root, "environment", env_id);
-	http_json(req, status, root);
-}
-
 int
 github_webhook(struct request *req)
 {
 	struct jscan_field f[F_COUNT];
 	char action[64], repo[ENV_REPO_SIZE], head_repo[ENV_REPO_SIZE];
-	char sha[ENV_SHA_SIZE], updated[64], env_id[ENV_ID_SIZE];
+	char sha[ENV_SHA_SIZE], updated[64];
 	const char *event, *delivery;
-	const struct repo_cfg *rc;
 	struct pr_event ev;
-	enum pr_result result;
 	long long number, installation;
+	bool fork;
 	size_t i;
 
-	if (httpd_draining()) {
-		http_error(req, 503, "shutting_down", "previewd is shutting "
-		    "down; GitHub will show the delivery as failed, redeliver "
-		    "it");
-		return 0;
-	}
 	if (!req->cfg->github.configured) {
 		http_error(req, 404, "not_configured", "GitHub webhooks are "
 		    "not configured (no [github] section)");
 		return 0;
 	}
-	if (http_read_body(req, GITHUB_MAX_BODY) != 0)
+	if (webhook_begin(req, "GitHub") != 0)
 		return 0;
 	if (!signature_ok(req)) {
 		log_warnx("webhook github: missing or wrong X-Hub-Signature-256 "
-		    "from %s", req->ri->remote_addr);
+		    "from %s", http_peer(req));
 		http_error(req, 401, "bad_signature", "missing or wrong "
 		    "X-Hub-Signature-256");
 		return 0;
@@ -143,7 +92,8 @@ github_webhook(struct request *req)
 	}
 	if (strcmp(event, "ping") == 0) {
 		log_info("webhook github: ping");
-		reply_status(req, 200, "pong", NULL);
+		http_reply(req, 200, "application/json", "{\"status\":\"pong\"}",
+		    17);
 		return 0;
 	}
 	if (strcmp(event, "pull_request") != 0 ||
@@ -167,7 +117,7 @@ github_webhook(struct request *req)
 		return 0;
 	}
 	if (jscan_string(&f[F_REPO], repo, sizeof(repo)) != 0 ||
-	    !repo_name_ok(repo) || jscan_int64(&f[F_NUMBER], &number) != 0 ||
+	    !webhook_repo_ok(repo) || jscan_int64(&f[F_NUMBER], &number) != 0 ||
 	    number <= 0) {
 		http_error(req, 400, "bad_payload", "pull_request payload needs "
 		    "repository.full_name and number");
@@ -175,7 +125,7 @@ github_webhook(struct request *req)
 	}
 	sha[0] = '\0';
 	if (jscan_string(&f[F_HEAD_SHA], sha, sizeof(sha)) != 0 ||
-	    !sha_ok(sha)) {
+	    !webhook_sha_ok(sha)) {
 		if (ev.op != PR_CLOSE) {
 			http_error(req, 400, "bad_payload", "pull_request "
 			    "payload needs pull_request.head.sha");
@@ -183,24 +133,9 @@ github_webhook(struct request *req)
 		}
 		sha[0] = '\0';
 	}
-	log_context("delivery=%s repo=%s pr=%lld", delivery, repo, number);
-
-	if ((rc = config_repo(req->cfg, repo)) == NULL) {
-		log_info("webhook github: %s ignored: no [repo:%s] section",
-		    action, repo);
-		http_reply(req, 204, NULL, NULL, 0);
-		goto out;
-	}
-	/* A fork's head (or one whose fork was deleted) runs code we did
-	 * not review: by default it gets no database. */
-	if (strcmp(rc->forks, "allow") != 0 && ev.op != PR_CLOSE &&
-	    (jscan_string(&f[F_HEAD_REPO], head_repo, sizeof(head_repo)) != 0 ||
-	    strcasecmp(head_repo, repo) != 0)) {
-		log_info("webhook github: %s ignored: head is a fork and "
-		    "[repo:%s] has forks = deny", action, rc->pattern);
-		http_reply(req, 204, NULL, NULL, 0);
-		goto out;
-	}
+	/* A head in a fork (or in a fork since deleted: no repo) is a fork. */
+	fork = jscan_string(&f[F_HEAD_REPO], head_repo, sizeof(head_repo)) != 0 ||
+	    strcasecmp(head_repo, repo) != 0;
 
 	ev.provider = "github";
 	ev.delivery = delivery;
@@ -209,8 +144,6 @@ github_webhook(struct request *req)
 	ev.repo = repo;
 	ev.number = number;
 	ev.head_sha = sha;
-	ev.engine = rc->engine;
-	ev.ttl = rc->ttl;
 	if (jscan_string(&f[F_UPDATED_AT], updated, sizeof(updated)) != 0 ||
 	    parse_rfc3339(updated, &ev.event_at) != 0)
 		ev.event_at = now_s();
@@ -220,33 +153,5 @@ github_webhook(struct request *req)
 	    installation > 0)
 		ev.installation_id = installation;
 
-	if (http_store(req) == NULL ||
-	    store_pr_event(req->store, &ev, &result, env_id) != 0) {
-		http_error(req, 503, "unavailable", "cannot record the "
-		    "delivery; GitHub will show it as failed, redeliver it");
-		goto out;
-	}
-	switch (result) {
-	case PR_DUPLICATE:
-		log_info("webhook github: %s: duplicate delivery", action);
-		reply_status(req, 200, "duplicate", NULL);
-		break;
-	case PR_STALE:
-		log_info("webhook github: %s: older than the last event "
-		    "applied, recorded only", action);
-		reply_status(req, 202, "stale", env_id);
-		break;
-	case PR_IGNORED:
-		log_info("webhook github: %s: no environment to close", action);
-		reply_status(req, 202, "ignored", env_id);
-		break;
-	case PR_ACCEPTED:
-		jobs_notify();
-		log_info("webhook github: %s accepted env=%s", action, env_id);
-		reply_status(req, 202, "accepted", env_id);
-		break;
-	}
-out:
-	log_context_clear();
-	return 0;
+	return webhook_apply(req, "github", &ev, fork);
 }

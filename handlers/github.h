@@ -12,9 +12,6 @@
 
 #include "server/httpd.h"
 
-/* GitHub's own limit for a delivery, decided from Content-Length. */
-#define GITHUB_MAX_BODY (25u * 1024 * 1024)
-
 int github_webhook(struct request *req);
 
 #endif

@@ -67,7 +67,11 @@ static const struct key_def keys[] = {
 	  true, 0, 0, NULL },
 	{ "gitlab", "api_url", K_HTTPURL, C(gitlab.api_url),
 	  "https://gitlab.com/api/v4", false, 0, 0, NULL },
+	{ "gitlab", "signing_token", K_STR, C(gitlab.signing_token), NULL,
+	  false, 0, 0, NULL },
 	{ "gitlab", "token", K_STR, C(gitlab.token), NULL, false, 0, 0, NULL },
+	{ "gitlab", "webhook_token", K_STR, C(gitlab.webhook_token), NULL,
+	  false, 0, 0, NULL },
 	{ "mysql", "admin_url", K_DBURL, C(mysql.admin_url), NULL, true,
 	  0, 0, "mysql" },
 	{ "mysql", "pool_size", K_INT, C(mysql.pool_size), "2", false,
@@ -117,11 +121,17 @@ static const struct key_def keys[] = {
 	  PREVIEWD_TEMPLATES, false, 0, 0, NULL },
 	{ "server", "workers", K_INT, C(server.workers), "4", false, 1, 64,
 	  NULL },
+	{ "vercel", "api_url", K_HTTPURL, C(vercel.api_url),
+	  "https://api.vercel.com", false, 0, 0, NULL },
+	{ "vercel", "token", K_STR, C(vercel.token), NULL, false, 0, 0, NULL },
+	{ "vercel", "webhook_secret", K_STR, C(vercel.webhook_secret), NULL,
+	  true, 0, 0, NULL },
 };
 
 /* Sections previewd knows; "repo" stands for every [repo:PATTERN]. */
 static const char *const sections[] = {
 	"github", "gitlab", "mysql", "postgres", "reaper", "repo", "server",
+	"vercel",
 };
 
 #define MAX_SECTIONS 256
@@ -736,6 +746,20 @@ config_validate(struct parse_state *st)
 		    "gitlab");
 	} else {
 		config_defaults(st, "gitlab", cfg, st->global_set, 1, "gitlab");
+	}
+	if (cfg->gitlab.configured && cfg->gitlab.signing_token != NULL &&
+	    (!str_starts(cfg->gitlab.signing_token, "whsec_") ||
+	    crypto_base64_decode(cfg->gitlab.signing_token + 6, NULL, 0) <= 0)) {
+		size_t idx;
+
+		(void)key_find("gitlab", "signing_token", &idx);
+		config_error(st, st->global_set[idx], "\"signing_token\": "
+		    "expected whsec_ followed by a base64 key, as GitLab shows it");
+	}
+	if ((sec = section_find(st, "vercel")) != NULL) {
+		cfg->vercel.configured = true;
+		config_defaults(st, "vercel", cfg, st->global_set, sec->line,
+		    "vercel");
 	}
 	if ((sec = section_find(st, "github")) != NULL) {
 		cfg->github.configured = true;

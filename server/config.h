@@ -73,7 +73,15 @@ struct config {
 		bool configured;
 		char *token;
 		char *api_url;
+		char *webhook_token;     /* X-Gitlab-Token */
+		char *signing_token;     /* whsec_...: Standard Webhooks */
 	} gitlab;
+	struct {
+		bool configured;
+		char *webhook_secret;
+		char *token;
+		char *api_url;
+	} vercel;
 	struct {
 		int64_t interval;
 	} reaper;

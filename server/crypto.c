@@ -3,6 +3,7 @@
  */
 #include "server/crypto.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -109,6 +110,42 @@ crypto_hmac_hex_eq(const char *digest, const void *key, size_t keylen,
 	 * only the content must be compared in constant time. */
 	return hexlen == 2 * (size_t)maclen &&
 	    CRYPTO_memcmp(want, hex, hexlen) == 0;
+}
+
+void
+crypto_base64_encode(const unsigned char *in, size_t len, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+int
+crypto_base64_decode(const char *in, unsigned char *out, size_t outsz)
+{
+	size_t n = strlen(in), pad = 0;
+	unsigned char *tmp;
+	int len;
+
+	if (n == 0 || n % 4 != 0 || n > 4096)
+		return -1;
+	if (in[n - 1] == '=')
+		pad++;
+	if (in[n - 2] == '=')
+		pad++;
+	if ((tmp = malloc(n / 4 * 3 + 1)) == NULL)
+		return -1;
+	/* EVP_DecodeBlock counts padding as zero bytes and accepts nothing
+	 * but the base64 alphabet. */
+	len = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)n);
+	if (len >= 0)
+		len -= (int)pad;
+	if (len < 0 || (out != NULL && (size_t)len > outsz)) {
+		len = -1;
+	} else if (out != NULL) {
+		memcpy(out, tmp, (size_t)len);
+	}
+	crypto_wipe(tmp, n / 4 * 3 + 1);
+	free(tmp);
+	return len;
 }
 
 void

@@ -52,6 +52,12 @@ int crypto_hmac(const char *digest, const void *key, size_t keylen,
 bool crypto_hmac_hex_eq(const char *digest, const void *key, size_t keylen,
     const void *data, size_t len, const char *hex, size_t hexlen);
 
+/* Standard base64 (RFC 4648 section 4, with padding). encode needs
+ * 4*ceil(len/3)+1 bytes. decode returns the decoded length, or -1 for
+ * malformed input or a too-small out; out NULL only measures. */
+void crypto_base64_encode(const unsigned char *in, size_t len, char *out);
+int crypto_base64_decode(const char *in, unsigned char *out, size_t outsz);
+
 void hex_encode(const unsigned char *in, size_t len, char *out);
 /* Decode exactly outlen bytes from 2*outlen hex digits of either case.
  * 0 ok, -1 otherwise. */

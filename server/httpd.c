@@ -20,7 +20,9 @@
 
 #include "handlers/api.h"
 #include "handlers/github.h"
+#include "handlers/gitlab.h"
 #include "handlers/health.h"
+#include "handlers/vercel.h"
 #include "server/dburl.h"
 #include "server/log.h"
 
@@ -38,6 +40,8 @@ static const struct route {
 } routes[] = {
 	{ "GET", "/healthz", health_healthz },
 	{ "POST", "/webhooks/github", github_webhook },
+	{ "POST", "/webhooks/gitlab", gitlab_webhook },
+	{ "POST", "/webhooks/vercel", vercel_webhook },
 	{ "GET", "/api/v1/repos/{+}/pulls/{}/environment", api_pr_environment },
 	{ "GET", "/api/v1/environments", api_env_list },
 	{ "DELETE", "/api/v1/environments/{}", api_env_delete },
@@ -235,6 +239,12 @@ http_error(struct request *req, int status, const char *code,
 }
 
 /* ---- reading ---- */
+
+const char *
+http_peer(const struct request *req)
+{
+	return req->ri->remote_addr;
+}
 
 const char *
 http_header(const struct request *req, const char *name)

@@ -58,6 +58,9 @@ void httpd_stop(void);
 struct store *http_store(struct request *req);
 void http_store_release(struct request *req);
 
+/* The client's address, for logs. */
+const char *http_peer(const struct request *req);
+
 /* A request header, NULL when absent. */
 const char *http_header(const struct request *req, const char *name);
 

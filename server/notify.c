@@ -4,6 +4,7 @@
 #include "server/notify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 #include "engines/engine.h"
 #include "forges/github.h"
 #include "forges/gitlab.h"
+#include "forges/vercel.h"
 #include "server/crypto.h"
 #include "server/fault.h"
 #include "server/log.h"
@@ -218,68 +220,75 @@ post(struct forge_call *call, const struct env *e, const char *body,
 	    github_comment_create(call, target, e->number, body, id);
 }
 
-enum job_result
-notify_run(struct worker *w, const struct job *j, struct job_outcome *o)
+/* A part's wish to run again, merged into the job's outcome: the
+ * earliest retry wins. */
+static void
+want_retry(struct job_outcome *o, enum job_result *res, int64_t ms,
+    const char *why)
+{
+	if (*res != JOB_RETRY || ms < o->retry_ms) {
+		o->retry_ms = ms;
+		str_copy(o->error, why, sizeof(o->error));
+	}
+	*res = JOB_RETRY;
+}
+
+static void
+call_init(struct forge_call *call, struct worker *w, const struct job *j,
+    const struct env *e)
+{
+	memset(call, 0, sizeof(*call));
+	call->http = worker_http(w);
+	call->cfg = w->cfg;
+	call->attempts = j->attempts;
+	call->installation = e->installation_id;
+}
+
+/* The pull request comment. */
+static void
+comment_sync(struct worker *w, const struct job *j, const struct env *e,
+    struct job_outcome *o, enum job_result *res)
 {
 	struct forge_call call;
-	struct env e;
 	struct buf body;
 	cJSON *data = NULL;
 	char hash[65];
 	int64_t id;
 	enum forge_rc rc;
-	enum job_result res = JOB_DONE;
 
 	buf_init(&body, COMMENT_MAX);
-	if (store_env_get(w->store, j->target, &e) != 0)
-		return JOB_DONE;
-	log_context("env=%s repo=%s pr=%lld", e.id, e.repo,
-	    (long long)e.number);
 	/* Only settled states are worth a comment; a deletion is worth one
 	 * only where a comment already exists. */
-	if (!(e.status == ENV_READY || e.status == ENV_FAILED ||
-	    (e.status == ENV_DELETED && e.comment_id != 0)) || e.number <= 0 ||
-	    comment_template == NULL || !forge_ready(w->cfg, &e))
+	if (!(e->status == ENV_READY || e->status == ENV_FAILED ||
+	    (e->status == ENV_DELETED && e->comment_id != 0)) || e->number <= 0 ||
+	    comment_template == NULL || !forge_ready(w->cfg, e))
 		goto out;
-	if ((data = comment_data(w->cfg, &e)) == NULL ||
+	if ((data = comment_data(w->cfg, e)) == NULL ||
 	    template_render(comment_template, data, &body) != 0) {
 		log_warnx("comment: cannot render (longer than %zu bytes?)",
 		    COMMENT_MAX);
 		goto out;
 	}
 	sha256_hex(body.data, body.len, hash);
-	if (strcmp(hash, e.comment_hash) == 0)
+	if (strcmp(hash, e->comment_hash) == 0)
 		goto out;       /* what the comment says already */
-
-	memset(&call, 0, sizeof(call));
-	call.http = worker_http(w);
-	call.cfg = w->cfg;
-	call.attempts = j->attempts;
-	call.installation = e.installation_id;
+	call_init(&call, w, j, e);
 	if (call.http == NULL) {
-		o->retry_ms = 1000;
-		str_copy(o->error, "out of memory", sizeof(o->error));
-		res = JOB_RETRY;
+		want_retry(o, res, 1000, "out of memory");
 		goto out;
 	}
 	fault_point("notify.before_post");
-	id = e.comment_id;
-	rc = post(&call, &e, body.data, &id);
+	id = e->comment_id;
+	rc = post(&call, e, body.data, &id);
 	if (rc == FORGE_OK) {
-		if (store_env_set_comment(w->store, e.id, id, hash) != 0) {
-			o->retry_ms = 1000;
-			str_copy(o->error, "cannot record the comment",
-			    sizeof(o->error));
-			res = JOB_RETRY;
-			goto out;
-		}
-		log_info("comment %lld %s (%s)", (long long)id,
-		    e.comment_id == id ? "updated" : "posted",
-		    env_status_name(e.status));
+		if (store_env_set_comment(w->store, e->id, id, hash) != 0)
+			want_retry(o, res, 1000, "cannot record the comment");
+		else
+			log_info("comment %lld %s (%s)", (long long)id,
+			    e->comment_id == id ? "updated" : "posted",
+			    env_status_name(e->status));
 	} else if (rc == FORGE_RETRY) {
-		o->retry_ms = call.retry_ms;
-		str_copy(o->error, call.error, sizeof(o->error));
-		res = JOB_RETRY;
+		want_retry(o, res, call.retry_ms, call.error);
 	} else {
 		/* The forge refused for good (permissions, validation): the
 		 * next change tries again; the database is not affected. */
@@ -290,6 +299,113 @@ out:
 	if (body.data != NULL)
 		crypto_wipe(body.data, body.cap);
 	buf_release(&body);
+}
+
+#define VERCEL_LINKS 16
+
+struct links {
+	struct {
+		char project[128], team[128], branch[256], hash[72];
+	} l[VERCEL_LINKS];
+	int n;
+};
+
+static int
+on_link(const char *project, const char *team, const char *branch,
+    const char *hash, void *arg)
+{
+	struct links *ls = arg;
+
+	if (ls->n == VERCEL_LINKS)
+		return 1;
+	str_copy(ls->l[ls->n].project, project, sizeof(ls->l[0].project));
+	str_copy(ls->l[ls->n].team, team, sizeof(ls->l[0].team));
+	str_copy(ls->l[ls->n].branch, branch, sizeof(ls->l[0].branch));
+	str_copy(ls->l[ls->n].hash, hash, sizeof(ls->l[0].hash));
+	ls->n++;
+	return 0;
+}
+
+/* DATABASE_URL for the Vercel projects that deploy the pull request,
+ * scoped to the branch's preview deployments. */
+static void
+vercel_sync(struct worker *w, const struct job *j, const struct env *e,
+    struct job_outcome *o, enum job_result *res)
+{
+	const struct engine_ops *ops = engine_find(e->engine);
+	const struct engine_cfg *ecfg = config_engine(w->cfg, e->engine);
+	char pw[CRYPTO_PASSWORD_LEN + 1], url[1024], hash[65];
+	struct forge_call call;
+	struct links *ls = NULL;
+	struct buf b;
+	enum forge_rc rc;
+	int i;
+
+	buf_init(&b, 2048);
+	if (e->status != ENV_READY || !w->cfg->vercel.configured ||
+	    w->cfg->vercel.token == NULL || ops == NULL || ecfg == NULL)
+		goto out;
+	if ((ls = calloc(1, sizeof(*ls))) == NULL ||
+	    store_vercel_links(w->store, e->id, on_link, ls) != 0) {
+		want_retry(o, res, 1000, "cannot read the Vercel links");
+		goto out;
+	}
+	if (ls->n == 0)
+		goto out;
+	if (crypto_open(w->cfg->server.secret_key, e->id, e->secret,
+	    e->secret_len, pw, sizeof(pw)) != 0 ||
+	    engine_url(ops, ecfg, e->role_name, pw, e->db_name, url,
+	    sizeof(url)) != 0)
+		goto out;
+	call_init(&call, w, j, e);
+	for (i = 0; i < ls->n && call.http != NULL; i++) {
+		buf_reset(&b);
+		if (buf_printf(&b, "%s\n%s", url, ls->l[i].branch) != 0)
+			continue;
+		sha256_hex(b.data, b.len, hash);
+		if (strcmp(hash, ls->l[i].hash) == 0)
+			continue;
+		rc = vercel_env_upsert(&call, ls->l[i].project, ls->l[i].team,
+		    "DATABASE_URL", url, ls->l[i].branch);
+		if (rc == FORGE_OK) {
+			if (store_vercel_synced(w->store, e->id,
+			    ls->l[i].project, hash) != 0)
+				want_retry(o, res, 1000, "cannot record the "
+				    "Vercel variable");
+			else
+				log_info("vercel: DATABASE_URL set on project "
+				    "%s for preview builds of %s",
+				    ls->l[i].project, ls->l[i].branch);
+		} else if (rc == FORGE_RETRY) {
+			want_retry(o, res, call.retry_ms, call.error);
+		} else {
+			log_warnx("vercel: DATABASE_URL not set on project %s: "
+			    "%s", ls->l[i].project, call.error);
+		}
+	}
+out:
+	crypto_wipe(pw, sizeof(pw));
+	crypto_wipe(url, sizeof(url));
+	if (b.data != NULL)
+		crypto_wipe(b.data, b.cap);
+	buf_release(&b);
+	free(ls);
+}
+
+enum job_result
+notify_run(struct worker *w, const struct job *j, struct job_outcome *o)
+{
+	enum job_result res = JOB_DONE;
+	struct env e;
+
+	if (store_env_get(w->store, j->target, &e) != 0)
+		return JOB_DONE;
+	log_context("env=%s repo=%s pr=%lld", e.id, e.repo,
+	    (long long)e.number);
+	/* Each part checks what it last delivered, so the one that succeeded
+	 * does nothing when the other asks for a retry. */
+	comment_sync(w, j, &e, o, &res);
+	vercel_sync(w, j, &e, o, &res);
 	crypto_wipe(&e, sizeof(e));
 	return res;
 }

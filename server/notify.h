@@ -13,6 +13,10 @@
  * otherwise the password is masked and the comment shows the curl
  * command that fetches the URL from the API. A comment that cannot be
  * posted never holds up the database.
+ *
+ * The same job gives each Vercel project linked to the environment (a
+ * Vercel preview deployment of the pull request) a branch-scoped
+ * DATABASE_URL for its preview builds, once the environment is ready.
  */
 #ifndef PREVIEWD_NOTIFY_H
 #define PREVIEWD_NOTIFY_H

@@ -122,7 +122,14 @@ static const char *const migrations[] = {
 	"  last_error TEXT NOT NULL DEFAULT '',"
 	"  created_at INTEGER NOT NULL,"
 	"  UNIQUE (kind, target));"
-	"CREATE INDEX jobs_due ON jobs (running, run_after);",
+	"CREATE INDEX jobs_due ON jobs (running, run_after);"
+	"CREATE TABLE vercel_links ("   /* Vercel projects deploying a PR */
+	"  env_id TEXT NOT NULL,"
+	"  project_id TEXT NOT NULL,"
+	"  team_id TEXT NOT NULL DEFAULT '',"
+	"  git_branch TEXT NOT NULL,"
+	"  synced_hash TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (env_id, project_id));",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
@@ -728,6 +735,15 @@ store_prune(struct store *st, int64_t before)
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
+	if (store_prepare(st, "DELETE FROM vercel_links WHERE env_id IN ("
+	    "SELECT id FROM environments WHERE status = 'deleted' AND "
+	    "want_present = 0 AND updated_at < ?1)", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, before);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(s);
+	s = NULL;
 	if (store_prepare(st, "DELETE FROM environments WHERE status = "
 	    "'deleted' AND want_present = 0 AND updated_at < ?1", &s) != 0)
 		return -1;
@@ -875,6 +891,84 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 	return rc;
 }
 
+/* A Vercel project deploying the pull request gets DATABASE_URL from the
+ * notify job; a new or changed link enqueues it. */
+static int
+vercel_link(struct store *st, const struct pr_event *ev, const char *env_id)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "INSERT INTO vercel_links (env_id, project_id, "
+	    "team_id, git_branch) VALUES (?1, ?2, ?3, ?4) "
+	    "ON CONFLICT (env_id, project_id) DO UPDATE SET "
+	    "team_id = excluded.team_id, git_branch = excluded.git_branch, "
+	    "synced_hash = CASE WHEN git_branch = excluded.git_branch "
+	    "THEN synced_hash ELSE '' END", &s) != 0)
+		return -1;
+	bind_text(s, 1, env_id);
+	bind_text(s, 2, ev->vercel_project);
+	bind_text(s, 3, ev->vercel_team ? ev->vercel_team : "");
+	bind_text(s, 4, ev->git_branch ? ev->git_branch : "");
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "link Vercel project");
+	else
+		rc = job_enqueue(st, "notify", env_id, 0);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_vercel_links(struct store *st, const char *env_id,
+    int (*fn)(const char *project, const char *team, const char *branch,
+    const char *synced_hash, void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char project[128], team[128], branch[256], hash[72];
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT project_id, team_id, git_branch, "
+	    "synced_hash FROM vercel_links WHERE env_id = ?1 ORDER BY "
+	    "project_id", &s) != 0)
+		return -1;
+	bind_text(s, 1, env_id);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		column_text(s, 0, project, sizeof(project));
+		column_text(s, 1, team, sizeof(team));
+		column_text(s, 2, branch, sizeof(branch));
+		column_text(s, 3, hash, sizeof(hash));
+		if (fn(project, team, branch, hash, arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list Vercel links");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_vercel_synced(struct store *st, const char *env_id, const char *project,
+    const char *hash)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "UPDATE vercel_links SET synced_hash = ?3 "
+	    "WHERE env_id = ?1 AND project_id = ?2", &s) != 0)
+		return -1;
+	bind_text(s, 1, env_id);
+	bind_text(s, 2, project);
+	bind_text(s, 3, hash);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "record Vercel sync");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static const char *const pr_result_names[] = {
 	[PR_ACCEPTED] = "accepted", [PR_DUPLICATE] = "duplicate",
 	[PR_STALE] = "stale", [PR_IGNORED] = "ignored",
@@ -939,6 +1033,9 @@ store_pr_event(struct store *st, const struct pr_event *ev,
 			*result = PR_ACCEPTED;
 	}
 	if (*result == PR_ACCEPTED && job_enqueue(st, "env", env_id, 0) != 0)
+		goto out;
+	if (ev->vercel_project != NULL && *result != PR_IGNORED &&
+	    vercel_link(st, ev, env_id) != 0)
 		goto out;
 
 	if (store_prepare(st, "UPDATE deliveries SET env_id = ?3, result = ?4 "

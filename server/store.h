@@ -113,6 +113,11 @@ struct pr_event {
 	                            NULL: repo */
 	bool private_repo;       /* the forge said the repository is private */
 	int64_t installation_id; /* GitHub App installation, 0 if none */
+	/* A Vercel preview deployment of the pull request: the project (and
+	 * team) that wants DATABASE_URL for builds of git_branch. */
+	const char *vercel_project;
+	const char *vercel_team;
+	const char *git_branch;
 };
 
 /* Record a delivery and apply its pull request event, enqueueing the
@@ -141,6 +146,14 @@ int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
  * (the pull request comment) is enqueued in the same transaction. Joins
  * the caller's transaction when one is open. */
 int store_env_save(struct store *st, const struct env *e) MUST_CHECK;
+
+/* The Vercel projects linked to an environment; fn returns 0 to go on. */
+int store_vercel_links(struct store *st, const char *env_id,
+    int (*fn)(const char *project, const char *team, const char *branch,
+    const char *synced_hash, void *arg), void *arg) MUST_CHECK;
+/* Record that project has DATABASE_URL as of hash. */
+int store_vercel_synced(struct store *st, const char *env_id,
+    const char *project, const char *hash) MUST_CHECK;
 
 /* Record the comment the "notify" job posted and the hash of its text. */
 int store_env_set_comment(struct store *st, const char *id,

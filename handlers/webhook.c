@@ -1,0 +1,120 @@
+/*
+ * webhook: the shared tail of the webhook handlers.
+ */
+#include "handlers/webhook.h"
+
+#include <string.h>
+
+#include "server/jobs.h"
+#include "server/log.h"
+
+int
+webhook_begin(struct request *req, const char *forge)
+{
+	if (httpd_draining()) {
+		http_error(req, 503, "shutting_down", "previewd is shutting "
+		    "down; %s will show the delivery as failed: redeliver it",
+		    forge);
+		return -1;
+	}
+	return http_read_body(req, WEBHOOK_MAX_BODY);
+}
+
+bool
+webhook_repo_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= ENV_REPO_SIZE || s[0] == '/' || s[n - 1] == '/' ||
+	    strchr(s, '/') == NULL || strstr(s, "//") != NULL)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("._-/", *s) != NULL))
+			return false;
+	return true;
+}
+
+bool
+webhook_sha_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 7 || n > 64)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+static void
+reply_status(struct request *req, int status, const char *result,
+    const char *env_id)
+{
+	cJSON *root = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(root, "status", result);
+	if (env_id != NULL && env_id[0] != '\0')
+		cJSON_AddStringToObject(root, "environment", env_id);
+	http_json(req, status, root);
+}
+
+int
+webhook_apply(struct request *req, const char *via, struct pr_event *ev,
+    bool fork)
+{
+	const struct repo_cfg *rc;
+	char env_id[ENV_ID_SIZE];
+	enum pr_result result;
+
+	log_context("delivery=%s repo=%s pr=%lld", ev->delivery, ev->repo,
+	    (long long)ev->number);
+	if ((rc = config_repo(req->cfg, ev->repo)) == NULL) {
+		log_info("webhook %s: %s ignored: no [repo:%s] section", via,
+		    ev->action, ev->repo);
+		http_reply(req, 204, NULL, NULL, 0);
+		goto out;
+	}
+	/* A fork's head runs code nobody here reviewed: by default it gets
+	 * no database. */
+	if (fork && ev->op != PR_CLOSE && strcmp(rc->forks, "allow") != 0) {
+		log_info("webhook %s: %s ignored: head is a fork and [repo:%s] "
+		    "has forks = deny", via, ev->action, rc->pattern);
+		http_reply(req, 204, NULL, NULL, 0);
+		goto out;
+	}
+	ev->engine = rc->engine;
+	ev->ttl = rc->ttl;
+	if (http_store(req) == NULL ||
+	    store_pr_event(req->store, ev, &result, env_id) != 0) {
+		http_error(req, 503, "unavailable", "cannot record the "
+		    "delivery; redeliver it");
+		goto out;
+	}
+	switch (result) {
+	case PR_DUPLICATE:
+		log_info("webhook %s: %s: duplicate delivery", via, ev->action);
+		reply_status(req, 200, "duplicate", NULL);
+		break;
+	case PR_STALE:
+		log_info("webhook %s: %s: older than the last event applied, "
+		    "recorded only", via, ev->action);
+		reply_status(req, 202, "stale", env_id);
+		break;
+	case PR_IGNORED:
+		log_info("webhook %s: %s: no environment to close", via,
+		    ev->action);
+		reply_status(req, 202, "ignored", env_id);
+		break;
+	case PR_ACCEPTED:
+		jobs_notify();
+		log_info("webhook %s: %s accepted env=%s", via, ev->action,
+		    env_id);
+		reply_status(req, 202, "accepted", env_id);
+		break;
+	}
+out:
+	log_context_clear();
+	return 0;
+}

@@ -1,0 +1,35 @@
+/*
+ * webhook: what every forge's webhook handler shares once the delivery is
+ * verified and parsed — the repository's [repo:...] section, the fork
+ * policy, recording the delivery with its event and job in one
+ * transaction (store_pr_event), and the answer.
+ *
+ * Each forge's handler (github.c, gitlab.c, vercel.c) only verifies its
+ * own signature and maps its own payload into a struct pr_event.
+ */
+#ifndef PREVIEWD_WEBHOOK_H
+#define PREVIEWD_WEBHOOK_H
+
+#include <stdbool.h>
+
+#include "server/httpd.h"
+
+/* Forges cap a delivery at 25 MiB; refused from Content-Length. */
+#define WEBHOOK_MAX_BODY (25u * 1024 * 1024)
+
+/* Refuse while shutting down (503) and read the body (413/400). 0 to go
+ * on; otherwise the answer was sent. */
+int webhook_begin(struct request *req, const char *forge) MUST_CHECK;
+
+/* Repository paths as the forges allow them, and commit ids. */
+bool webhook_repo_ok(const char *repo);
+bool webhook_sha_ok(const char *sha);
+
+/* Apply ev (filled but for engine and ttl) for the repository's section:
+ * 204 when there is none or when the head is a fork the section denies;
+ * else record it and answer 202 (accepted, stale or ignored) or 200 (a
+ * duplicate delivery). via names the webhook in the log. */
+int webhook_apply(struct request *req, const char *via, struct pr_event *ev,
+    bool fork);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * test_webhooks: signature checks of the webhook handlers that are not
+ * plain HMACs — GitLab's Standard Webhooks signing — against the spec's
+ * published vector, and what must not pass.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "handlers/gitlab.h"
+#include "handlers/webhook.h"
+
+static const char secret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+static const char ts[] = "1614265330";
+static const char body[] = "{\"test\": 2432232314}";
+static const char good[] = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+#define NOW 1614265330
+
+static bool
+check(const char *s, const char *i, const char *t, const char *b,
+    const char *header, int64_t now)
+{
+	return standard_webhook_ok(s, i, t, b, strlen(b), header, now, 300);
+}
+
+static void
+test_spec_vector(void **state)
+{
+	(void)state;
+	assert_true(check(secret, id, ts, body, good, NOW));
+	/* Within the five-minute window either way. */
+	assert_true(check(secret, id, ts, body, good, NOW + 300));
+	assert_true(check(secret, id, ts, body, good, NOW - 300));
+}
+
+static void
+test_several_signatures(void **state)
+{
+	(void)state;
+	/* Key rotation: any one of the listed signatures may match. */
+	assert_true(check(secret, id, ts, body,
+	    "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= "
+	    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", NOW));
+	assert_true(check(secret, id, ts, body,
+	    "v1a,whatever v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+	    NOW));
+}
+
+static void
+test_refused(void **state)
+{
+	(void)state;
+	/* Stale or future timestamps: replays are refused. */
+	assert_false(check(secret, id, ts, body, good, NOW + 301));
+	assert_false(check(secret, id, ts, body, good, NOW - 301));
+	/* Anything signed differs: body, id, timestamp, key. */
+	assert_false(check(secret, id, ts, "{\"test\": 2432232315}", good, NOW));
+	assert_false(check(secret, "msg_other", ts, body, good, NOW));
+	assert_false(check(secret, id, "1614265331", body, good, NOW));
+	assert_false(check("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSx", id, ts,
+	    body, good, NOW));
+	/* Malformed headers and secrets. */
+	assert_false(check(secret, id, ts, body, "", NOW));
+	assert_false(check(secret, id, ts, body,
+	    "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", NOW));
+	assert_false(check(secret, id, ts, body,
+	    "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", NOW));
+	assert_false(check(secret, id, ts, body,
+	    "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE", NOW));
+	assert_false(check(secret + 6, id, ts, body, good, NOW));
+	assert_false(check("whsec_!!!", id, ts, body, good, NOW));
+	assert_false(check(secret, id, "soon", body, good, NOW));
+	assert_false(standard_webhook_ok(NULL, id, ts, body, strlen(body), good,
+	    NOW, 300));
+	assert_false(standard_webhook_ok(secret, NULL, ts, body, strlen(body),
+	    good, NOW, 300));
+}
+
+static void
+test_repo_and_sha_shapes(void **state)
+{
+	(void)state;
+	assert_true(webhook_repo_ok("acme/shop"));
+	assert_true(webhook_repo_ok("grp/sub/shop.api-v2_x"));
+	assert_false(webhook_repo_ok("shop"));
+	assert_false(webhook_repo_ok("/acme/shop"));
+	assert_false(webhook_repo_ok("acme//shop"));
+	assert_false(webhook_repo_ok("acme/shop/"));
+	assert_false(webhook_repo_ok("acme/sh op"));
+	assert_false(webhook_repo_ok("acme/shop;drop"));
+	assert_false(webhook_repo_ok("acme/shop\n"));
+	assert_true(webhook_sha_ok("0123456789abcdef0123456789abcdef01234567"));
+	assert_true(webhook_sha_ok("abcdef0"));
+	assert_false(webhook_sha_ok("abcdef"));
+	assert_false(webhook_sha_ok("ABCDEF0"));
+	assert_false(webhook_sha_ok("0123456789abcdefg"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spec_vector),
+		cmocka_unit_test(test_several_signatures),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_repo_and_sha_shapes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
