@@ -211,8 +211,9 @@ static const char full_text[] =
     "log_level = debug\n"
     "log_format = json\n"
     "templates_dir = /usr/share/previewd/templates\n"
+    "comment_password = never\n"
     "\n"
-    "[postgres]\n"                                               /* 14 */
+    "[postgres]\n"                                               /* 15 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
     "pool_size = 5\n"
@@ -221,29 +222,40 @@ static const char full_text[] =
     "api_url = https://github.example.com/api/v3\n"
     "token = ghp_token\n"
     "webhook_secret = whsec\n"
+    "app_id = 12345\n"
+    "private_key_file = /dev/null\n"
     "\n"
     "[reaper]\n"
     "interval = 10m\n"
     "\n"
-    "[repo:acme/shop]\n"                                         /* 27 */
+    "[repo:acme/shop]\n"                                         /* 30 */
     "engine = postgres\n"
     "ttl = 2d\n"
     "ci_token = repo-ci\n"
     "forks = allow\n"
     "\n"
-    "[mysql]\n"                                                  /* 33 */
+    "[mysql]\n"                                                  /* 36 */
     "admin_url = mysql://root:pw@mysql.internal:3306/mysql\n"
     "public_host = mysql.example.com:3307\n"
     "pool_size = 3\n"
     "\n"
-    "[repo:acme/api]\n"                                          /* 38 */
+    "[repo:acme/api]\n"                                          /* 41 */
     "engine = mysql\n"
     "migrations = dir:/srv/migrations\n"
     "seed = file:/srv/seed.sql\n"
     "\n"
+    "comment_password = always\n"
+    "\n"
     "[gitlab]\n"
     "api_url = https://gitlab.example.com/api/v4\n"
-    "token = glpat-token\n";
+    "token = glpat-token\n"
+    "webhook_token = gl-hook\n"
+    "signing_token = whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+    "\n"
+    "[vercel]\n"
+    "webhook_secret = v-secret\n"
+    "token = v-token\n"
+    "api_url = https://vercel.example.com\n";
 
 static void
 test_full_file_loads_every_value(void **state)
@@ -267,7 +279,7 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.log_format, "json");
 
 	assert_true(c->postgres.configured);
-	assert_int_equal(c->postgres.line, 14);
+	assert_int_equal(c->postgres.line, 15);
 	assert_string_equal(c->postgres.admin_url,
 	    "postgresql://admin:pw%40x@db.internal:5432/postgres");
 	assert_string_equal(c->postgres.public_host, "db.example.com:6432");
@@ -282,7 +294,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->reaper.interval, 600);
 
 	assert_true(c->mysql.configured);
-	assert_int_equal(c->mysql.line, 33);
+	assert_int_equal(c->mysql.line, 36);
 	assert_string_equal(c->mysql.admin_url,
 	    "mysql://root:pw@mysql.internal:3306/mysql");
 	assert_string_equal(c->mysql.public_host, "mysql.example.com:3307");
@@ -290,13 +302,13 @@ test_full_file_loads_every_value(void **state)
 
 	assert_int_equal(c->nrepos, 2);
 	assert_string_equal(c->repos[0].pattern, "acme/shop");
-	assert_int_equal(c->repos[0].line, 27);
+	assert_int_equal(c->repos[0].line, 30);
 	assert_string_equal(c->repos[0].engine, "postgres");
 	assert_int_equal(c->repos[0].ttl, 2 * 86400);
 	assert_string_equal(c->repos[0].ci_token, "repo-ci");
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
-	assert_int_equal(c->repos[1].line, 38);
+	assert_int_equal(c->repos[1].line, 41);
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
 	assert_string_equal(c->repos[1].forks, "deny");
@@ -311,6 +323,18 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->gitlab.api_url,
 	    "https://gitlab.example.com/api/v4");
 	assert_string_equal(c->gitlab.token, "glpat-token");
+	assert_string_equal(c->gitlab.webhook_token, "gl-hook");
+	assert_string_equal(c->gitlab.signing_token,
+	    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+	assert_true(c->vercel.configured);
+	assert_string_equal(c->vercel.webhook_secret, "v-secret");
+	assert_string_equal(c->vercel.token, "v-token");
+	assert_string_equal(c->vercel.api_url, "https://vercel.example.com");
+	assert_string_equal(c->server.comment_password, "never");
+	assert_null(c->repos[0].comment_password);
+	assert_string_equal(c->repos[1].comment_password, "always");
+	assert_int_equal(c->github.app_id, 12345);
+	assert_string_equal(c->github.private_key_file, "/dev/null");
 }
 
 struct key_list {

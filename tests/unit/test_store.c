@@ -427,6 +427,8 @@ test_close_deleted_then_reopen(void **state)
 	memcpy(e.secret, secret, sizeof(secret));
 	e.secret_len = sizeof(secret);
 	assert_int_equal(store_env_save(f->st, &e), 0);
+	/* Settling enqueues the pull request comment's job with it. */
+	run_job(f->st, "notify", id);
 
 	assert_int_equal(event(f->st, PR_CLOSE, "d2", "acme/shop", 3, 2000,
 	    "sha-1", id2), PR_ACCEPTED);
@@ -438,6 +440,7 @@ test_close_deleted_then_reopen(void **state)
 	e.status = ENV_DELETED;
 	str_copy(e.error, "closed", sizeof(e.error));
 	assert_int_equal(store_env_save(f->st, &e), 0);
+	run_job(f->st, "notify", id);
 
 	/* Closed again: nothing to do. */
 	assert_int_equal(event(f->st, PR_CLOSE, "d3", "acme/shop", 3, 3000,
@@ -870,6 +873,7 @@ test_request_delete(void **state)
 	/* Once deleted, there is nothing left to delete. */
 	e.status = ENV_DELETED;
 	assert_int_equal(store_env_save(f->st, &e), 0);
+	run_job(f->st, "notify", id);
 	assert_int_equal(store_env_request_delete(f->st, id, "again"), 1);
 	assert_no_job_due(f->st);
 
@@ -881,6 +885,7 @@ test_request_delete(void **state)
 	e.status = ENV_FAILED;
 	str_copy(e.error, "migration failed: boom", sizeof(e.error));
 	assert_int_equal(store_env_save(f->st, &e), 0);
+	run_job(f->st, "notify", id2);
 	assert_int_equal(store_env_request_delete(f->st, id2, "deleted by API"),
 	    0);
 	get_env(f->st, id2, &e);
