@@ -383,17 +383,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             with stub._lock:
                 stub.errors.append("%s %s\n%s" % (req.method, req.target, tb))
             answer = _Answer(500, tb.encode(), content_type=TEXT_TYPE)
-        try:
-            if answer.drop:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            else:
-                self._write(answer)
-        finally:
-            stub._answered(req, 0 if answer.drop else answer.status)
+        # Recorded before the answer leaves: a client that has its answer
+        # must find the request's status already set.
+        stub._answered(req, 0 if answer.drop else answer.status)
+        if answer.drop:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        else:
+            self._write(answer)
 
     def _write(self, answer):
         body = answer.body if isinstance(answer.body, bytes) else answer.body.encode()
