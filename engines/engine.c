@@ -182,6 +182,28 @@ engine_db_drop(struct engine *e, const char *db, const char *role, char *err,
 	return engine_after(e, rc);
 }
 
+int
+engine_list(struct engine *e, int (*fn)(bool role, const char *name,
+    void *arg), void *arg, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->list(e, fn, arg, err, errlen);
+	return engine_after(e, rc);
+}
+
+int
+engine_drop_orphan(struct engine *e, bool role, const char *name, char *err,
+    size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->drop_orphan(e, role, name, err, errlen);
+	return engine_after(e, rc);
+}
+
 void
 engine_session_close(struct engine_session *s)
 {

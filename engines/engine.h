@@ -84,6 +84,15 @@ struct engine_ops {
 	/* End the sessions in db and drop it; the role stays (a rebuild). */
 	int (*db_drop)(struct engine *e, const char *db, const char *role,
 	    char *err, size_t errlen);
+	/* Every database and role (user) on the server whose name starts
+	 * with previewd's prefix, for the orphan sweep; fn returns 0 to go
+	 * on. Objects previewd may not see are not listed (err says why
+	 * when that is a whole kind). */
+	int (*list)(struct engine *e, int (*fn)(bool role, const char *name,
+	    void *arg), void *arg, char *err, size_t errlen);
+	/* Drop one database or role nothing of previewd's refers to. */
+	int (*drop_orphan)(struct engine *e, bool role, const char *name,
+	    char *err, size_t errlen);
 };
 
 struct engine {
@@ -131,6 +140,10 @@ int engine_record_apply(struct engine_session *s, const char *name,
     const char *checksum, const char *sql, size_t len, char *err,
     size_t errlen) MUST_CHECK;
 int engine_db_drop(struct engine *e, const char *db, const char *role,
+    char *err, size_t errlen) MUST_CHECK;
+int engine_list(struct engine *e, int (*fn)(bool role, const char *name,
+    void *arg), void *arg, char *err, size_t errlen) MUST_CHECK;
+int engine_drop_orphan(struct engine *e, bool role, const char *name,
     char *err, size_t errlen) MUST_CHECK;
 
 /* Host and port clients use: public_host when set, else admin_url's. */

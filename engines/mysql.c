@@ -355,6 +355,58 @@ my_drop(struct engine *e, const char *db, const char *pool_db,
 	return my_exec(e, sql, err, errlen);
 }
 
+/* ---- the orphan sweep ---- */
+
+/* Users are listed from mysql.user, which needs SELECT on it (see the
+ * README's privileges); without it only databases are swept. */
+static int
+my_list(struct engine *e, int (*fn)(bool, const char *, void *), void *arg,
+    char *err, size_t errlen)
+{
+	static const char *const sql[2] = {
+		"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "
+		"SCHEMA_NAME LIKE 'pvd\\_%'",
+		"SELECT User FROM mysql.user WHERE Host = '%' AND "
+		"User LIKE 'pvd\\_%'",
+	};
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int k, rc = ENGINE_OK;
+
+	for (k = 0; k < 2; k++) {
+		if (mysql_real_query(MY(e), sql[k], strlen(sql[k])) != 0 ||
+		    (res = mysql_store_result(MY(e))) == NULL) {
+			rc = my_classify(e, err, errlen);
+			if (k == 1 && rc == ENGINE_FAIL)
+				return ENGINE_OK;   /* no SELECT on mysql.user */
+			return rc;
+		}
+		while ((row = mysql_fetch_row(res)) != NULL)
+			if (row[0] != NULL && names_valid(row[0]) &&
+			    fn(k == 1, row[0], arg) != 0)
+				break;
+		mysql_free_result(res);
+	}
+	return rc;
+}
+
+static int
+my_drop_orphan(struct engine *e, bool role, const char *name, char *err,
+    size_t errlen)
+{
+	char sql[200];
+	int rc;
+
+	if ((rc = check_names(name, NULL, NULL, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (role && (rc = kill_sessions(e, name, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (str_printf(sql, sizeof(sql), role ? "DROP USER IF EXISTS '%s'@'%%'" :
+	    "DROP DATABASE IF EXISTS `%s`", name) != 0)
+		return ENGINE_FAIL;
+	return my_exec(e, sql, err, errlen);
+}
+
 /* ---- sessions as an environment's user ---- */
 
 static int
@@ -537,4 +589,6 @@ const struct engine_ops mysql_ops = {
 	.record_list = my_record_list,
 	.record_apply = my_record_apply,
 	.db_drop = my_db_drop,
+	.list = my_list,
+	.drop_orphan = my_drop_orphan,
 };

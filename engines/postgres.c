@@ -43,7 +43,11 @@ first_line(const char *msg, char *err, size_t errlen)
 
 /* Transient failures are worth retrying: the connection broke, the server
  * is starting or shutting down or short of resources, a lock or object is
- * busy, a transaction was rolled back by a conflict. */
+ * busy, a transaction was rolled back by a conflict. So is "it exists
+ * already" (duplicate database or object, or the catalog's unique
+ * violation while another session is still creating it): a session of
+ * ours that a crash cut off may still be finishing that very CREATE on
+ * the server, and the retry's existence check then finds it. */
 static int
 pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen)
 {
@@ -57,7 +61,9 @@ pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen)
 		return ENGINE_RETRY;
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
 	    strncmp(state, "57", 2) == 0 || strncmp(state, "40", 2) == 0 ||
-	    strcmp(state, "55006") == 0 || strcmp(state, "55P03") == 0)
+	    strcmp(state, "55006") == 0 || strcmp(state, "55P03") == 0 ||
+	    strcmp(state, "42P04") == 0 || strcmp(state, "42710") == 0 ||
+	    strcmp(state, "23505") == 0)
 		return ENGINE_RETRY;
 	return ENGINE_FAIL;
 }
@@ -446,6 +452,64 @@ out:
 	return rc;
 }
 
+/* ---- the orphan sweep ---- */
+
+static int
+pg_list(struct engine *e, int (*fn)(bool, const char *, void *), void *arg,
+    char *err, size_t errlen)
+{
+	static const char *const sql[2] = {
+		"SELECT datname FROM pg_database WHERE datname LIKE 'pvd\\_%'",
+		"SELECT rolname FROM pg_roles WHERE rolname LIKE 'pvd\\_%'",
+	};
+	PGresult *res;
+	int k, i, rc = ENGINE_OK;
+
+	for (k = 0; k < 2 && rc == ENGINE_OK; k++) {
+		res = PQexec(PG(e), sql[k]);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rc = pg_classify(e, res, err, errlen);
+		} else {
+			for (i = 0; i < PQntuples(res); i++)
+				if (names_valid(PQgetvalue(res, i, 0)) &&
+				    fn(k == 1, PQgetvalue(res, i, 0), arg) != 0)
+					break;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+static int
+pg_drop_orphan(struct engine *e, bool role, const char *name, char *err,
+    size_t errlen)
+{
+	const char *params[1] = { name };
+	struct idents id;
+	char sql[256];
+	int rc;
+
+	if ((rc = idents_quote(e, &id, name, NULL, NULL, err, errlen)) != 0)
+		return rc;
+	if (role) {
+		/* Ending its sessions needs membership, which a role made
+		 * by hand does not give: then there are none of ours. */
+		(void)pg_exec(e, "SELECT pg_terminate_backend(pid) FROM "
+		    "pg_stat_activity WHERE usename = $1 AND pid <> "
+		    "pg_backend_pid() AND pg_has_role(usename, 'MEMBER')", 1,
+		    params, NULL, 0);
+		rc = str_printf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s",
+		    id.q[0]) == 0 ? pg_exec(e, sql, 0, NULL, err, errlen) :
+		    ENGINE_FAIL;
+	} else {
+		rc = str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s "
+		    "WITH (FORCE)", id.q[0]) == 0 ? pg_exec(e, sql, 0, NULL, err,
+		    errlen) : ENGINE_FAIL;
+	}
+	idents_release(&id);
+	return rc;
+}
+
 /* ---- sessions as an environment's role ---- */
 
 static int
@@ -650,4 +714,6 @@ const struct engine_ops postgres_ops = {
 	.record_list = pg_record_list,
 	.record_apply = pg_record_apply,
 	.db_drop = pg_db_drop,
+	.list = pg_list,
+	.drop_orphan = pg_drop_orphan,
 };

@@ -34,6 +34,16 @@ struct forge_entry {
 
 typedef int (*forge_entry_fn)(const struct forge_entry *e, void *arg);
 
+/* The numbers of a repository's open pull (merge) requests. */
+#define FORGE_MAX_OPEN 1000
+struct forge_open {
+	int64_t numbers[FORGE_MAX_OPEN];
+	int n;
+	bool complete;             /* false: more than FORGE_MAX_OPEN */
+	bool unchanged;            /* 304: the same as at etag */
+	char etag[128];            /* in: the last list's; out: this one's */
+};
+
 /* Files are read whole, up to this size (the caller's cap may be lower). */
 #define FORGE_MAX_FILE ((size_t)5 << 20)
 

@@ -294,3 +294,85 @@ github_comment_update(struct forge_call *call, const char *repo, int64_t id,
 	http_response_release(&res);
 	return rc;
 }
+
+/* ---- open pull requests ---- */
+
+enum forge_rc
+github_open_pulls(struct forge_call *call, const char *repo,
+    struct forge_open *open)
+{
+	char url[1024], erepo[512], auth[1024], inm[200];
+	const char *headers[6];
+	struct http_response res;
+	const cJSON *item, *num;
+	cJSON *json;
+	enum forge_rc rc = FORGE_OK;
+	int page, n, h, hrc;
+
+	open->n = 0;
+	open->complete = false;
+	open->unchanged = false;
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0)
+		return FORGE_FAIL;
+	for (page = 1; page <= FORGE_MAX_OPEN / 100; page++) {
+		struct http_request req = { "GET", url, headers, NULL, 0,
+		    LIST_MAX };
+
+		snprintf(url, sizeof(url), "%s/repos/%s/pulls?state=open&"
+		    "per_page=100&page=%d", call->cfg->github.api_url, erepo,
+		    page);
+		if ((rc = github_auth(call, auth, sizeof(auth))) != FORGE_OK)
+			return rc;
+		h = 0;
+		headers[h++] = "Accept: application/vnd.github+json";
+		headers[h++] = "X-GitHub-Api-Version: 2022-11-28";
+		if (auth[0] != '\0')
+			headers[h++] = auth;
+		if (page == 1 && open->etag[0] != '\0') {
+			snprintf(inm, sizeof(inm), "If-None-Match: %s",
+			    open->etag);
+			headers[h++] = inm;
+		}
+		headers[h] = NULL;
+		hrc = http_do(call->http, &req, &res);
+		crypto_wipe(auth, sizeof(auth));
+		rc = http_classify(&res, hrc, "GitHub", call->attempts,
+		    &call->retry_ms, call->error, sizeof(call->error));
+		if (rc == FORGE_OK && res.status == 304) {
+			open->unchanged = true;
+			http_response_release(&res);
+			return FORGE_OK;
+		}
+		if (rc != FORGE_OK) {
+			http_response_release(&res);
+			return rc;
+		}
+		if (page == 1)
+			str_copy(open->etag, res.etag, sizeof(open->etag));
+		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		http_response_release(&res);
+		if (!cJSON_IsArray(json)) {
+			cJSON_Delete(json);
+			str_copy(call->error, "GitHub answered a pull request list "
+			    "previewd cannot read", sizeof(call->error));
+			return FORGE_FAIL;
+		}
+		n = 0;
+		cJSON_ArrayForEach(item, json) {
+			n++;
+			num = cJSON_GetObjectItemCaseSensitive(item, "number");
+			if (cJSON_IsNumber(num) && open->n < FORGE_MAX_OPEN)
+				open->numbers[open->n++] = (int64_t)num->valuedouble;
+		}
+		cJSON_Delete(json);
+		if (n < 100) {
+			open->complete = true;
+			/* Only a one-page list can be asked for with its ETag. */
+			if (page > 1)
+				open->etag[0] = '\0';
+			return FORGE_OK;
+		}
+	}
+	open->etag[0] = '\0';
+	return FORGE_OK;
+}

@@ -30,6 +30,12 @@ enum forge_rc github_read_file(struct forge_call *call, const char *repo,
 enum forge_rc github_comment_find(struct forge_call *call, const char *repo,
     int64_t number, const char *marker, int64_t *id);
 
+/* The open pull requests: GET /repos/{repo}/pulls?state=open, a page of
+ * 100 at a time. A single-page list is asked for with If-None-Match, so an
+ * unchanged list costs GitHub's rate limit nothing (open->unchanged). */
+enum forge_rc github_open_pulls(struct forge_call *call, const char *repo,
+    struct forge_open *open);
+
 /* POST /repos/{repo}/issues/{number}/comments. */
 enum forge_rc github_comment_create(struct forge_call *call, const char *repo,
     int64_t number, const char *body, int64_t *id);

@@ -260,3 +260,55 @@ gitlab_note_update(struct forge_call *call, const char *project, int64_t iid,
 	http_response_release(&res);
 	return rc;
 }
+
+/* ---- open merge requests ---- */
+
+enum forge_rc
+gitlab_open_merge_requests(struct forge_call *call, const char *project,
+    struct forge_open *open)
+{
+	char url[1024], eproject[512];
+	struct http_response res;
+	const cJSON *item, *iid;
+	cJSON *json;
+	enum forge_rc rc;
+	int page, n;
+
+	open->n = 0;
+	open->complete = false;
+	open->unchanged = false;
+	open->etag[0] = '\0';
+	if (forge_escape_path(project, true, eproject, sizeof(eproject)) != 0)
+		return FORGE_FAIL;
+	for (page = 1; page <= FORGE_MAX_OPEN / PAGE_SIZE; page++) {
+		snprintf(url, sizeof(url), "%s/projects/%s/merge_requests?"
+		    "state=opened&per_page=%d&page=%d",
+		    call->cfg->gitlab.api_url, eproject, PAGE_SIZE, page);
+		if ((rc = gitlab_get(call, url, (size_t)16 << 20, &res)) !=
+		    FORGE_OK) {
+			http_response_release(&res);
+			return rc;
+		}
+		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		http_response_release(&res);
+		if (!cJSON_IsArray(json)) {
+			cJSON_Delete(json);
+			str_copy(call->error, "GitLab answered a merge request "
+			    "list previewd cannot read", sizeof(call->error));
+			return FORGE_FAIL;
+		}
+		n = 0;
+		cJSON_ArrayForEach(item, json) {
+			n++;
+			iid = cJSON_GetObjectItemCaseSensitive(item, "iid");
+			if (cJSON_IsNumber(iid) && open->n < FORGE_MAX_OPEN)
+				open->numbers[open->n++] = (int64_t)iid->valuedouble;
+		}
+		cJSON_Delete(json);
+		if (n < PAGE_SIZE) {
+			open->complete = true;
+			return FORGE_OK;
+		}
+	}
+	return FORGE_OK;
+}

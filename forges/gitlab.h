@@ -21,6 +21,11 @@ enum forge_rc gitlab_list_dir(struct forge_call *call, const char *project,
 enum forge_rc gitlab_read_file(struct forge_call *call, const char *project,
     const char *path, const char *sha, size_t max, struct buf *out);
 
+/* The open merge requests' iids: GET /projects/{id}/merge_requests?
+ * state=opened, pages of 100. */
+enum forge_rc gitlab_open_merge_requests(struct forge_call *call,
+    const char *project, struct forge_open *open);
+
 /* Merge request notes: find ours by marker (0: none), create, update
  * (FORGE_NOT_FOUND when a human deleted it). */
 enum forge_rc gitlab_note_find(struct forge_call *call, const char *project,

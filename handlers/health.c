@@ -3,9 +3,25 @@
  */
 #include "handlers/health.h"
 
+#include "server/health.h"
+
 int
 health_healthz(struct request *req)
 {
 	http_reply(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+	return 0;
+}
+
+int
+health_readyz(struct request *req)
+{
+	struct buf b;
+	bool ready;
+
+	buf_init(&b, 8192);
+	ready = health_report(&b);
+	http_reply(req, ready ? 200 : 503, "application/json",
+	    b.data ? b.data : "{}", b.data ? b.len : 2);
+	buf_release(&b);
 	return 0;
 }

@@ -1,5 +1,8 @@
 /*
- * health: GET /healthz — the process is up and serving (no auth).
+ * health: GET /healthz — the process is up and serving (no auth);
+ * GET /readyz — the state store and every configured database server
+ * answered at the last check (server/health.h): 200, else 503 with a JSON
+ * body naming what is down.
  */
 #ifndef PREVIEWD_HEALTH_H
 #define PREVIEWD_HEALTH_H
@@ -7,5 +10,6 @@
 #include "server/httpd.h"
 
 int health_healthz(struct request *req);
+int health_readyz(struct request *req);
 
 #endif

@@ -18,7 +18,7 @@
 static pthread_t reaper_thread;
 static pthread_mutex_t reaper_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reaper_cond;
-static bool reaper_down, reaper_running;
+static bool reaper_down, reaper_running, reaper_now;
 static const struct config *reaper_cfg;
 
 /* Environments are collected first and deleted after the listing ends:
@@ -42,10 +42,43 @@ collect_expired(const char *id, void *arg)
 	return 0;
 }
 
+/* Repositories to reconcile, collected before they are enqueued (like
+ * the expired environments above). */
+struct targets {
+	const struct config *cfg;
+	char v[EXPIRE_BATCH][ENV_REPO_SIZE + 16];
+	int n;
+};
+
+/* A reconciliation for each repository with open environments whose
+ * forge previewd can ask. */
+static int
+collect_target(const char *provider, const char *repo, const char *api,
+    int64_t installation, void *arg)
+{
+	struct targets *t = arg;
+	const struct config *cfg = t->cfg;
+	bool can;
+
+	(void)api;
+	if (t->n == EXPIRE_BATCH)
+		return 1;
+	if (strcmp(provider, "gitlab") == 0)
+		can = cfg->gitlab.configured && cfg->gitlab.token != NULL;
+	else
+		can = cfg->github.configured && (cfg->github.token != NULL ||
+		    (cfg->github.app_id != 0 && installation > 0));
+	if (can && str_printf(t->v[t->n], sizeof(t->v[0]), "%s:%s", provider,
+	    repo) == 0)
+		t->n++;
+	return 0;
+}
+
 static void
 reaper_pass(const struct config *cfg, struct store *st)
 {
 	static struct expired x;     /* only the reaper thread runs passes */
+	static struct targets targets;
 	bool enqueued = false;
 	int i;
 
@@ -62,10 +95,20 @@ reaper_pass(const struct config *cfg, struct store *st)
 	for (i = 0; engine_at((size_t)i) != NULL; i++) {
 		const char *name = engine_at((size_t)i)->name;
 
-		if (config_engine(cfg, name) != NULL &&
-		    store_job_enqueue(st, "pool", name, 0) == 0)
+		if (config_engine(cfg, name) == NULL)
+			continue;
+		if (store_job_enqueue(st, "pool", name, 0) == 0)
+			enqueued = true;
+		if (store_job_enqueue(st, "sweep", name, 0) == 0)
 			enqueued = true;
 	}
+	targets.cfg = cfg;
+	targets.n = 0;
+	if (store_reconcile_targets(st, collect_target, &targets) != 0)
+		log_warnx("reaper: cannot list repositories to reconcile");
+	for (i = 0; i < targets.n; i++)
+		if (store_job_enqueue(st, "reconcile", targets.v[i], 0) == 0)
+			enqueued = true;
 	if (store_prune(st, now_s() - RETENTION) != 0)
 		log_warnx("reaper: cannot prune old records");
 	if (enqueued)
@@ -76,21 +119,24 @@ static void *
 reaper_main(void *arg)
 {
 	struct store *st = arg;
+	const struct config *cfg;
 	struct timespec ts;
 	int64_t until;
 
 	pthread_mutex_lock(&reaper_lock);
 	while (!reaper_down) {
 		pthread_mutex_unlock(&reaper_lock);
-		reaper_pass(reaper_cfg, st);
+		cfg = config_current() != NULL ? config_current() : reaper_cfg;
+		reaper_pass(cfg, st);
 		pthread_mutex_lock(&reaper_lock);
-		until = mono_ms() + reaper_cfg->reaper.interval * 1000;
+		until = mono_ms() + cfg->reaper.interval * 1000;
 		ts.tv_sec = until / 1000;
 		ts.tv_nsec = (until % 1000) * 1000000;
-		while (!reaper_down && mono_ms() < until)
+		while (!reaper_down && !reaper_now && mono_ms() < until)
 			if (pthread_cond_timedwait(&reaper_cond, &reaper_lock,
 			    &ts) != 0)
 				break;
+		reaper_now = false;
 	}
 	pthread_mutex_unlock(&reaper_lock);
 	store_close(st);
@@ -118,6 +164,15 @@ reaper_start(const struct config *cfg, char *err, size_t errlen)
 	}
 	reaper_running = true;
 	return 0;
+}
+
+void
+reaper_wake(void)
+{
+	pthread_mutex_lock(&reaper_lock);
+	reaper_now = true;
+	pthread_cond_broadcast(&reaper_cond);
+	pthread_mutex_unlock(&reaper_lock);
 }
 
 void

@@ -21,4 +21,7 @@ int reaper_start(const struct config *cfg, char *err, size_t errlen)
     MUST_CHECK;
 void reaper_stop(void);
 
+/* Run a pass now (after a reload). Any thread. */
+void reaper_wake(void);
+
 #endif

@@ -10,6 +10,7 @@
 #include "server/config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <ini.h>
 
 #include "server/dburl.h"
+#include "server/log.h"
 
 enum key_type {
 	K_STR,        /* any text */
@@ -86,6 +88,8 @@ static const struct key_def keys[] = {
 	  false, 0, 0, NULL },
 	{ "reaper", "interval", K_DURATION, C(reaper.interval), "30s", false,
 	  1, 86400, NULL },
+	{ "reaper", "orphan_grace", K_DURATION, C(reaper.orphan_grace), "10m",
+	  false, 1, (int64_t)7 * 86400, NULL },
 	{ "repo", "ci_token", K_STR, R(ci_token), NULL, false, 0, 0, NULL },
 	{ "repo", "comment_password", K_ENUM, R(comment_password), NULL, false,
 	  0, 0, "private-only|never|always" },
@@ -115,6 +119,8 @@ static const struct key_def keys[] = {
 	  0, 0, NULL },
 	{ "server", "secret_key", K_HEXKEY, C(server.secret_key), NULL, true,
 	  0, 0, NULL },
+	{ "server", "shutdown_timeout", K_DURATION, C(server.shutdown_timeout),
+	  "20s", false, 1, 3600, NULL },
 	{ "server", "state_path", K_STR, C(server.state_path),
 	  "/var/lib/previewd/state.db", false, 0, 0, NULL },
 	{ "server", "templates_dir", K_STR, C(server.templates_dir),
@@ -940,6 +946,87 @@ config_engine(const struct config *cfg, const char *engine)
 	if (strcmp(engine, "mysql") == 0 && cfg->mysql.configured)
 		return &cfg->mysql;
 	return NULL;
+}
+
+/* ---- the configuration in force ---- */
+
+static const char *const fixed_keys[][2] = {
+	{ "server", "listen" },
+	{ "server", "state_path" },
+	{ "server", "templates_dir" },
+	{ "server", "workers" },
+};
+
+static _Atomic(struct config *) current;
+static struct config **installed;
+static size_t ninstalled;
+
+const struct config *
+config_current(void)
+{
+	return atomic_load(&current);
+}
+
+void
+config_install(struct config *cfg)
+{
+	struct config **v = realloc(installed, (ninstalled + 1) *
+	    sizeof(*installed));
+
+	if (v != NULL) {
+		installed = v;
+		installed[ninstalled++] = cfg;
+	}
+	/* Without room to remember it, it is never freed: harmless. */
+	atomic_store(&current, cfg);
+}
+
+void
+config_release_all(void)
+{
+	size_t i;
+
+	atomic_store(&current, NULL);
+	for (i = 0; i < ninstalled; i++)
+		config_free(installed[i]);
+	free(installed);
+	installed = NULL;
+	ninstalled = 0;
+}
+
+void
+config_keep_fixed(struct config *fresh, const struct config *old)
+{
+	size_t i, idx;
+
+	for (i = 0; i < ARRAY_SIZE(fixed_keys); i++) {
+		const struct key_def *k = key_find(fixed_keys[i][0],
+		    fixed_keys[i][1], &idx);
+		char *dst, *src;
+
+		if (k == NULL)
+			continue;
+		dst = (char *)fresh + k->offset;
+		src = (char *)old + k->offset;
+		if (k->type == K_INT || k->type == K_DURATION) {
+			if (*(int64_t *)(void *)dst != *(int64_t *)(void *)src)
+				log_warnx("reload: [%s] %s changed; it takes "
+				    "effect at the next restart", k->section,
+				    k->name);
+			*(int64_t *)(void *)dst = *(int64_t *)(void *)src;
+		} else {
+			char **d = (char **)(void *)dst;
+			char *const *sv = (char *const *)(void *)src;
+
+			if ((*d == NULL) != (*sv == NULL) ||
+			    (*d != NULL && strcmp(*d, *sv) != 0))
+				log_warnx("reload: [%s] %s changed; it takes "
+				    "effect at the next restart", k->section,
+				    k->name);
+			free(*d);
+			*d = *sv != NULL ? strdup(*sv) : NULL;
+		}
+	}
 }
 
 void

@@ -11,6 +11,12 @@
  * nothing when there is one: a struct config either is complete and valid
  * or does not exist. A loaded config is immutable; it is shared read-only
  * by all threads.
+ *
+ * Reloading (SIGHUP): the main thread loads the file again; if it is
+ * valid, config_install makes it the one in force (config_current), else
+ * the old one stays. Threads pick up the current config at the start of
+ * each request, job or reaper pass. Configs once in force are kept until
+ * exit, since a thread may still be reading one.
  */
 #ifndef PREVIEWD_CONFIG_H
 #define PREVIEWD_CONFIG_H
@@ -58,6 +64,7 @@ struct config {
 		char *log_format;
 		char *templates_dir;
 		char *comment_password;  /* private-only | never | always */
+		int64_t shutdown_timeout;
 	} server;
 	struct engine_cfg postgres;
 	struct engine_cfg mysql;
@@ -84,6 +91,7 @@ struct config {
 	} vercel;
 	struct {
 		int64_t interval;
+		int64_t orphan_grace;
 	} reaper;
 	struct repo_cfg *repos;
 	size_t nrepos;
@@ -105,6 +113,18 @@ const struct repo_cfg *config_repo(const struct config *cfg, const char *repo);
  * not configured. */
 const struct engine_cfg *config_engine(const struct config *cfg,
     const char *engine);
+
+/* The configuration in force (any thread), and making cfg it (main
+ * thread; cfg is then owned here). */
+const struct config *config_current(void);
+void config_install(struct config *cfg);
+/* Free every config ever installed: at exit, after all threads stop. */
+void config_release_all(void);
+
+/* Keys that only a restart can change (listen, state_path, workers,
+ * templates_dir): copy their old values into fresh, logging a warning for
+ * each that differs. */
+void config_keep_fixed(struct config *fresh, const struct config *old);
 
 /* Key names, for the documentation check: calls fn for "section.key". */
 void config_each_key(void (*fn)(const char *section, const char *key,

@@ -4,6 +4,7 @@
 #include "server/fault.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,32 @@
 #include "server/util.h"
 
 static char *faults;    /* a private copy of PREVIEWD_FAULTS, or NULL */
+
+/* How often each point was reached, for kill@N. */
+static pthread_mutex_t hits_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char name[64];
+	int64_t hits;
+} hits[32];
+
+static int64_t
+hit(const char *name)
+{
+	int64_t n = 0;
+	size_t i;
+
+	pthread_mutex_lock(&hits_lock);
+	for (i = 0; i < ARRAY_SIZE(hits); i++) {
+		if (hits[i].name[0] == '\0')
+			str_copy(hits[i].name, name, sizeof(hits[i].name));
+		if (strcmp(hits[i].name, name) == 0) {
+			n = ++hits[i].hits;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hits_lock);
+	return n;
+}
 
 void
 fault_init(void)
@@ -58,6 +85,14 @@ fault_point(const char *name)
 
 	if (faults == NULL || fault_lookup(name, action, sizeof(action)) != 0)
 		return;
+	if (str_starts(action, "kill@")) {
+		int64_t at;
+
+		if (parse_int64(action + 5, 1, INT64_MAX, &at) != 0 ||
+		    hit(name) != at)
+			return;
+		str_copy(action, "kill", sizeof(action));
+	}
 	log_warnx("fault point %s: %s", name, action);
 	if (strcmp(action, "kill") == 0) {
 		kill(getpid(), SIGKILL);

@@ -4,6 +4,7 @@
  *
  * PREVIEWD_FAULTS="point=action[,point=action...]", read once at start-up:
  *   kill        SIGKILL this process at the point;
+ *   kill@N      SIGKILL it the N-th time the point is reached;
  *   wait:PATH   create PATH.reached, then wait until PATH exists (at most
  *               60 s), so a test can act while previewd stands there.
  * When the variable is unset a point costs one branch. Operators never

@@ -39,6 +39,7 @@ static const struct route {
 	handler_fn fn;
 } routes[] = {
 	{ "GET", "/healthz", health_healthz },
+	{ "GET", "/readyz", health_readyz },
 	{ "POST", "/webhooks/github", github_webhook },
 	{ "POST", "/webhooks/gitlab", gitlab_webhook },
 	{ "POST", "/webhooks/vercel", vercel_webhook },
@@ -371,7 +372,7 @@ httpd_dispatch(struct mg_connection *conn, void *cbdata)
 	memset(&req, 0, sizeof(req));
 	req.conn = conn;
 	req.ri = mg_get_request_info(conn);
-	req.cfg = httpd_cfg;
+	req.cfg = config_current() != NULL ? config_current() : httpd_cfg;
 	req.method = req.ri->request_method;
 	buf_init(&req.body, 0);
 

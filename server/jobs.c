@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "reaper/reconcile.h"
+#include "reaper/sweep.h"
 #include "server/crypto.h"
 #include "server/lifecycle.h"
 #include "server/log.h"
@@ -25,12 +27,16 @@ static const struct {
 	{ "env", lifecycle_run },     /* target: environment id */
 	{ "pool", pool_run },         /* target: engine name */
 	{ "notify", notify_run },     /* target: environment id */
+	{ "sweep", sweep_run },       /* target: engine name */
+	{ "reconcile", reconcile_run }, /* target: provider:repo */
 };
 
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t jobs_cond;
+static pthread_cond_t jobs_exited;
 static uint64_t jobs_gen;         /* bumped by every jobs_notify */
 static bool jobs_down;
+static int jobs_alive;            /* workers not yet returned */
 static struct worker *workers;
 static int nworkers;
 
@@ -126,6 +132,23 @@ job_run(struct worker *w, const struct job *j)
 	log_context_clear();
 }
 
+/* After a reload, drop the engine handles made from the old config: the
+ * next use reconnects with the new one. */
+static void
+worker_refresh(struct worker *w)
+{
+	const struct config *cur = config_current();
+	size_t i;
+
+	if (cur == NULL || cur == w->cfg)
+		return;
+	for (i = 0; i < WORKER_ENGINES; i++) {
+		engine_free(w->engines[i]);
+		w->engines[i] = NULL;
+	}
+	w->cfg = cur;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -136,6 +159,7 @@ worker_main(void *arg)
 	int rc;
 
 	while (!jobs_stopping()) {
+		worker_refresh(w);
 		pthread_mutex_lock(&jobs_lock);
 		gen = jobs_gen;
 		pthread_mutex_unlock(&jobs_lock);
@@ -169,6 +193,10 @@ worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&jobs_lock);
 	}
+	pthread_mutex_lock(&jobs_lock);
+	jobs_alive--;
+	pthread_cond_broadcast(&jobs_exited);
+	pthread_mutex_unlock(&jobs_lock);
 	return NULL;
 }
 
@@ -193,6 +221,7 @@ jobs_start(const struct config *cfg, char *err, size_t errlen)
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&jobs_cond, &attr);
+	pthread_cond_init(&jobs_exited, &attr);
 	pthread_condattr_destroy(&attr);
 
 	nworkers = (int)cfg->server.workers;
@@ -208,8 +237,14 @@ jobs_start(const struct config *cfg, char *err, size_t errlen)
 		if (store_open(cfg->server.state_path, &w->store, err,
 		    errlen) != 0)
 			goto fail;
+		pthread_mutex_lock(&jobs_lock);
+		jobs_alive++;
+		pthread_mutex_unlock(&jobs_lock);
 		if ((errno = pthread_create(&w->thread, NULL, worker_main,
 		    w)) != 0) {
+			pthread_mutex_lock(&jobs_lock);
+			jobs_alive--;
+			pthread_mutex_unlock(&jobs_lock);
 			snprintf(err, errlen, "cannot start worker thread");
 			store_close(w->store);
 			w->store = NULL;
@@ -219,19 +254,36 @@ jobs_start(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 fail:
 	nworkers = i;
-	jobs_stop();
+	(void)jobs_stop(INT64_MAX / 4);
 	return -1;
 }
 
-void
-jobs_stop(void)
+bool
+jobs_stop(int64_t timeout_ms)
 {
-	int i;
+	int64_t until = mono_ms() + timeout_ms;
+	struct timespec ts;
+	int i, alive;
 
+	ts.tv_sec = until / 1000;
+	ts.tv_nsec = (until % 1000) * 1000000;
 	pthread_mutex_lock(&jobs_lock);
 	jobs_down = true;
 	pthread_cond_broadcast(&jobs_cond);
+	while (jobs_alive > 0 && mono_ms() < until)
+		if (pthread_cond_timedwait(&jobs_exited, &jobs_lock, &ts) != 0)
+			break;
+	alive = jobs_alive;
 	pthread_mutex_unlock(&jobs_lock);
+	if (alive > 0) {
+		/* A step still runs (a server that does not answer, say). Its
+		 * job is in the state file and runs again at the next start;
+		 * the threads are left to the process's exit. */
+		log_warnx("%d job step%s still running after %lld ms; they run "
+		    "again at the next start", alive, alive == 1 ? "" : "s",
+		    (long long)timeout_ms);
+		return false;
+	}
 	for (i = 0; i < nworkers; i++) {
 		pthread_join(workers[i].thread, NULL);
 		worker_release(&workers[i]);
@@ -239,4 +291,5 @@ jobs_stop(void)
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
+	return true;
 }

@@ -46,9 +46,11 @@ int jobs_start(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
 /* A job was enqueued: wake a worker. Any thread. */
 void jobs_notify(void);
 
-/* Ask workers to stop after their current step and join them. Jobs not
- * finished stay in the store for the next start. Main thread only. */
-void jobs_stop(void);
+/* Ask workers to stop after their current step and join them, waiting at
+ * most timeout_ms. Jobs not finished stay in the store for the next
+ * start. false when a worker is still busy at the deadline (the caller
+ * then exits without joining it). Main thread only. */
+bool jobs_stop(int64_t timeout_ms);
 bool jobs_stopping(void);
 
 /* This worker's handle for the named engine (created on first use). NULL

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 #include <curl/curl.h>
@@ -24,6 +25,7 @@
 #include "reaper/reaper.h"
 #include "server/config.h"
 #include "server/fault.h"
+#include "server/health.h"
 #include "server/httpd.h"
 #include "server/jobs.h"
 #include "server/log.h"
@@ -89,18 +91,55 @@ out:
 	return rc;
 }
 
-static int
-serve(struct config *cfg)
+static void
+log_apply(const struct config *cfg)
 {
 	enum log_level level = LL_INFO;
-	sigset_t sigs;
-	char err[512];
-	int sig, rc = 1;
 
 	if (log_parse_level(cfg->server.log_level, &level) != 0)
 		level = LL_INFO;
 	log_setup(level, strcmp(cfg->server.log_format, "json") == 0 ?
 	    LOG_JSON : LOG_TEXT);
+}
+
+/* SIGHUP: read the file again; a valid one replaces the configuration in
+ * force (but for what only a restart can change), an invalid one is
+ * reported, line by line, and changes nothing. */
+static void
+reload(const char *path)
+{
+	struct config *fresh = NULL;
+	struct buf errors;
+	char *line, *save = NULL;
+
+	buf_init(&errors, 1 << 20);
+	if (config_load(path, &fresh, &errors) != 0) {
+		for (line = errors.data ? strtok_r(errors.data, "\n", &save) :
+		    NULL; line != NULL; line = strtok_r(NULL, "\n", &save))
+			log_errorx("reload: %s", line);
+		log_errorx("reload: %s is not valid; the configuration in force "
+		    "stays", path);
+		buf_release(&errors);
+		return;
+	}
+	buf_release(&errors);
+	config_keep_fixed(fresh, config_current());
+	log_apply(fresh);
+	config_install(fresh);
+	log_info("reload: configuration from %s in force", path);
+	/* Pool sizes and servers may have changed: the reaper's jobs, now. */
+	reaper_wake();
+}
+
+static int
+serve(struct config *cfg)
+{
+	sigset_t sigs;
+	char err[512];
+	int sig, rc = 1;
+
+	config_install(cfg);
+	log_apply(cfg);
 
 	/* glibc gives each thread that allocates its own arena (up to 8 per
 	 * core); with 128 HTTP threads each keeping freed webhook bodies,
@@ -140,13 +179,14 @@ serve(struct config *cfg)
 		log_errorx("%s", err);
 		goto out;
 	}
-	if (reaper_start(cfg, err, sizeof(err)) != 0) {
+	if (reaper_start(cfg, err, sizeof(err)) != 0 ||
+	    health_start(cfg, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
-		goto stop_jobs;
+		goto stop;
 	}
 	if (httpd_start(cfg, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
-		goto stop_reaper;
+		goto stop;
 	}
 	log_info("previewd %s serving on %s (state %s, %lld workers)",
 	    PREVIEWD_VERSION, cfg->server.listen, cfg->server.state_path,
@@ -156,8 +196,8 @@ serve(struct config *cfg)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_warnx("SIGHUP: configuration reload is not "
-			    "supported yet; restart previewd to apply changes");
+			log_info("SIGHUP: reloading %s", cfg->path);
+			reload(cfg->path);
 			continue;
 		}
 		break;
@@ -165,16 +205,24 @@ serve(struct config *cfg)
 	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 
-	/* Refuse new webhooks, end the long polls, stop listening; then let
-	 * the workers finish the step they are in. What is left stays in
-	 * the state file for the next start. */
+	/* New webhooks get 503 (the forge shows the delivery failed and it
+	 * can be redelivered); long polls answer now; each worker finishes
+	 * the step it is in, within shutdown_timeout; what is left stays in
+	 * the state file for the next start. HTTP stops last, so the 503s
+	 * are answered rather than refused. */
 	httpd_drain();
 	watch_shutdown();
-	httpd_stop();
-stop_reaper:
+stop:
 	reaper_stop();
-stop_jobs:
-	jobs_stop();
+	health_stop();
+	if (!jobs_stop(config_current()->server.shutdown_timeout * 1000)) {
+		httpd_stop();
+		log_info("stopped (with steps left to the next start)");
+		/* Threads are still running: no library may be torn down
+		 * under them. */
+		_exit(rc);
+	}
+	httpd_stop();
 out:
 	notify_release();
 	mg_exit_library();
@@ -245,6 +293,6 @@ main(int argc, char **argv)
 		return 0;
 	}
 	rc = serve(cfg);
-	config_free(cfg);
+	config_release_all();
 	return rc;
 }

@@ -61,7 +61,7 @@ env_status_settled(enum env_status s)
  * STORE_SCHEMA_VERSION.
  */
 static const char *const migrations[] = {
-	/* 0 -> 1 */
+	/* 0 -> 1: the first release (GitHub and PostgreSQL). */
 	"CREATE TABLE environments ("
 	"  id TEXT PRIMARY KEY,"
 	"  provider TEXT NOT NULL,"
@@ -69,9 +69,6 @@ static const char *const migrations[] = {
 	"  number INTEGER NOT NULL,"
 	"  name TEXT NOT NULL,"
 	"  engine TEXT NOT NULL,"
-	"  api_target TEXT NOT NULL DEFAULT '',"
-	"  private_repo INTEGER NOT NULL DEFAULT 0,"
-	"  installation_id INTEGER NOT NULL DEFAULT 0,"
 	"  want_present INTEGER NOT NULL,"
 	"  want_sha TEXT NOT NULL DEFAULT '',"
 	"  event_at INTEGER NOT NULL,"
@@ -84,9 +81,6 @@ static const char *const migrations[] = {
 	"  role_name TEXT NOT NULL,"
 	"  pool_db TEXT NOT NULL DEFAULT '',"
 	"  secret BLOB,"
-	"  reset_db INTEGER NOT NULL DEFAULT 0,"
-	"  comment_id INTEGER NOT NULL DEFAULT 0,"
-	"  comment_hash TEXT NOT NULL DEFAULT '',"
 	"  error TEXT NOT NULL DEFAULT '',"
 	"  created_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
@@ -98,7 +92,6 @@ static const char *const migrations[] = {
 	"  db_name TEXT NOT NULL,"
 	"  state TEXT NOT NULL,"       /* creating | idle | claimed */
 	"  env_id TEXT,"
-	"  secret BLOB,"               /* its role's sealed password */
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (engine, db_name));"
 	"CREATE TABLE deliveries ("
@@ -122,14 +115,38 @@ static const char *const migrations[] = {
 	"  last_error TEXT NOT NULL DEFAULT '',"
 	"  created_at INTEGER NOT NULL,"
 	"  UNIQUE (kind, target));"
-	"CREATE INDEX jobs_due ON jobs (running, run_after);"
+	"CREATE INDEX jobs_due ON jobs (running, run_after);",
+
+	/* 1 -> 2: GitLab and Vercel, migrations, comments, the reaper's
+	 * memory. Existing environments keep working: their forge target
+	 * is their repository, and pool members without a password get
+	 * their role at the claim (the fallback the claim keeps). */
+	"ALTER TABLE environments ADD COLUMN api_target TEXT NOT NULL DEFAULT '';"
+	"UPDATE environments SET api_target = repo;"
+	"ALTER TABLE environments ADD COLUMN private_repo INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN installation_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN reset_db INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN comment_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN comment_hash TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE pool ADD COLUMN secret BLOB;"  /* its role's password */
 	"CREATE TABLE vercel_links ("   /* Vercel projects deploying a PR */
 	"  env_id TEXT NOT NULL,"
 	"  project_id TEXT NOT NULL,"
 	"  team_id TEXT NOT NULL DEFAULT '',"
 	"  git_branch TEXT NOT NULL,"
 	"  synced_hash TEXT NOT NULL DEFAULT '',"
-	"  PRIMARY KEY (env_id, project_id));",
+	"  PRIMARY KEY (env_id, project_id));"
+	"CREATE TABLE orphans ("        /* unknown objects on the servers */
+	"  engine TEXT NOT NULL,"
+	"  kind TEXT NOT NULL,"         /* database | role */
+	"  name TEXT NOT NULL,"
+	"  first_seen INTEGER NOT NULL,"
+	"  drop_failed INTEGER NOT NULL DEFAULT 0,"   /* reported once */
+	"  PRIMARY KEY (engine, kind, name));"
+	"CREATE TABLE reconcile ("      /* the forges' open pull request lists */
+	"  target TEXT PRIMARY KEY,"
+	"  etag TEXT NOT NULL DEFAULT '',"
+	"  checked_at INTEGER NOT NULL DEFAULT 0);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
@@ -295,6 +312,283 @@ out:
 	sqlite3_finalize(s);
 	if (rc != 0)
 		store_rollback(st);
+	return rc;
+}
+
+/* ---- the reaper's memory ---- */
+
+/* Run sql (parameters ?1.. bound from texts) and hand each row's text
+ * columns to fn. */
+static int
+each_row(struct store *st, const char *sql, const char *const *params,
+    int nparams, int (*fn)(sqlite3_stmt *, void *), void *arg,
+    const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int i, step, rc = -1;
+
+	if (store_prepare(st, sql, &s) != 0)
+		return -1;
+	for (i = 0; i < nparams; i++)
+		bind_text(s, i + 1, params[i]);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn(s, arg) != 0)
+			break;
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, what);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+struct name_cb {
+	int (*fn)(const char *name, void *arg);
+	void *arg;
+};
+
+static int
+known_row(sqlite3_stmt *s, void *arg)
+{
+	struct name_cb *c = arg;
+	const unsigned char *v = sqlite3_column_text(s, 0);
+
+	return v != NULL && v[0] != '\0' ? c->fn((const char *)v, c->arg) : 0;
+}
+
+int
+store_known_names(struct store *st, const char *engine,
+    int (*fn)(const char *name, void *arg), void *arg)
+{
+	const char *params[1] = { engine };
+	struct name_cb c = { fn, arg };
+
+	return each_row(st,
+	    "SELECT db_name FROM environments WHERE engine = ?1 AND "
+	    "  (status != 'deleted' OR want_present = 1) "
+	    "UNION SELECT role_name FROM environments WHERE engine = ?1 AND "
+	    "  (status != 'deleted' OR want_present = 1) "
+	    "UNION SELECT pool_db FROM environments WHERE engine = ?1 AND "
+	    "  (status != 'deleted' OR want_present = 1) "
+	    "UNION SELECT db_name FROM pool WHERE engine = ?1",
+	    params, 1, known_row, &c, "list known names");
+}
+
+struct pool_cb {
+	int (*fn)(const char *db, const char *state, void *arg);
+	void *arg;
+};
+
+static int
+pool_row(sqlite3_stmt *s, void *arg)
+{
+	struct pool_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1), c->arg);
+}
+
+int
+store_pool_each(struct store *st, const char *engine,
+    int (*fn)(const char *db, const char *state, void *arg), void *arg)
+{
+	const char *params[1] = { engine };
+	struct pool_cb c = { fn, arg };
+
+	return each_row(st, "SELECT db_name, state FROM pool WHERE engine = ?1",
+	    params, 1, pool_row, &c, "list pool");
+}
+
+int
+store_orphan_seen(struct store *st, const char *engine, bool role,
+    const char *name, int64_t now, int64_t *first_seen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "INSERT INTO orphans (engine, kind, name, "
+	    "first_seen) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET "
+	    "first_seen = first_seen RETURNING first_seen", &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	bind_text(s, 2, role ? "role" : "database");
+	bind_text(s, 3, name);
+	sqlite3_bind_int64(s, 4, now);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*first_seen = sqlite3_column_int64(s, 0);
+		rc = 0;
+	} else {
+		store_log_error(st, "record orphan");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_orphan_drop_failed(struct store *st, const char *engine, bool role,
+    const char *name, bool *first)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	*first = false;
+	if (store_prepare(st, "UPDATE orphans SET drop_failed = 1 WHERE "
+	    "engine = ?1 AND kind = ?2 AND name = ?3 AND drop_failed = 0",
+	    &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	bind_text(s, 2, role ? "role" : "database");
+	bind_text(s, 3, name);
+	if (sqlite3_step(s) == SQLITE_DONE) {
+		*first = sqlite3_changes(st->db) > 0;
+		rc = 0;
+	} else {
+		store_log_error(st, "record a failed drop");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_orphans_keep(struct store *st, const char *engine,
+    bool (*fn)(bool role, const char *name, void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL, *del = NULL;
+	int step, rc = -1;
+
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, "SELECT kind, name FROM orphans WHERE "
+	    "engine = ?1", &s) != 0 || store_prepare(st, "DELETE FROM orphans "
+	    "WHERE engine = ?1 AND kind = ?2 AND name = ?3", &del) != 0)
+		goto out;
+	bind_text(s, 1, engine);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(s, 0);
+		const char *name = (const char *)sqlite3_column_text(s, 1);
+
+		if (fn(strcmp(kind, "role") == 0, name, arg))
+			continue;
+		sqlite3_reset(del);
+		bind_text(del, 1, engine);
+		bind_text(del, 2, kind);
+		bind_text(del, 3, name);
+		if (sqlite3_step(del) != SQLITE_DONE)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(s);
+	s = NULL;
+	rc = store_commit(st);
+out:
+	sqlite3_finalize(s);
+	sqlite3_finalize(del);
+	if (rc != 0) {
+		store_log_error(st, "forget orphans");
+		store_rollback(st);
+	}
+	return rc;
+}
+
+struct target_cb {
+	int (*fn)(const char *, const char *, const char *, int64_t, void *);
+	void *arg;
+};
+
+static int
+target_row(sqlite3_stmt *s, void *arg)
+{
+	struct target_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1),
+	    (const char *)sqlite3_column_text(s, 2),
+	    sqlite3_column_int64(s, 3), c->arg);
+}
+
+int
+store_reconcile_targets(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *api_target, int64_t installation,
+    void *arg), void *arg)
+{
+	struct target_cb c = { fn, arg };
+
+	return each_row(st, "SELECT provider, repo, MAX(api_target), "
+	    "MAX(installation_id) FROM environments WHERE want_present = 1 "
+	    "AND number > 0 GROUP BY provider, repo", NULL, 0, target_row, &c,
+	    "list repositories");
+}
+
+struct open_cb {
+	int (*fn)(const char *, int64_t, int64_t, void *);
+	void *arg;
+};
+
+static int
+open_row(sqlite3_stmt *s, void *arg)
+{
+	struct open_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2), c->arg);
+}
+
+int
+store_env_each_open(struct store *st, const char *provider, const char *repo,
+    int (*fn)(const char *id, int64_t number, int64_t activity_at, void *arg),
+    void *arg)
+{
+	const char *params[2] = { provider, repo };
+	struct open_cb c = { fn, arg };
+
+	return each_row(st, "SELECT id, number, activity_at FROM environments "
+	    "WHERE provider = ?1 AND repo = ?2 AND want_present = 1",
+	    params, 2, open_row, &c, "list open environments");
+}
+
+int
+store_reconcile_etag(struct store *st, const char *target, char *etag,
+    size_t etagsz)
+{
+	sqlite3_stmt *s = NULL;
+	int step, rc = -1;
+
+	etag[0] = '\0';
+	if (store_prepare(st, "SELECT etag FROM reconcile WHERE target = ?1",
+	    &s) != 0)
+		return -1;
+	bind_text(s, 1, target);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW)
+		column_text(s, 0, etag, etagsz);
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "read ETag");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_reconcile_set_etag(struct store *st, const char *target,
+    const char *etag)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "INSERT INTO reconcile (target, etag, checked_at) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (target) DO UPDATE SET "
+	    "etag = excluded.etag, checked_at = excluded.checked_at", &s) != 0)
+		return -1;
+	bind_text(s, 1, target);
+	bind_text(s, 2, etag);
+	sqlite3_bind_int64(s, 3, now_s());
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "record ETag");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
 	return rc;
 }
 

@@ -26,7 +26,7 @@
 #include "server/util.h"
 
 /* Latest schema version; see the migrations table in store.c. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -211,6 +211,54 @@ struct store_reseal {
  * one it has. 0 ok, -1 error. */
 int store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
     const struct store_reseal *rs) MUST_CHECK;
+
+/* ---- the reaper's memory ---- */
+
+/* Every name of a database or role previewd stands behind on engine:
+ * those of environments not deleted (their database, role and claimed
+ * pool database) and of every pool member (its database, and its role,
+ * named alike). The orphan sweep drops what is on the server but not
+ * here. */
+int store_known_names(struct store *st, const char *engine,
+    int (*fn)(const char *name, void *arg), void *arg) MUST_CHECK;
+
+/* Pool members of engine with their state ("creating", "idle",
+ * "claimed"). */
+int store_pool_each(struct store *st, const char *engine,
+    int (*fn)(const char *db, const char *state, void *arg), void *arg)
+    MUST_CHECK;
+
+/* An unknown object seen on a server: record when it was first seen
+ * (now, if this is the first time) into *first_seen. */
+int store_orphan_seen(struct store *st, const char *engine, bool role,
+    const char *name, int64_t now, int64_t *first_seen) MUST_CHECK;
+/* A drop of the orphan failed; *first: for the first time (so the
+ * reason is logged once, not every pass). */
+int store_orphan_drop_failed(struct store *st, const char *engine, bool role,
+    const char *name, bool *first) MUST_CHECK;
+
+/* Forget recorded orphans of engine that fn says are gone or known:
+ * fn(role, name) returns true to keep the row. */
+int store_orphans_keep(struct store *st, const char *engine,
+    bool (*fn)(bool role, const char *name, void *arg), void *arg)
+    MUST_CHECK;
+
+/* The repositories with environments wanted present, and for each the
+ * forge's API target and an installation id (GitHub App), for the
+ * reconciliation against the forges' lists of open pull requests. */
+int store_reconcile_targets(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *api_target, int64_t installation,
+    void *arg), void *arg) MUST_CHECK;
+/* The environments of one repository wanted present, with their pull
+ * request number and last activity. */
+int store_env_each_open(struct store *st, const char *provider,
+    const char *repo, int (*fn)(const char *id, int64_t number,
+    int64_t activity_at, void *arg), void *arg) MUST_CHECK;
+/* The ETag of target's last full list ("" when none). */
+int store_reconcile_etag(struct store *st, const char *target, char *etag,
+    size_t etagsz) MUST_CHECK;
+int store_reconcile_set_etag(struct store *st, const char *target,
+    const char *etag) MUST_CHECK;
 
 /* ---- jobs ---- */
 

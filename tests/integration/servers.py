@@ -601,6 +601,8 @@ class MariaDBServer(_Server):
         cur.execute("GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO " + admin)
         cur.execute("GRANT ALL PRIVILEGES ON " + pattern + ".* TO " + admin
                     + " WITH GRANT OPTION")
+        # The orphan sweep lists users from mysql.user (README).
+        cur.execute("GRANT SELECT ON mysql.user TO " + admin)
 
     def stop_server(self):
         """SIGTERM mariadbd (a clean shutdown) and wait; SIGKILL after

@@ -1,0 +1,22 @@
+/*
+ * reconcile: the "reconcile" job — one repository's environments against
+ * the forge's list of open pull (merge) requests.
+ *
+ * GitHub does not retry a webhook it failed to deliver, so a close can be
+ * lost. For each repository with environments, the reaper enqueues this
+ * job; it lists the open pull requests (GitHub with If-None-Match, so an
+ * unchanged list is free of rate limit; GitLab by pages) and asks for the
+ * deletion of every environment whose pull request is not among them and
+ * has seen no activity for [reaper] orphan_grace (a list may lag a fresh
+ * open, and a close webhook may still be on its way).
+ */
+#ifndef PREVIEWD_RECONCILE_H
+#define PREVIEWD_RECONCILE_H
+
+#include "server/jobs.h"
+
+/* target: "provider:repo". */
+enum job_result reconcile_run(struct worker *w, const struct job *j,
+    struct job_outcome *o);
+
+#endif
