@@ -212,8 +212,9 @@ static const char full_text[] =
     "log_format = json\n"
     "templates_dir = /usr/share/previewd/templates\n"
     "comment_password = never\n"
+    "shutdown_timeout = 45s\n"
     "\n"
-    "[postgres]\n"                                               /* 15 */
+    "[postgres]\n"                                               /* 16 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
     "pool_size = 5\n"
@@ -227,19 +228,20 @@ static const char full_text[] =
     "\n"
     "[reaper]\n"
     "interval = 10m\n"
+    "orphan_grace = 15m\n"
     "\n"
-    "[repo:acme/shop]\n"                                         /* 30 */
+    "[repo:acme/shop]\n"                                         /* 32 */
     "engine = postgres\n"
     "ttl = 2d\n"
     "ci_token = repo-ci\n"
     "forks = allow\n"
     "\n"
-    "[mysql]\n"                                                  /* 36 */
+    "[mysql]\n"                                                  /* 38 */
     "admin_url = mysql://root:pw@mysql.internal:3306/mysql\n"
     "public_host = mysql.example.com:3307\n"
     "pool_size = 3\n"
     "\n"
-    "[repo:acme/api]\n"                                          /* 41 */
+    "[repo:acme/api]\n"                                          /* 43 */
     "engine = mysql\n"
     "migrations = dir:/srv/migrations\n"
     "seed = file:/srv/seed.sql\n"
@@ -279,7 +281,7 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.log_format, "json");
 
 	assert_true(c->postgres.configured);
-	assert_int_equal(c->postgres.line, 15);
+	assert_int_equal(c->postgres.line, 16);
 	assert_string_equal(c->postgres.admin_url,
 	    "postgresql://admin:pw%40x@db.internal:5432/postgres");
 	assert_string_equal(c->postgres.public_host, "db.example.com:6432");
@@ -292,9 +294,11 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->github.webhook_secret, "whsec");
 
 	assert_int_equal(c->reaper.interval, 600);
+	assert_int_equal(c->reaper.orphan_grace, 900);
+	assert_int_equal(c->server.shutdown_timeout, 45);
 
 	assert_true(c->mysql.configured);
-	assert_int_equal(c->mysql.line, 36);
+	assert_int_equal(c->mysql.line, 38);
 	assert_string_equal(c->mysql.admin_url,
 	    "mysql://root:pw@mysql.internal:3306/mysql");
 	assert_string_equal(c->mysql.public_host, "mysql.example.com:3307");
@@ -302,13 +306,13 @@ test_full_file_loads_every_value(void **state)
 
 	assert_int_equal(c->nrepos, 2);
 	assert_string_equal(c->repos[0].pattern, "acme/shop");
-	assert_int_equal(c->repos[0].line, 30);
+	assert_int_equal(c->repos[0].line, 32);
 	assert_string_equal(c->repos[0].engine, "postgres");
 	assert_int_equal(c->repos[0].ttl, 2 * 86400);
 	assert_string_equal(c->repos[0].ci_token, "repo-ci");
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
-	assert_int_equal(c->repos[1].line, 41);
+	assert_int_equal(c->repos[1].line, 43);
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
 	assert_string_equal(c->repos[1].forks, "deny");
