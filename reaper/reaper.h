@@ -5,9 +5,12 @@
  * It only decides and enqueues; workers do the work, so a delete by TTL
  * and a delete by webhook are the same code. Each pass:
  *   - environments idle past their repository's ttl are asked to go;
- *   - each configured engine's pool gets a refill job (which does nothing
- *     when the pool is full);
+ *   - each configured engine gets a pool refill job and an orphan sweep
+ *     (reaper/sweep.h);
+ *   - each repository with environments gets a reconciliation against its
+ *     forge's open pull requests (reaper/reconcile.h);
  *   - deleted environments and deliveries older than 7 days are forgotten.
+ * Queued jobs are never duplicated, so a slow job is not piled up on.
  * The thread owns its store connection and wakes at once on shutdown.
  */
 #ifndef PREVIEWD_REAPER_H
