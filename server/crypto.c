@@ -121,20 +121,29 @@ crypto_base64_encode(const unsigned char *in, size_t len, char *out)
 int
 crypto_base64_decode(const char *in, unsigned char *out, size_t outsz)
 {
-	size_t n = strlen(in), pad = 0;
+	size_t n = strlen(in), pad = 0, i;
 	unsigned char *tmp;
 	int len;
 
 	if (n == 0 || n % 4 != 0 || n > 4096)
 		return -1;
-	if (in[n - 1] == '=')
-		pad++;
-	if (in[n - 2] == '=')
-		pad++;
+	/* The alphabet, then at most two "=" that end the text: nothing
+	 * else (EVP_DecodeBlock alone lets "=" runs and blanks through). */
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/') && pad == 0)
+			continue;
+		if (c == '=' && i + 2 >= n) {
+			pad++;
+			continue;
+		}
+		return -1;
+	}
 	if ((tmp = malloc(n / 4 * 3 + 1)) == NULL)
 		return -1;
-	/* EVP_DecodeBlock counts padding as zero bytes and accepts nothing
-	 * but the base64 alphabet. */
+	/* EVP_DecodeBlock counts padding as zero bytes. */
 	len = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)n);
 	if (len >= 0)
 		len -= (int)pad;

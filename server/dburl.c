@@ -78,6 +78,18 @@ dburl_parse(const char *url, struct dburl *out, char *err, size_t errlen)
 		snprintf(err, errlen, "URL part too long");
 		goto out;
 	}
+	/* A zone id ("[fe80::1%25eth0]") would be lost on the way to the
+	 * URLs previewd hands out: say so rather than drop it. */
+	{
+		char *zone = NULL;
+
+		if (curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
+			curl_free(zone);
+			snprintf(err, errlen, "IPv6 zone ids are not "
+			    "supported");
+			goto out;
+		}
+	}
 	/* curl keeps IPv6 literals bracketed; callers want the bare address. */
 	if (out->host[0] == '[') {
 		size_t n = strlen(out->host);
@@ -132,7 +144,11 @@ dburl_hostport(const char *s, char *host, size_t hostsz, int *port)
 		memcpy(host, s, colon ? (size_t)(colon - s) : strlen(s));
 		host[colon ? (size_t)(colon - s) : strlen(s)] = '\0';
 	}
-	if (strpbrk(host, "/@?# ") != NULL)
+	/* A name or an address, nothing that would need quoting in a URL
+	 * (the host goes into every URL handed out). */
+	if (strspn(host, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789.-_") != strlen(host) && (s[0] != '[' ||
+	    strspn(host, "0123456789abcdefABCDEF:.") != strlen(host)))
 		return -1;
 	if (colon != NULL) {
 		if (parse_int64(colon + 1, 1, 65535, &p) != 0)

@@ -374,7 +374,10 @@ value_text(const cJSON *v, char *num, size_t numsz, const char **out)
 	if (cJSON_IsString(v)) {
 		*out = v->valuestring;
 	} else if (cJSON_IsNumber(v)) {
-		if (v->valuedouble == (double)(long long)v->valuedouble)
+		/* Whole numbers without a fraction; the cast is defined
+		 * only inside long long's range (and not for NaN). */
+		if (v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18 &&
+		    v->valuedouble == (double)(long long)v->valuedouble)
 			snprintf(num, numsz, "%lld", (long long)v->valuedouble);
 		else
 			snprintf(num, numsz, "%g", v->valuedouble);

@@ -160,11 +160,22 @@ void
 time_rfc3339(int64_t t, char out[RFC3339_LEN])
 {
 	struct tm tm;
-	time_t tt = (time_t)t;
+	time_t tt;
 
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	/* RFC 3339 years have four digits: the bounds are written as they
+	 * are, never a wrong date. */
+	if (t < RFC3339_MIN)
+		t = RFC3339_MIN;
+	else if (t > RFC3339_MAX)
+		t = RFC3339_MAX;
+	tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL) {
 		str_copy(out, "1970-01-01T00:00:00Z", RFC3339_LEN);
+		return;
+	}
+	snprintf(out, RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
 }
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's
@@ -239,6 +250,10 @@ parse_rfc3339(const char *s, int64_t *out)
 		return -1;
 	*out = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
 	    h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
+	/* An offset can carry 0000-01-01 or 9999-12-31 out of the years
+	 * time_rfc3339 can write back. */
+	if (*out < RFC3339_MIN || *out > RFC3339_MAX)
+		return -1;
 	return 0;
 }
 

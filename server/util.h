@@ -51,6 +51,10 @@ int64_t mono_ms(void);
 
 /* "2026-11-22T21:08:58Z" (UTC, thread-safe). out needs 21 bytes. */
 #define RFC3339_LEN 21
+/* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the instants with a
+ * four-digit year, as both functions keep to. */
+#define RFC3339_MIN (-62167219200LL)
+#define RFC3339_MAX (253402300799LL)
 void time_rfc3339(int64_t t, char out[RFC3339_LEN]);
 
 /* Parse an RFC 3339 time: "2026-11-22T21:08:58Z", with an optional

@@ -558,6 +558,29 @@ test_hex_decode_bad_input(void **state)
 			    bad[i].outlen);
 }
 
+/* Regression (make fuzz): "=" runs, "=" inside the text and trailing
+ * blanks were accepted, and lengths miscounted ("QQ==\n\n\n\n" gave 3). */
+static void
+test_base64_decode_strict(void **state)
+{
+	static const char *const bad[] = {
+		"AAAA====", "====", "Q=JDRA==", "QQ==\n\n\n\n", "QQ= =", "A===",
+		"QUJD\n", " QUJD", "QU\tJD", "QUJ", "", "QUJD=A==",
+	};
+	unsigned char out[16];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(crypto_base64_decode("QQ==", out, sizeof(out)), 1);
+	assert_int_equal(out[0], 'A');
+	assert_int_equal(crypto_base64_decode("QUI=", out, sizeof(out)), 2);
+	assert_int_equal(crypto_base64_decode("QUJD", out, sizeof(out)), 3);
+	assert_int_equal(crypto_base64_decode("+/+/", out, sizeof(out)), 3);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (crypto_base64_decode(bad[i], out, sizeof(out)) != -1)
+			fail_msg("crypto_base64_decode(\"%s\") accepted", bad[i]);
+}
+
 static void
 test_wipe_overwrites(void **state)
 {
@@ -606,6 +629,7 @@ main(void)
 		cmocka_unit_test(test_hex_round_trip),
 		cmocka_unit_test(test_hex_decode_accepts_both_cases),
 		cmocka_unit_test(test_hex_decode_bad_input),
+		cmocka_unit_test(test_base64_decode_strict),
 		cmocka_unit_test(test_wipe_overwrites),
 	};
 

@@ -94,6 +94,8 @@ test_parse_invalid(void **state)
 		"postgresql://u:hunter2@[::1/db",
 		"postgresql://u:hunter2@ho st/db",
 		"host:5432/db",
+		/* Regression (make fuzz): the zone id was dropped on parse. */
+		"postgresql://u:p@[fe80::1%25eth0]:5432/db",
 	};
 	struct dburl u;
 	char err[128];
@@ -340,6 +342,10 @@ test_hostport_invalid(void **state)
 		"h:-1", "h:+5", "h: 5", "[::1", "[]", "[]:5", "[::1]x",
 		"[::1]:", "[::1]:0", "[::1]:99999", "h:5:6", "u@h:5", "h/x:5",
 		"h?x", "h#x", "h x:5", "2001:db8::1:5432",
+		/* Regression (make fuzz): characters a URL would need quoted
+		 * went into every handed-out URL, which then did not parse. */
+		"db\x01", "db\t:5", "d\"b", "d\\b", "d%b:5", "[fe80::1%eth0]:5",
+		"[::g]:5",
 	};
 	char host[64];
 	size_t i;

@@ -332,6 +332,34 @@ test_time_rfc3339_known_instants(void **state)
 	}
 }
 
+/* Regression (make fuzz): years below 1000 were written without their
+ * leading zeros, and instants past 9999 as 1970; neither parsed back. */
+static void
+test_rfc3339_four_digit_years_only(void **state)
+{
+	char out[RFC3339_LEN];
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(parse_rfc3339("0001-01-01T00:00:00Z", &t), 0);
+	time_rfc3339(t, out);
+	assert_string_equal(out, "0001-01-01T00:00:00Z");
+	assert_int_equal(parse_rfc3339("0000-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(t, RFC3339_MIN);
+	assert_int_equal(parse_rfc3339("9999-12-31T23:59:59Z", &t), 0);
+	assert_int_equal(t, RFC3339_MAX);
+	time_rfc3339(t, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	/* An offset that carries the instant out of four-digit years. */
+	assert_int_equal(parse_rfc3339("9999-12-31T23:59:59-01:00", &t), -1);
+	assert_int_equal(parse_rfc3339("0000-01-01T00:00:00+01:00", &t), -1);
+	/* Out-of-range instants are written as the nearest bound. */
+	time_rfc3339(RFC3339_MAX + 3600, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	time_rfc3339(INT64_MIN, out);
+	assert_string_equal(out, "0000-01-01T00:00:00Z");
+}
+
 static void
 test_parse_rfc3339_round_trip(void **state)
 {
@@ -658,6 +686,7 @@ main(void)
 		cmocka_unit_test(test_str_starts),
 		cmocka_unit_test(test_clocks_agree),
 		cmocka_unit_test(test_time_rfc3339_known_instants),
+		cmocka_unit_test(test_rfc3339_four_digit_years_only),
 		cmocka_unit_test(test_parse_rfc3339_round_trip),
 		cmocka_unit_test(test_parse_rfc3339_fractions_and_offsets),
 		cmocka_unit_test(test_parse_rfc3339_malformed),

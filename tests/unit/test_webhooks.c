@@ -7,12 +7,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "handlers/gitlab.h"
 #include "handlers/webhook.h"
+#include "server/crypto.h"
 
 static const char secret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";
@@ -79,6 +81,34 @@ test_refused(void **state)
 	    NOW, 300));
 	assert_false(standard_webhook_ok(secret, NULL, ts, body, strlen(body),
 	    good, NOW, 300));
+	/* Regression (make fuzz): malformed padding in the secret decoded
+	 * to a different key instead of being refused. */
+	assert_false(check("whsec_====", id, ts, body, good, NOW));
+	assert_false(check("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw====", id, ts,
+	    body, good, NOW));
+}
+
+/* Regression (make fuzz): a correctly signed delivery was refused once
+ * its id and timestamp passed 510 bytes. */
+static void
+test_long_webhook_id(void **state)
+{
+	unsigned char key[64], mac[64];
+	char longid[2048], msg[4096], sig[200];
+	unsigned maclen = 0;
+	int keylen;
+
+	(void)state;
+	memset(longid, 'm', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	keylen = crypto_base64_decode(secret + 6, key, sizeof(key));
+	assert_true(keylen > 0);
+	snprintf(msg, sizeof(msg), "%s.%s.%s", longid, ts, body);
+	assert_int_equal(crypto_hmac("sha256", key, (size_t)keylen, msg,
+	    strlen(msg), mac, &maclen), 0);
+	memcpy(sig, "v1,", 3);
+	crypto_base64_encode(mac, maclen, sig + 3);
+	assert_true(check(secret, longid, ts, body, sig, NOW));
 }
 
 static void
@@ -94,6 +124,14 @@ test_repo_and_sha_shapes(void **state)
 	assert_false(webhook_repo_ok("acme/sh op"));
 	assert_false(webhook_repo_ok("acme/shop;drop"));
 	assert_false(webhook_repo_ok("acme/shop\n"));
+	/* Regression (make fuzz): dot segments reached forge API paths. */
+	assert_false(webhook_repo_ok("acme/.."));
+	assert_false(webhook_repo_ok("../shop"));
+	assert_false(webhook_repo_ok("acme/./shop"));
+	assert_false(webhook_repo_ok("acme/../shop"));
+	assert_false(webhook_repo_ok("acme/."));
+	assert_true(webhook_repo_ok("acme/.github"));
+	assert_true(webhook_repo_ok("acme/shop..v2"));
 	assert_true(webhook_sha_ok("0123456789abcdef0123456789abcdef01234567"));
 	assert_true(webhook_sha_ok("abcdef0"));
 	assert_false(webhook_sha_ok("abcdef"));
@@ -108,6 +146,7 @@ main(void)
 		cmocka_unit_test(test_spec_vector),
 		cmocka_unit_test(test_several_signatures),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_long_webhook_id),
 		cmocka_unit_test(test_repo_and_sha_shapes),
 	};
 
