@@ -194,6 +194,17 @@ engine_list(struct engine *e, int (*fn)(bool role, const char *name,
 }
 
 int
+engine_sizes(struct engine *e, int (*fn)(const char *db, int64_t bytes,
+    void *arg), void *arg, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->sizes(e, fn, arg, err, errlen);
+	return engine_after(e, rc);
+}
+
+int
 engine_drop_orphan(struct engine *e, bool role, const char *name, char *err,
     size_t errlen)
 {

@@ -93,6 +93,10 @@ struct engine_ops {
 	/* Drop one database or role nothing of previewd's refers to. */
 	int (*drop_orphan)(struct engine *e, bool role, const char *name,
 	    char *err, size_t errlen);
+	/* The size in bytes of each of previewd's databases, as the server
+	 * counts it, for the admin page; fn returns 0 to go on. */
+	int (*sizes)(struct engine *e, int (*fn)(const char *db, int64_t bytes,
+	    void *arg), void *arg, char *err, size_t errlen);
 };
 
 struct engine {
@@ -145,6 +149,8 @@ int engine_list(struct engine *e, int (*fn)(bool role, const char *name,
     void *arg), void *arg, char *err, size_t errlen) MUST_CHECK;
 int engine_drop_orphan(struct engine *e, bool role, const char *name,
     char *err, size_t errlen) MUST_CHECK;
+int engine_sizes(struct engine *e, int (*fn)(const char *db, int64_t bytes,
+    void *arg), void *arg, char *err, size_t errlen) MUST_CHECK;
 
 /* Host and port clients use: public_host when set, else admin_url's. */
 int engine_endpoint(const struct engine_ops *ops, const struct engine_cfg *cfg,

@@ -407,6 +407,32 @@ my_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 	return my_exec(e, sql, err, errlen);
 }
 
+/* Data and index bytes of the tables, as information_schema estimates
+ * them (InnoDB's figures are approximate); a database without tables
+ * is 0. */
+static int
+my_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
+    void *arg, char *err, size_t errlen)
+{
+	static const char sql[] = "SELECT s.SCHEMA_NAME, "
+	    "COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0) FROM "
+	    "information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES "
+	    "t ON t.TABLE_SCHEMA = s.SCHEMA_NAME WHERE s.SCHEMA_NAME LIKE "
+	    "'pvd\\_%' GROUP BY s.SCHEMA_NAME";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (mysql_real_query(MY(e), sql, sizeof(sql) - 1) != 0 ||
+	    (res = mysql_store_result(MY(e))) == NULL)
+		return my_classify(e, err, errlen);
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && row[1] != NULL && names_valid(row[0]) &&
+		    fn(row[0], strtoll(row[1], NULL, 10), arg) != 0)
+			break;
+	mysql_free_result(res);
+	return ENGINE_OK;
+}
+
 /* ---- sessions as an environment's user ---- */
 
 static int
@@ -591,4 +617,5 @@ const struct engine_ops mysql_ops = {
 	.db_drop = my_db_drop,
 	.list = my_list,
 	.drop_orphan = my_drop_orphan,
+	.sizes = my_sizes,
 };

@@ -510,6 +510,31 @@ pg_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 	return rc;
 }
 
+/* Only databases the admin may connect to can be measured: its own
+ * environments' (it is a member of their roles), not a stranger's. */
+static int
+pg_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
+    void *arg, char *err, size_t errlen)
+{
+	PGresult *res;
+	int i, rc = ENGINE_OK;
+
+	res = PQexec(PG(e), "SELECT datname, pg_database_size(oid) FROM "
+	    "pg_database WHERE datname LIKE 'pvd\\_%' AND "
+	    "has_database_privilege(oid, 'CONNECT')");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = pg_classify(e, res, err, errlen);
+	} else {
+		for (i = 0; i < PQntuples(res); i++)
+			if (names_valid(PQgetvalue(res, i, 0)) &&
+			    fn(PQgetvalue(res, i, 0),
+			    strtoll(PQgetvalue(res, i, 1), NULL, 10), arg) != 0)
+				break;
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* ---- sessions as an environment's role ---- */
 
 static int
@@ -716,4 +741,5 @@ const struct engine_ops postgres_ops = {
 	.db_drop = pg_db_drop,
 	.list = pg_list,
 	.drop_orphan = pg_drop_orphan,
+	.sizes = pg_sizes,
 };

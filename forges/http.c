@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "server/crypto.h"
+#include "server/metrics.h"
 
 /* Forges recover from outages within minutes; waiting longer between
  * tries only delays the comment or the migration. */
@@ -175,8 +176,29 @@ http_response_release(struct http_response *res)
 	buf_release(&res->body);
 }
 
+static enum forge_rc classify(const struct http_response *res, int rc,
+    const char *what, int64_t attempts, int64_t *retry_ms, char *err,
+    size_t errlen);
+
+/* Every forge call passes here: the one place it is counted. */
 enum forge_rc
 http_classify(const struct http_response *res, int rc, const char *what,
+    int64_t attempts, int64_t *retry_ms, char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		[FORGE_OK] = "ok", [FORGE_NOT_FOUND] = "not_found",
+		[FORGE_RETRY] = "retry", [FORGE_FAIL] = "failed",
+	};
+	enum forge_rc out = classify(res, rc, what, attempts, retry_ms, err,
+	    errlen);
+
+	metrics_forge(what, out == FORGE_RETRY && (res->status == 429 ||
+	    res->status == 403) ? "rate_limited" : names[out]);
+	return out;
+}
+
+static enum forge_rc
+classify(const struct http_response *res, int rc, const char *what,
     int64_t attempts, int64_t *retry_ms, char *err, size_t errlen)
 {
 	long st = res->status;

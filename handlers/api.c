@@ -12,6 +12,7 @@
 #include "server/crypto.h"
 #include "server/jobs.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/watch.h"
 
 static atomic_int api_waiters;
@@ -275,6 +276,7 @@ api_env_delete(struct request *req)
 	}
 	if (rc == 0) {
 		jobs_notify();
+		metrics_deletion("api");
 		log_info("environment %s: delete requested through the API",
 		    req->cap[0]);
 	}
@@ -285,5 +287,116 @@ api_env_delete(struct request *req)
 	}
 	http_json(req, 202, api_env_json(req->cfg, &e, false));
 	crypto_wipe(&e, sizeof(e));
+	return 0;
+}
+
+/* An action found nothing to change: 404 when there is no such
+ * environment, else 409 saying why. */
+static void
+answer_unchanged(struct request *req, const char *id, const char *why)
+{
+	struct env e;
+	int rc = store_env_get(req->store, id, &e);
+
+	if (rc == 1)
+		http_error(req, 404, "not_found", "no environment \"%s\"", id);
+	else if (rc == 0)
+		http_error(req, 409, "conflict", "%s is %s: %s", id,
+		    env_status_name(e.status), why);
+	else
+		http_error(req, 503, "unavailable", "state store unavailable");
+	crypto_wipe(&e, sizeof(e));
+}
+
+/* The environment's JSON answered with status, or 404/503. */
+static void
+answer_env(struct request *req, int status, const char *id)
+{
+	struct env e;
+	int rc = store_env_get(req->store, id, &e);
+
+	if (rc == 0)
+		http_json(req, status, api_env_json(req->cfg, &e, false));
+	else if (rc == 1)
+		http_error(req, 404, "not_found", "no environment \"%s\"", id);
+	else
+		http_error(req, 503, "unavailable", "state store unavailable");
+	crypto_wipe(&e, sizeof(e));
+}
+
+int
+api_env_extend(struct request *req)
+{
+	const char *id = req->cap[0];
+	int64_t seconds = 86400;
+	const cJSON *ttl;
+	cJSON *body = NULL;
+	int rc;
+
+	if (auth_bearer(req, NULL) != AUTH_ADMIN) {
+		auth_deny(req);
+		return 0;
+	}
+	if (http_read_body(req, 4096) != 0)
+		return 0;
+	if (req->body.len > 0) {
+		body = cJSON_ParseWithLength(req->body.data, req->body.len);
+		ttl = cJSON_GetObjectItemCaseSensitive(body, "ttl");
+		if (body == NULL || (ttl != NULL && (!cJSON_IsString(ttl) ||
+		    parse_duration(ttl->valuestring, &seconds) != 0 ||
+		    seconds <= 0 || seconds > 30 * 86400))) {
+			cJSON_Delete(body);
+			http_error(req, 400, "bad_request", "expected {\"ttl\": "
+			    "\"24h\"}: a duration from 1s to 30d");
+			return 0;
+		}
+		cJSON_Delete(body);
+	}
+	if (!env_id_ok(id) || http_store(req) == NULL ||
+	    (rc = store_env_extend(req->store, id, seconds)) < 0) {
+		http_error(req, env_id_ok(id) ? 503 : 404, env_id_ok(id) ?
+		    "unavailable" : "not_found", env_id_ok(id) ? "state store "
+		    "unavailable" : "no such environment");
+		return 0;
+	}
+	if (rc == 1) {
+		answer_unchanged(req, id, "it is gone or going, nothing to "
+		    "extend");
+		return 0;
+	}
+	jobs_notify();
+	log_info("environment %s: extended by %llds through the API", id,
+	    (long long)seconds);
+	answer_env(req, 200, id);
+	return 0;
+}
+
+int
+api_env_retry(struct request *req)
+{
+	const char *id = req->cap[0];
+	int rc;
+
+	if (auth_bearer(req, NULL) != AUTH_ADMIN) {
+		auth_deny(req);
+		return 0;
+	}
+	if (!env_id_ok(id)) {
+		http_error(req, 404, "not_found", "no such environment");
+		return 0;
+	}
+	if (http_store(req) == NULL ||
+	    (rc = store_env_request_retry(req->store, id)) < 0) {
+		http_error(req, 503, "unavailable", "state store unavailable");
+		return 0;
+	}
+	if (rc == 1) {
+		answer_unchanged(req, id, "only a failed environment is "
+		    "retried");
+		return 0;
+	}
+	jobs_notify();
+	log_info("environment %s: retry requested through the API", id);
+	answer_env(req, 202, id);
 	return 0;
 }

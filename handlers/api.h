@@ -22,6 +22,10 @@
 int api_pr_environment(struct request *req);
 int api_env_list(struct request *req);
 int api_env_delete(struct request *req);
+/* POST /api/v1/environments/{id}/extend {"ttl": "24h"} and .../retry,
+ * admin token. */
+int api_env_extend(struct request *req);
+int api_env_retry(struct request *req);
 
 /* The JSON object of an environment; database_url only when with_url and
  * the environment is ready. Caller owns the result. */

@@ -67,6 +67,10 @@ github_webhook(struct request *req)
 		    "not configured (no [github] section)");
 		return 0;
 	}
+	/* The event names the delivery in the metrics even when it is
+	 * refused; metrics map it onto a fixed set of labels. */
+	event = http_header(req, "X-GitHub-Event");
+	req->event = event;
 	if (webhook_begin(req, "GitHub") != 0)
 		return 0;
 	if (!signature_ok(req)) {
@@ -77,7 +81,6 @@ github_webhook(struct request *req)
 		return 0;
 	}
 
-	event = http_header(req, "X-GitHub-Event");
 	delivery = http_header(req, "X-GitHub-Delivery");
 	for (i = 0; i < F_COUNT; i++)
 		f[i].path = field_paths[i];
@@ -118,7 +121,7 @@ github_webhook(struct request *req)
 	}
 	if (jscan_string(&f[F_REPO], repo, sizeof(repo)) != 0 ||
 	    !webhook_repo_ok(repo) || jscan_int64(&f[F_NUMBER], &number) != 0 ||
-	    number <= 0) {
+	    number <= 0 || number > WEBHOOK_NUMBER_MAX) {
 		http_error(req, 400, "bad_payload", "pull_request payload needs "
 		    "repository.full_name and number");
 		return 0;

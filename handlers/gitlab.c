@@ -57,7 +57,8 @@ standard_webhook_ok(const char *secret, const char *id, const char *timestamp,
 		return false;
 	if ((keylen = crypto_base64_decode(secret + 6, key, sizeof(key))) <= 0)
 		return false;
-	buf_init(&msg, len + 512);
+	/* "id.timestamp.body": the id's length is the sender's choice. */
+	buf_init(&msg, strlen(id) + strlen(timestamp) + 2 + len + 1);
 	if (buf_printf(&msg, "%s.%s.", id, timestamp) != 0 ||
 	    buf_add(&msg, body, len) != 0 ||
 	    crypto_hmac("sha256", key, (size_t)keylen, msg.data, msg.len, mac,
@@ -134,6 +135,9 @@ gitlab_webhook(struct request *req)
 		    "configured ([gitlab] webhook_token or signing_token)");
 		return 0;
 	}
+	/* As for GitHub: named in the metrics even when refused. */
+	event = http_header(req, "X-Gitlab-Event");
+	req->event = event;
 	if (webhook_begin(req, "GitLab") != 0)
 		return 0;
 	if (!authentic(req)) {
@@ -143,7 +147,6 @@ gitlab_webhook(struct request *req)
 		    "X-Gitlab-Token or webhook-signature");
 		return 0;
 	}
-	event = http_header(req, "X-Gitlab-Event");
 	for (i = 0; i < F_COUNT; i++)
 		f[i].path = field_paths[i];
 	if (jscan_parse(req->body.data, req->body.len, f, F_COUNT) != 0) {
@@ -185,7 +188,7 @@ gitlab_webhook(struct request *req)
 	}
 	if (jscan_string(&f[F_PATH], repo, sizeof(repo)) != 0 ||
 	    !webhook_repo_ok(repo) || jscan_int64(&f[F_IID], &iid) != 0 ||
-	    iid <= 0 || jscan_int64(&f[F_PROJECT_ID], &pid) != 0 || pid <= 0) {
+	    iid <= 0 || iid > WEBHOOK_NUMBER_MAX || jscan_int64(&f[F_PROJECT_ID], &pid) != 0 || pid <= 0) {
 		http_error(req, 400, "bad_payload", "merge request hook needs "
 		    "project.path_with_namespace, project.id and "
 		    "object_attributes.iid");

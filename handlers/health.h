@@ -11,5 +11,8 @@
 
 int health_healthz(struct request *req);
 int health_readyz(struct request *req);
+/* GET /metrics: Prometheus text format, no auth (restrict it at the proxy
+ * if it should not be public; it carries no secrets). */
+int health_metrics(struct request *req);
 
 #endif

@@ -86,6 +86,7 @@ vercel_webhook(struct request *req)
 	}
 	/* Previews only: production (or any named target) never gets a
 	 * preview database. */
+	req->event = "deployment";
 	if (jscan_string(&f[F_TYPE], type, sizeof(type)) != 0 ||
 	    strcmp(type, "deployment.created") != 0 ||
 	    (f[F_TARGET].type != JSCAN_MISSING &&
@@ -94,7 +95,7 @@ vercel_webhook(struct request *req)
 		return 0;
 	}
 	if (jscan_string(&f[F_PR], pr, sizeof(pr)) != 0 ||
-	    parse_int64(pr, 1, INT64_MAX / 2, &number) != 0) {
+	    parse_int64(pr, 1, WEBHOOK_NUMBER_MAX, &number) != 0) {
 		log_info("webhook vercel: a preview deployment of no GitHub pull "
 		    "request: ignored");
 		http_reply(req, 204, NULL, NULL, 0);

@@ -7,6 +7,7 @@
 
 #include "server/jobs.h"
 #include "server/log.h"
+#include "server/metrics.h"
 
 int
 webhook_begin(struct request *req, const char *forge)
@@ -27,6 +28,12 @@ webhook_repo_ok(const char *s)
 
 	if (n == 0 || n >= ENV_REPO_SIZE || s[0] == '/' || s[n - 1] == '/' ||
 	    strchr(s, '/') == NULL || strstr(s, "//") != NULL)
+		return false;
+	if (strcmp(s, ".") == 0 || strncmp(s, "./", 2) == 0 ||
+	    strcmp(s, "..") == 0 || strncmp(s, "../", 3) == 0 ||
+	    strstr(s, "/./") != NULL || strstr(s, "/../") != NULL ||
+	    (n >= 2 && strcmp(s + n - 2, "/.") == 0) ||
+	    (n >= 3 && strcmp(s + n - 3, "/..") == 0))
 		return false;
 	for (; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
@@ -68,6 +75,14 @@ webhook_apply(struct request *req, const char *via, struct pr_event *ev,
 	char env_id[ENV_ID_SIZE];
 	enum pr_result result;
 
+	/* The id goes into every log line about this change, as one
+	 * key=value token: forges send UUIDs or "evt_..." ids. */
+	if (strspn(ev->delivery, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	    "qrstuvwxyz0123456789._:-") != strlen(ev->delivery)) {
+		http_error(req, 400, "bad_request", "delivery id: expected "
+		    "letters, digits and . _ : -");
+		return 0;
+	}
 	log_context("delivery=%s repo=%s pr=%lld", ev->delivery, ev->repo,
 	    (long long)ev->number);
 	if ((rc = config_repo(req->cfg, ev->repo)) == NULL) {
@@ -92,6 +107,11 @@ webhook_apply(struct request *req, const char *via, struct pr_event *ev,
 		    "delivery; redeliver it");
 		goto out;
 	}
+	req->outcome = result == PR_DUPLICATE ? MO_DUPLICATE : result ==
+	    PR_STALE ? MO_STALE : result == PR_IGNORED ? MO_IGNORED :
+	    MO_ACCEPTED;
+	if (result == PR_ACCEPTED && ev->op == PR_CLOSE)
+		metrics_deletion("close");
 	switch (result) {
 	case PR_DUPLICATE:
 		log_info("webhook %s: %s: duplicate delivery", via, ev->action);

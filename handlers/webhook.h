@@ -21,8 +21,11 @@
  * on; otherwise the answer was sent. */
 int webhook_begin(struct request *req, const char *forge) MUST_CHECK;
 
-/* Repository paths as the forges allow them, and commit ids. */
+/* Repository paths as the forges allow them (no "." or ".." segment:
+ * they go into forge API paths), and commit ids. */
 bool webhook_repo_ok(const char *repo);
+/* Pull and merge request numbers: the forges' are 32-bit. */
+#define WEBHOOK_NUMBER_MAX 2147483647LL
 bool webhook_sha_ok(const char *sha);
 
 /* Apply ev (filled but for engine and ttl) for the repository's section:

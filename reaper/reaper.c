@@ -11,6 +11,7 @@
 #include "engines/engine.h"
 #include "server/jobs.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/store.h"
 
 #define RETENTION (7 * 86400)
@@ -82,6 +83,7 @@ reaper_pass(const struct config *cfg, struct store *st)
 	bool enqueued = false;
 	int i;
 
+	metrics_reaper_run();
 	x.n = 0;
 	if (store_env_expired(st, now_s(), collect_expired, &x) != 0)
 		log_warnx("reaper: cannot list expired environments");
@@ -89,6 +91,7 @@ reaper_pass(const struct config *cfg, struct store *st)
 		if (store_env_request_delete(st, x.ids[i], "expired: no pull "
 		    "request activity within the repository's ttl") == 0) {
 			log_info("environment %s expired: deleting", x.ids[i]);
+			metrics_deletion("ttl");
 			enqueued = true;
 		}
 	}

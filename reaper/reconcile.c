@@ -10,6 +10,7 @@
 #include "forges/github.h"
 #include "forges/gitlab.h"
 #include "server/log.h"
+#include "server/metrics.h"
 
 
 struct target {
@@ -125,6 +126,7 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 		    reason) == 0) {
 			log_warnx("environment %s of %s: the pull request is no "
 			    "longer open: deleting", closed->ids[i], t.repo);
+			metrics_deletion("reconcile");
 			jobs_notify();
 		}
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/names.h"
 
 #define MAX_OBJECTS 20000
@@ -110,12 +111,13 @@ keep_orphan(bool role, const char *name, void *arg)
 	return on_server(c->server, name, role) && !known(c->known, name);
 }
 
+/* The idle pool members as the state had them before the server was
+ * listed: one of them missing from that listing is really gone (a
+ * member made after the snapshot is not in it; a claimed one is marked
+ * claimed before it is renamed). */
 struct pool_check {
-	struct worker *w;
-	const char *engine;
-	const struct objects *server;
-	char gone[64][NAMES_SIZE];
-	int ngone;
+	char idle[128][NAMES_SIZE];
+	int nidle;
 };
 
 static int
@@ -123,9 +125,8 @@ on_pool(const char *db, const char *state, void *arg)
 {
 	struct pool_check *p = arg;
 
-	if (strcmp(state, "idle") == 0 && !on_server(p->server, db, false) &&
-	    p->ngone < (int)ARRAY_SIZE(p->gone))
-		str_copy(p->gone[p->ngone++], db, NAMES_SIZE);
+	if (strcmp(state, "idle") == 0 && p->nidle < (int)ARRAY_SIZE(p->idle))
+		str_copy(p->idle[p->nidle++], db, NAMES_SIZE);
 	return 0;
 }
 
@@ -136,6 +137,32 @@ dbs_first(const void *a, const void *b)
 {
 	return (int)((const struct object *)a)->role -
 	    (int)((const struct object *)b)->role;
+}
+
+struct sizes_ctx {
+	struct store *st;
+	const char *engine;
+};
+
+static int
+on_size(const char *db, int64_t bytes, void *arg)
+{
+	struct sizes_ctx *c = arg;
+
+	return store_env_set_size(c->st, c->engine, db, bytes) == 0 ? 0 : 1;
+}
+
+/* The admin page shows each environment's size as of the last sweep: one
+ * query per server per pass, never one per page view. */
+static void
+measure_sizes(struct worker *w, struct engine *eng, const char *engine)
+{
+	struct sizes_ctx c = { w->store, engine };
+	char err[512];
+
+	if (engine_sizes(eng, on_size, &c, err, sizeof(err)) != ENGINE_OK)
+		log_warnx("sweep of %s: cannot measure database sizes: %s",
+		    engine, err);
 }
 
 enum job_result
@@ -150,12 +177,16 @@ sweep_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	int64_t now = now_s(), first;
 	enum job_result res = JOB_DONE;
 	size_t i;
-	int rc, dropped = 0;
+	int rc, dropped = 0, gone = 0;
 
 	if (eng == NULL)
 		return JOB_DONE;   /* the engine is no longer configured */
-	/* The server first, the state after: whatever previewd makes in
-	 * between is then known by the time it is compared. */
+	/* The pool as the state has it, then the server, then the state's
+	 * names: what previewd makes in between is known by the time it is
+	 * compared, and not yet in the pool snapshot. */
+	if ((pool = calloc(1, sizeof(*pool))) != NULL &&
+	    store_pool_each(w->store, j->target, on_pool, pool) != 0)
+		pool->nidle = 0;
 	rc = engine_list(eng, on_object, &server, err, sizeof(err));
 	if (rc != ENGINE_OK) {
 		o->retry_ms = jobs_backoff(j->attempts);
@@ -176,23 +207,25 @@ sweep_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	qsort(server.v, server.n, sizeof(*server.v), dbs_first);
 
 	/* Pool members that vanished (dropped by hand, a restored server). */
-	if ((pool = calloc(1, sizeof(*pool))) != NULL) {
-		pool->w = w;
-		pool->engine = j->target;
-		pool->server = &server;
-		if (store_pool_each(w->store, j->target, on_pool, pool) == 0) {
-			for (rc = 0; rc < pool->ngone; rc++) {
-				log_warnx("pool database %s is gone from %s: "
-				    "forgotten", pool->gone[rc], j->target);
-				if (store_pool_remove(w->store, j->target,
-				    pool->gone[rc]) != 0)
-					log_warnx("cannot forget it now");
-			}
-			if (pool->ngone > 0 && store_job_enqueue(w->store, "pool",
-			    j->target, 0) == 0)
-				jobs_notify();
+	for (rc = 0; pool != NULL && rc < pool->nidle; rc++) {
+		int forgot;
+
+		if (on_server(&server, pool->idle[rc], false))
+			continue;
+		forgot = store_pool_forget_idle(w->store, j->target,
+		    pool->idle[rc]);
+		if (forgot == 0) {
+			log_warnx("pool database %s is gone from %s: "
+			    "forgotten", pool->idle[rc], j->target);
+			gone++;
+		} else if (forgot < 0) {
+			log_warnx("pool database %s is gone from %s, and "
+			    "cannot be forgotten now", pool->idle[rc],
+			    j->target);
 		}
 	}
+	if (gone > 0 && store_job_enqueue(w->store, "pool", j->target, 0) == 0)
+		jobs_notify();
 
 	for (i = 0; i < server.n; i++) {
 		const struct object *obj = &server.v[i];
@@ -219,6 +252,7 @@ sweep_run(struct worker *w, const struct job *j, struct job_outcome *o)
 			    "database", obj->name, j->target,
 			    (long long)(now - first));
 			dropped++;
+			metrics_orphan_dropped(j->target);
 			server.v[i].name[0] = '\0';   /* no longer there */
 		} else {
 			bool news = false;
@@ -240,6 +274,7 @@ sweep_run(struct worker *w, const struct job *j, struct job_outcome *o)
 		    j->target);
 	if (dropped > 0)
 		log_info("sweep of %s: %d orphans dropped", j->target, dropped);
+	measure_sizes(w, eng, j->target);
 out:
 	free(pool);
 	free(server.v);

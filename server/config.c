@@ -123,6 +123,10 @@ static const struct key_def keys[] = {
 	  "20s", false, 1, 3600, NULL },
 	{ "server", "state_path", K_STR, C(server.state_path),
 	  "/var/lib/previewd/state.db", false, 0, 0, NULL },
+	{ "server", "tls_cert", K_STR, C(server.tls_cert), NULL, false, 0, 0,
+	  NULL },
+	{ "server", "tls_key", K_STR, C(server.tls_key), NULL, false, 0, 0,
+	  NULL },
 	{ "server", "templates_dir", K_STR, C(server.templates_dir),
 	  PREVIEWD_TEMPLATES, false, 0, 0, NULL },
 	{ "server", "workers", K_INT, C(server.workers), "4", false, 1, 64,
@@ -772,6 +776,20 @@ config_validate(struct parse_state *st)
 		config_defaults(st, "github", cfg, st->global_set, sec->line,
 		    "github");
 	}
+	if ((cfg->server.tls_cert != NULL) != (cfg->server.tls_key != NULL)) {
+		sec = section_find(st, "server");
+		config_error(st, sec ? sec->line : 1, "[server] tls_cert and "
+		    "tls_key go together");
+	} else if (cfg->server.tls_cert != NULL &&
+	    (access(cfg->server.tls_cert, R_OK) != 0 ||
+	    access(cfg->server.tls_key, R_OK) != 0)) {
+		size_t idx;
+
+		(void)key_find("server", "tls_cert", &idx);
+		config_error(st, st->global_set[idx], "cannot read tls_cert "
+		    "\"%s\" or tls_key \"%s\"", cfg->server.tls_cert,
+		    cfg->server.tls_key);
+	}
 	if (cfg->github.configured &&
 	    (cfg->github.app_id != 0) != (cfg->github.private_key_file != NULL)) {
 		sec = section_find(st, "github");
@@ -792,7 +810,8 @@ config_validate(struct parse_state *st)
 	if (cfg->server.public_url == NULL && cfg->server.listen != NULL) {
 		char url[300];
 
-		if (str_printf(url, sizeof(url), "http://%s",
+		if (str_printf(url, sizeof(url), "%s://%s",
+		    cfg->server.tls_cert != NULL ? "https" : "http",
 		    cfg->server.listen) == 0)
 			cfg->server.public_url = strdup(url);
 	}
@@ -954,6 +973,8 @@ static const char *const fixed_keys[][2] = {
 	{ "server", "listen" },
 	{ "server", "state_path" },
 	{ "server", "templates_dir" },
+	{ "server", "tls_cert" },
+	{ "server", "tls_key" },
 	{ "server", "workers" },
 };
 

@@ -65,6 +65,8 @@ struct config {
 		char *templates_dir;
 		char *comment_password;  /* private-only | never | always */
 		int64_t shutdown_timeout;
+		char *tls_cert;          /* PEM certificate (chain) */
+		char *tls_key;           /* PEM private key */
 	} server;
 	struct engine_cfg postgres;
 	struct engine_cfg mysql;

@@ -4,6 +4,7 @@
 #include "server/httpd.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -17,7 +18,9 @@
 #include <strings.h>
 
 #include <civetweb.h>
+#include <openssl/ssl.h>
 
+#include "handlers/admin.h"
 #include "handlers/api.h"
 #include "handlers/github.h"
 #include "handlers/gitlab.h"
@@ -25,6 +28,7 @@
 #include "handlers/vercel.h"
 #include "server/dburl.h"
 #include "server/log.h"
+#include "server/metrics.h"
 
 typedef int (*handler_fn)(struct request *);
 
@@ -33,20 +37,43 @@ typedef int (*handler_fn)(struct request *);
  * or more (as many as still lets the rest match, so for GitLab's nested
  * groups the repository is everything up to the last "/pulls/").
  */
+/* webhook: which provider's deliveries the route takes (counted in the
+ * metrics), or -1. */
 static const struct route {
 	const char *method;
 	const char *pattern;
 	handler_fn fn;
+	int webhook;
 } routes[] = {
-	{ "GET", "/healthz", health_healthz },
-	{ "GET", "/readyz", health_readyz },
-	{ "POST", "/webhooks/github", github_webhook },
-	{ "POST", "/webhooks/gitlab", gitlab_webhook },
-	{ "POST", "/webhooks/vercel", vercel_webhook },
-	{ "GET", "/api/v1/repos/{+}/pulls/{}/environment", api_pr_environment },
-	{ "GET", "/api/v1/environments", api_env_list },
-	{ "DELETE", "/api/v1/environments/{}", api_env_delete },
+	{ "GET", "/healthz", health_healthz, -1 },
+	{ "GET", "/readyz", health_readyz, -1 },
+	{ "GET", "/metrics", health_metrics, -1 },
+	{ "POST", "/webhooks/github", github_webhook, MP_GITHUB },
+	{ "POST", "/webhooks/gitlab", gitlab_webhook, MP_GITLAB },
+	{ "POST", "/webhooks/vercel", vercel_webhook, MP_VERCEL },
+	{ "GET", "/api/v1/repos/{+}/pulls/{}/environment", api_pr_environment,
+	  -1 },
+	{ "GET", "/api/v1/environments", api_env_list, -1 },
+	{ "DELETE", "/api/v1/environments/{}", api_env_delete, -1 },
+	{ "POST", "/api/v1/environments/{}/extend", api_env_extend, -1 },
+	{ "POST", "/api/v1/environments/{}/retry", api_env_retry, -1 },
+	{ "GET", "/", admin_page, -1 },
+	{ "POST", "/admin/environments/{}/{}", admin_action, -1 },
 };
+
+/* The outcome a webhook's status says, when its handler said nothing. */
+static enum metric_outcome
+status_outcome(int status)
+{
+	switch (status) {
+	case 401: return MO_BAD_SIGNATURE;
+	case 413: return MO_TOO_LARGE;
+	case 503: return MO_UNAVAILABLE;
+	case 204: return MO_IGNORED;
+	case 200: case 202: return MO_ACCEPTED;
+	default: return MO_BAD_REQUEST;
+	}
+}
 
 static struct mg_context *httpd_ctx;
 static const struct config *httpd_cfg;
@@ -395,7 +422,13 @@ httpd_dispatch(struct mg_connection *conn, void *cbdata)
 			req.cap[i][caps[i].len] = '\0';
 		}
 		req.ncap = ncap;
+		req.outcome = -1;
 		routes[r].fn(&req);
+		if (routes[r].webhook >= 0)
+			metrics_webhook((enum metric_provider)routes[r].webhook,
+			    req.event, req.outcome >= 0 ?
+			    (enum metric_outcome)req.outcome :
+			    status_outcome(req.status));
 		goto out;
 	}
 	if (path_known)
@@ -408,6 +441,55 @@ out:
 	atomic_fetch_sub(&body_bytes, req.body_reserved);
 	buf_release(&req.body);
 	return req.status ? req.status : 500;
+}
+
+int
+httpd_init(const struct config *cfg, char *err, size_t errlen)
+{
+	/* Loaded before civetweb asks for "libssl.so" and "libcrypto.so",
+	 * these answer to those names (server/tlsshim/ssl.c says why); they
+	 * stay loaded for the life of the process. */
+	static const char *const shims[] = {
+		PREVIEWD_LIBDIR "/libpreviewd-crypto.so",
+		PREVIEWD_LIBDIR "/libpreviewd-ssl.so",
+	};
+	size_t i;
+
+	if (cfg->server.tls_cert == NULL) {
+		mg_init_library(0);
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(shims); i++) {
+		if (dlopen(shims[i], RTLD_NOW | RTLD_LOCAL) == NULL) {
+			snprintf(err, errlen, "tls: cannot load %s (%s); "
+			    "was previewd installed with make install?",
+			    shims[i], dlerror());
+			return -1;
+		}
+	}
+	if ((mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS) == 0) {
+		snprintf(err, errlen, "tls: civetweb cannot load OpenSSL");
+		return -1;
+	}
+	return 0;
+}
+
+/* civetweb hands us its SSL_CTX: load the certificate chain and the key
+ * from their own files (civetweb alone wants both in one). */
+static int
+httpd_init_ssl(void *ctx, void *user_data)
+{
+	const struct config *cfg = user_data;
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->server.tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->server.tls_key,
+	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		log_errorx("tls: cannot use %s and %s (a PEM certificate chain "
+		    "and its private key?)", cfg->server.tls_cert,
+		    cfg->server.tls_key);
+		return -1;
+	}
+	return 1;
 }
 
 static int
@@ -459,6 +541,7 @@ httpd_start(const struct config *cfg, char *err, size_t errlen)
 		"keep_alive_timeout_ms", "5000",
 		"request_timeout_ms", "30000",
 		"tcp_nodelay", "1",
+		NULL, NULL,     /* room for the TLS option */
 		NULL,
 	};
 
@@ -468,7 +551,16 @@ httpd_start(const struct config *cfg, char *err, size_t errlen)
 	httpd_cfg = cfg;
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = httpd_log_message;
-	httpd_ctx = mg_start(&cb, NULL, options);
+	if (cfg->server.tls_cert != NULL) {
+		/* "s": this port speaks TLS; 4: TLS 1.2 and later only. */
+		if (str_printf(ports + strlen(ports), sizeof(ports) -
+		    strlen(ports), "s") != 0)
+			return -1;
+		options[ARRAY_SIZE(options) - 3] = "ssl_protocol_version";
+		options[ARRAY_SIZE(options) - 2] = "4";
+		cb.init_ssl = httpd_init_ssl;
+	}
+	httpd_ctx = mg_start(&cb, (void *)(uintptr_t)cfg, options);
 	if (httpd_ctx == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (in use, or not an "
 		    "address of this machine?)", cfg->server.listen);

@@ -36,7 +36,17 @@ struct request {
 	struct buf body;                 /* after http_read_body */
 	size_t body_reserved;            /* share of the body budget held */
 	int status;                      /* set by the reply helpers */
+	/* Webhooks, for the metrics: the forge's event, and the outcome
+	 * when the status alone does not say it (-1). */
+	const char *event;
+	int outcome;
 };
+
+/* Initialise civetweb, once, before any thread starts; with TLS
+ * configured, make OpenSSL available to it (server/tlsshim/). 0 ok, -1
+ * with err. */
+int httpd_init(const struct config *cfg, char *err, size_t errlen)
+    MUST_CHECK;
 
 /* Start serving cfg->server.listen. 0 ok, -1 with err. */
 int httpd_start(const struct config *cfg, char *err, size_t errlen)

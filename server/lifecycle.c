@@ -13,6 +13,7 @@
 #include "server/crypto.h"
 #include "server/fault.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/pool.h"
 #include "server/source.h"
 #include "server/watch.h"
@@ -233,6 +234,9 @@ step_provision(struct run *r, struct env *e)
 	if (rc == ENGINE_FAIL)
 		return step_fail(r, e, e->want_sha, "%s refused: %s", e->engine,
 		    err);
+	if (fresh)
+		metrics_claim(e->engine, e->pool_db[0] == '\0');
+	metrics_provisioned(e->engine, (double)(mono_ms() - r->started) / 1000);
 	if (e->pool_db[0] != '\0') {
 		if (store_pool_remove(r->w->store, e->engine, e->pool_db) != 0)
 			return step_retry(r, 1000, "cannot update the pool");
@@ -404,6 +408,7 @@ step_migrate(struct run *r, struct env *e)
 	enum step step;
 	char sum[65], err[512];
 	size_t i, applied = 0;
+	int64_t started = mono_ms();
 	int rc;
 
 	env_sources(r, e, &migrations, &seed);
@@ -469,6 +474,7 @@ step_migrate(struct run *r, struct env *e)
 	}
 	log_info("migrations at %.12s: %zu applied, %zu already in place",
 	    s.sha, applied, s.src.n - applied);
+	metrics_migrated(e->engine, (double)(mono_ms() - started) / 1000);
 	/* The seed runs once, after the first successful migration run. */
 	str_copy(e->head_sha, s.sha, sizeof(e->head_sha));
 	clear_transient_error(e);
@@ -561,6 +567,7 @@ step_teardown(struct run *r, struct env *e)
 	if (rc != ENGINE_OK) {
 		/* Nothing may leak: a failed drop is retried for as long as
 		 * it takes, whatever the reason. */
+		metrics_delete_failed();
 		return step_retry(r, jobs_backoff(r->job->attempts),
 		    "cannot drop %s yet: %s", e->db_name, err);
 	}
@@ -619,10 +626,13 @@ step_next(struct run *r, struct env *e)
 		}
 		return step_save(r, e);
 	case ENV_FAILED:
-		if (strcmp(e->head_sha, e->want_sha) == 0)
+		if (strcmp(e->head_sha, e->want_sha) == 0 &&
+		    e->retried == e->retry_requested)
 			return STEP_END;
-		/* A new push retries a failed environment: the claim is
-		 * idempotent, so this also finishes one that failed there. */
+		/* A new push, or a retry asked for, tries a failed environment
+		 * again: the claim is idempotent, so this also finishes one
+		 * that failed there. */
+		e->retried = e->retry_requested;
 		e->status = ENV_PROVISIONING;
 		return step_save(r, e);
 	}
@@ -652,8 +662,9 @@ lifecycle_run(struct worker *w, const struct job *j, struct job_outcome *o)
 			(void)step_retry(&r, 1000, "cannot read environment");
 			break;
 		}
-		log_context("env=%s repo=%s pr=%lld", e.id, e.repo,
-		    (long long)e.number);
+		log_context("env=%s repo=%s pr=%lld%s%s", e.id, e.repo,
+		    (long long)e.number, e.last_delivery[0] ? " delivery=" : "",
+		    e.last_delivery);
 		if (step_next(&r, &e) == STEP_END)
 			break;
 	}

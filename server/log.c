@@ -72,6 +72,32 @@ json_escape(struct buf *b, const char *s)
 	}
 }
 
+/* The context "k=v k=v" as JSON members: ,"k":"v",... Keys come from
+ * log_context's format strings, values never hold spaces (webhook.c
+ * checks delivery ids; repositories and ids have their own charsets). */
+static int
+json_context(struct buf *b)
+{
+	const char *p = log_ctx, *eq, *end;
+	int rc = 0;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, " ");
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq != NULL && eq > p) {
+			char value[sizeof(log_ctx)];
+
+			snprintf(value, sizeof(value), "%.*s", (int)(end - eq - 1),
+			    eq + 1);
+			rc |= buf_printf(b, ",\"%.*s\":\"", (int)(eq - p), p);
+			json_escape(b, value);
+			rc |= buf_addstr(b, "\"");
+		}
+		p = *end == ' ' ? end + 1 : end;
+	}
+	return rc;
+}
+
 /* Build the whole line first and write it with one write(2), so lines
  * from different threads never interleave. */
 static void
@@ -99,11 +125,7 @@ log_emit(enum log_level level, const char *msg, const char *suffix)
 			json_escape(&b, suffix);
 		}
 		rc |= buf_addstr(&b, "\"");
-		if (log_ctx[0] != '\0') {
-			rc |= buf_addstr(&b, ",\"ctx\":\"");
-			json_escape(&b, log_ctx);
-			rc |= buf_addstr(&b, "\"");
-		}
+		rc |= json_context(&b);
 		rc |= buf_addstr(&b, "}\n");
 	} else {
 		rc = buf_printf(&b, "%s %-5s %s%s%s%s%s\n", stamp,

@@ -22,6 +22,7 @@
 #include <mysql.h>
 
 #include "engines/engine.h"
+#include "handlers/admin.h"
 #include "reaper/reaper.h"
 #include "server/config.h"
 #include "server/fault.h"
@@ -152,7 +153,10 @@ serve(struct config *cfg)
 		log_errorx("cannot initialise libcurl");
 		return 1;
 	}
-	mg_init_library(0);
+	if (httpd_init(cfg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		return 1;
+	}
 	if (mysql_library_init(0, NULL, NULL) != 0) {
 		log_errorx("cannot initialise the MySQL client library");
 		return 1;
@@ -169,7 +173,8 @@ serve(struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (notify_init(cfg, err, sizeof(err)) != 0) {
+	if (notify_init(cfg, err, sizeof(err)) != 0 ||
+	    admin_init(cfg, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		goto out;
 	}
@@ -225,6 +230,7 @@ stop:
 	httpd_stop();
 out:
 	notify_release();
+	admin_release();
 	mg_exit_library();
 	mysql_library_end();
 	curl_global_cleanup();
@@ -282,12 +288,14 @@ main(int argc, char **argv)
 		char err[512];
 
 		/* The templates are part of the configuration. */
-		if (notify_init(cfg, err, sizeof(err)) != 0) {
+		if (notify_init(cfg, err, sizeof(err)) != 0 ||
+		    admin_init(cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "%s\n", err);
 			config_free(cfg);
 			return 1;
 		}
 		notify_release();
+		admin_release();
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;

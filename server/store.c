@@ -50,6 +50,15 @@ env_status_parse(const char *s, enum env_status *out)
 }
 
 bool
+env_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 4 && n < ENV_ID_SIZE && strncmp(s, "env_", 4) == 0 &&
+	    strspn(s + 4, "0123456789abcdef") == n - 4;
+}
+
+bool
 env_status_settled(enum env_status s)
 {
 	return s == ENV_READY || s == ENV_FAILED || s == ENV_DELETED;
@@ -128,6 +137,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE environments ADD COLUMN reset_db INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE environments ADD COLUMN comment_id INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE environments ADD COLUMN comment_hash TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE environments ADD COLUMN retry_requested INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT -1;"
+	"ALTER TABLE environments ADD COLUMN last_delivery TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE pool ADD COLUMN secret BLOB;"  /* its role's password */
 	"CREATE TABLE vercel_links ("   /* Vercel projects deploying a PR */
 	"  env_id TEXT NOT NULL,"
@@ -758,7 +771,7 @@ store_job_count(struct store *st, int64_t *count)
 	"event_at, activity_at, expires_at, ttl, status, head_sha, db_name, " \
 	"role_name, pool_db, secret, error, created_at, updated_at, " \
 	"api_target, reset_db, private_repo, installation_id, comment_id, " \
-	"comment_hash"
+	"comment_hash, retry_requested, retried, size_bytes, last_delivery"
 
 static void
 env_from_row(sqlite3_stmt *s, struct env *e)
@@ -802,6 +815,10 @@ env_from_row(sqlite3_stmt *s, struct env *e)
 	e->installation_id = sqlite3_column_int64(s, 24);
 	e->comment_id = sqlite3_column_int64(s, 25);
 	column_text(s, 26, e->comment_hash, sizeof(e->comment_hash));
+	e->retry_requested = sqlite3_column_int64(s, 27);
+	e->retried = sqlite3_column_int64(s, 28);
+	e->size_bytes = sqlite3_column_int64(s, 29);
+	column_text(s, 30, e->last_delivery, sizeof(e->last_delivery));
 }
 
 static int
@@ -900,8 +917,8 @@ env_update(struct store *st, const struct env *e)
 
 	if (store_prepare(st, "UPDATE environments SET status = ?2, "
 	    "head_sha = ?3, pool_db = ?4, secret = ?5, error = ?6, "
-	    "updated_at = ?7, db_name = ?8, reset_db = ?9 WHERE id = ?1",
-	    &s) != 0)
+	    "updated_at = ?7, db_name = ?8, reset_db = ?9, retried = ?10 "
+	    "WHERE id = ?1", &s) != 0)
 		return -1;
 	bind_text(s, 1, e->id);
 	bind_text(s, 2, env_status_name(e->status));
@@ -916,6 +933,7 @@ env_update(struct store *st, const struct env *e)
 	sqlite3_bind_int64(s, 7, now_s());
 	bind_text(s, 8, e->db_name);
 	sqlite3_bind_int(s, 9, e->reset_db);
+	sqlite3_bind_int64(s, 10, e->retried);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "save environment");
 	else
@@ -996,6 +1014,111 @@ out:
 	if (rc != 0)
 		store_rollback(st);
 	return rc;
+}
+
+/* One statement on one environment by id, plus an optional job, in one
+ * transaction. 0 done, 1 no such row (or no change), -1 error. */
+static int
+env_change(struct store *st, const char *sql, const char *id, int64_t arg,
+    const char *job)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, sql, &s) != 0)
+		goto out;
+	bind_text(s, 1, id);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, arg);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		sqlite3_bind_int64(s, 3, now_s());
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "change environment");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		rc = 1;
+		goto out;
+	}
+	if ((job != NULL && job_enqueue(st, job, id, 0) != 0) ||
+	    store_commit(st) != 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		store_rollback(st);
+	return rc;
+}
+
+int
+store_env_extend(struct store *st, const char *id, int64_t seconds)
+{
+	/* From the later of now and the current expiry: extending never
+	 * shortens. The comment shows the new expiry. */
+	return env_change(st, "UPDATE environments SET expires_at = "
+	    "MAX(expires_at, ?3) + ?2, activity_at = ?3, updated_at = ?3 "
+	    "WHERE id = ?1 AND want_present = 1", id, seconds, "notify");
+}
+
+int
+store_env_request_retry(struct store *st, const char *id)
+{
+	return env_change(st, "UPDATE environments SET retry_requested = "
+	    "retry_requested + 1, updated_at = ?3 WHERE id = ?1 AND "
+	    "want_present = 1 AND status = 'failed'", id, 0, "env");
+}
+
+int
+store_env_set_size(struct store *st, const char *engine, const char *db,
+    int64_t bytes)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "UPDATE environments SET size_bytes = ?3 "
+	    "WHERE engine = ?1 AND db_name = ?2 AND status != 'deleted'",
+	    &s) != 0)
+		return -1;
+	bind_text(s, 1, engine);
+	bind_text(s, 2, db);
+	sqlite3_bind_int64(s, 3, bytes);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "record a database's size");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+struct counts_cb {
+	int (*fn)(const char *, const char *, int64_t, void *);
+	void *arg;
+};
+
+static int
+count_row(sqlite3_stmt *s, void *arg)
+{
+	struct counts_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2),
+	    c->arg);
+}
+
+int
+store_env_counts(struct store *st, int (*fn)(const char *engine,
+    const char *status, int64_t n, void *arg), void *arg)
+{
+	struct counts_cb c = { fn, arg };
+
+	return each_row(st, "SELECT engine, status, COUNT(*) FROM environments "
+	    "WHERE status != 'deleted' GROUP BY engine, status ORDER BY 1, 2",
+	    NULL, 0, count_row, &c, "count environments");
 }
 
 int
@@ -1185,6 +1308,25 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 	return rc;
 }
 
+static int
+env_note_delivery(struct store *st, const char *id, const char *delivery)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "UPDATE environments SET last_delivery = ?2 "
+	    "WHERE id = ?1", &s) != 0)
+		return -1;
+	bind_text(s, 1, id);
+	bind_text(s, 2, delivery);
+	if (sqlite3_step(s) == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "record delivery id");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* A Vercel project deploying the pull request gets DATABASE_URL from the
  * notify job; a new or changed link enqueues it. */
 static int
@@ -1328,6 +1470,11 @@ store_pr_event(struct store *st, const struct pr_event *ev,
 	}
 	if (*result == PR_ACCEPTED && job_enqueue(st, "env", env_id, 0) != 0)
 		goto out;
+	/* The delivery that last moved the environment follows it into the
+	 * job's log lines. */
+	if (*result == PR_ACCEPTED && env_note_delivery(st, env_id,
+	    ev->delivery) != 0)
+		goto out;
 	if (ev->vercel_project != NULL && *result != PR_IGNORED &&
 	    vercel_link(st, ev, env_id) != 0)
 		goto out;
@@ -1356,6 +1503,8 @@ out:
 
 /* ---- the warm pool ---- */
 
+/* One statement on one pool row: 0 it changed a row, 1 none matched, -1
+ * error. */
 static int
 pool_exec(struct store *st, const char *sql, const char *engine,
     const char *db, const char *what)
@@ -1374,7 +1523,7 @@ pool_exec(struct store *st, const char *sql, const char *engine,
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, what);
 	else
-		rc = 0;
+		rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -1409,7 +1558,7 @@ store_pool_ready(struct store *st, const char *engine, const char *db)
 {
 	return pool_exec(st, "UPDATE pool SET state = 'idle', created_at = ?3 "
 	    "WHERE engine = ?1 AND db_name = ?2 AND state = 'creating'",
-	    engine, db, "mark pool database idle");
+	    engine, db, "mark pool database idle") < 0 ? -1 : 0;
 }
 
 int
@@ -1417,7 +1566,15 @@ store_pool_remove(struct store *st, const char *engine, const char *db)
 {
 	return pool_exec(st, "DELETE FROM pool WHERE engine = ?1 AND "
 	    "db_name = ?2", engine, db,
-	    "remove pool database");
+	    "remove pool database") < 0 ? -1 : 0;
+}
+
+int
+store_pool_forget_idle(struct store *st, const char *engine, const char *db)
+{
+	return pool_exec(st, "DELETE FROM pool WHERE engine = ?1 AND "
+	    "db_name = ?2 AND state = 'idle'", engine, db,
+	    "forget pool database");
 }
 
 int

@@ -34,6 +34,8 @@ enum env_status {
 };
 
 const char *env_status_name(enum env_status s);
+/* Whether s looks like an environment id: "env_" and hex. */
+bool env_id_ok(const char *s);
 int env_status_parse(const char *s, enum env_status *out) MUST_CHECK;
 /* ready, failed and deleted: what a long poll waits for. */
 bool env_status_settled(enum env_status s);
@@ -56,6 +58,12 @@ struct env {
 	/* the pull request comment, owned by the "notify" job */
 	int64_t comment_id;
 	char comment_hash[72];
+	/* a retry of a failed environment: asked for (event-owned) and acted
+	 * on (worker-owned) */
+	int64_t retry_requested;
+	int64_t retried;
+	int64_t size_bytes;          /* the database's size, -1 unknown */
+	char last_delivery[136];     /* the webhook that last moved it */
 	/* desired */
 	bool want_present;
 	char want_sha[ENV_SHA_SIZE];
@@ -166,6 +174,22 @@ int store_env_set_comment(struct store *st, const char *id,
 int store_env_request_delete(struct store *st, const char *id,
     const char *reason) MUST_CHECK;
 
+/* Push the expiry of an environment wanted present to the later of now
+ * and its expiry, plus seconds; enqueues the comment's update. 0 ok, 1 not
+ * found or not wanted, -1 error. */
+int store_env_extend(struct store *st, const char *id, int64_t seconds)
+    MUST_CHECK;
+/* Ask for a failed environment to be tried again at the same commit. 0 ok,
+ * 1 not found or not failed, -1 error. */
+int store_env_request_retry(struct store *st, const char *id) MUST_CHECK;
+/* The size last measured of the live environment whose database on
+ * engine is db (none: nothing changes). */
+int store_env_set_size(struct store *st, const char *engine, const char *db,
+    int64_t bytes) MUST_CHECK;
+/* Environments not deleted, counted by engine and status. */
+int store_env_counts(struct store *st, int (*fn)(const char *engine,
+    const char *status, int64_t n, void *arg), void *arg) MUST_CHECK;
+
 /* Ids of environments wanted present whose expiry has passed. */
 int store_env_expired(struct store *st, int64_t now,
     int (*fn)(const char *id, void *), void *arg) MUST_CHECK;
@@ -185,6 +209,11 @@ int store_pool_ready(struct store *st, const char *engine, const char *db)
     MUST_CHECK;
 int store_pool_remove(struct store *st, const char *engine, const char *db)
     MUST_CHECK;
+/* Forget a pool database that vanished from its server, if it is still
+ * idle (a claim marks it first, then renames it). 0 forgotten, 1 not
+ * idle (any more), -1 error. */
+int store_pool_forget_idle(struct store *st, const char *engine,
+    const char *db) MUST_CHECK;
 int store_pool_counts(struct store *st, const char *engine, int *idle,
     int *creating) MUST_CHECK;
 /* Pool databases left in "creating" (by a crash), with their secrets. */

@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -234,8 +235,22 @@ class Previewd:
         return self._listen_parts()[1]
 
     @property
+    def tls(self):
+        """True when the daemon serves HTTPS ([server] tls_cert)."""
+        return bool(self._get("server", "tls_cert"))
+
+    @property
     def base_url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self.port)
+
+    def _connection(self, timeout):
+        if not self.tls:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        # The test's own certificate is the only one trusted, and its name
+        # (127.0.0.1) is checked, as a careful client would.
+        ctx = ssl.create_default_context(cafile=self._get("server", "tls_cert"))
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
+                                           context=ctx)
 
     def _get(self, section, key):
         v = self.config.get(section, {}).get(key)
@@ -443,7 +458,7 @@ class Previewd:
             body = body.encode()
         if token is not None:
             hdrs["Authorization"] = "Bearer " + token
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = self._connection(timeout)
         try:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()

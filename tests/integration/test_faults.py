@@ -216,6 +216,29 @@ def test_a_database_made_by_hand_with_the_prefix_is_dropped(engine, previewd_fac
             conn.close()
 
 
+def test_an_idle_pool_database_dropped_by_hand_is_replaced(engine, previewd_factory):
+    """The sweep notices a pool member gone from the server (dropped by
+    hand, a restored backup), forgets it and the pool refills; a member
+    made while the sweep runs is never taken for a vanished one."""
+    d = previewd_factory(fast_reaper(engine.config(pool_size=3)))
+    wait_until(lambda: len(state_pool(d)) == 3 and only_the_pool_remains(engine, d),
+               what="the pool to fill")
+    victim = state_pool(d)[0]
+    conn = engine.server.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("DROP DATABASE %s" % victim)
+    finally:
+        conn.close()
+    wait_until(lambda: victim not in state_pool(d) and len(state_pool(d)) == 3
+               and only_the_pool_remains(engine, d), timeout=30,
+               what="the pool to forget %s and refill" % victim)
+    log = d.log()
+    assert "pool database %s is gone from %s: forgotten" % (victim, engine.name) in log
+    # Only the one dropped by hand was ever taken for gone.
+    assert log.count("is gone from") == 1, log
+
+
 def test_what_previewd_may_not_drop_is_reported_once(pg, pg_config, previewd_factory):
     """A prefixed database a superuser made is beyond previewd's role: the
     sweep says so once and leaves it."""
@@ -362,7 +385,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     state = d.config["server"]["state_path"]
     conn = sqlite3.connect(state)
     for col in ("api_target", "private_repo", "installation_id", "reset_db", "comment_id",
-                "comment_hash"):
+                "comment_hash", "retry_requested", "retried", "size_bytes", "last_delivery"):
         conn.execute("ALTER TABLE environments DROP COLUMN %s" % col)
     conn.execute("ALTER TABLE pool DROP COLUMN secret")
     for table in ("vercel_links", "orphans", "reconcile"):

@@ -213,8 +213,10 @@ static const char full_text[] =
     "templates_dir = /usr/share/previewd/templates\n"
     "comment_password = never\n"
     "shutdown_timeout = 45s\n"
+    "tls_cert = /dev/null\n"
+    "tls_key = /dev/null\n"
     "\n"
-    "[postgres]\n"                                               /* 16 */
+    "[postgres]\n"                                               /* 18 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
     "pool_size = 5\n"
@@ -230,18 +232,18 @@ static const char full_text[] =
     "interval = 10m\n"
     "orphan_grace = 15m\n"
     "\n"
-    "[repo:acme/shop]\n"                                         /* 32 */
+    "[repo:acme/shop]\n"                                         /* 34 */
     "engine = postgres\n"
     "ttl = 2d\n"
     "ci_token = repo-ci\n"
     "forks = allow\n"
     "\n"
-    "[mysql]\n"                                                  /* 38 */
+    "[mysql]\n"                                                  /* 40 */
     "admin_url = mysql://root:pw@mysql.internal:3306/mysql\n"
     "public_host = mysql.example.com:3307\n"
     "pool_size = 3\n"
     "\n"
-    "[repo:acme/api]\n"                                          /* 43 */
+    "[repo:acme/api]\n"                                          /* 45 */
     "engine = mysql\n"
     "migrations = dir:/srv/migrations\n"
     "seed = file:/srv/seed.sql\n"
@@ -279,9 +281,11 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->server.workers, 8);
 	assert_string_equal(c->server.log_level, "debug");
 	assert_string_equal(c->server.log_format, "json");
+	assert_string_equal(c->server.tls_cert, "/dev/null");
+	assert_string_equal(c->server.tls_key, "/dev/null");
 
 	assert_true(c->postgres.configured);
-	assert_int_equal(c->postgres.line, 16);
+	assert_int_equal(c->postgres.line, 18);
 	assert_string_equal(c->postgres.admin_url,
 	    "postgresql://admin:pw%40x@db.internal:5432/postgres");
 	assert_string_equal(c->postgres.public_host, "db.example.com:6432");
@@ -298,7 +302,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->server.shutdown_timeout, 45);
 
 	assert_true(c->mysql.configured);
-	assert_int_equal(c->mysql.line, 38);
+	assert_int_equal(c->mysql.line, 40);
 	assert_string_equal(c->mysql.admin_url,
 	    "mysql://root:pw@mysql.internal:3306/mysql");
 	assert_string_equal(c->mysql.public_host, "mysql.example.com:3307");
@@ -306,13 +310,13 @@ test_full_file_loads_every_value(void **state)
 
 	assert_int_equal(c->nrepos, 2);
 	assert_string_equal(c->repos[0].pattern, "acme/shop");
-	assert_int_equal(c->repos[0].line, 32);
+	assert_int_equal(c->repos[0].line, 34);
 	assert_string_equal(c->repos[0].engine, "postgres");
 	assert_int_equal(c->repos[0].ttl, 2 * 86400);
 	assert_string_equal(c->repos[0].ci_token, "repo-ci");
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
-	assert_int_equal(c->repos[1].line, 43);
+	assert_int_equal(c->repos[1].line, 45);
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
 	assert_string_equal(c->repos[1].forks, "deny");
@@ -441,6 +445,10 @@ test_public_url_derived_from_listen(void **state)
 	assert_string_equal(f->cfg->server.public_url, "http://10.1.2.3:9000");
 	load_ok(f, SERVER "listen = [::1]:9000\n" PG);
 	assert_string_equal(f->cfg->server.public_url, "http://[::1]:9000");
+	/* Serving TLS, the derived address is https. */
+	load_ok(f, SERVER "listen = 10.1.2.3:9443\ntls_cert = /dev/null\n"
+	    "tls_key = /dev/null\n" PG);
+	assert_string_equal(f->cfg->server.public_url, "https://10.1.2.3:9443");
 	/* Set explicitly, it is kept as written. */
 	load_ok(f, SERVER "listen = [::1]:9000\npublic_url = https://p.example\n"
 	    PG);
