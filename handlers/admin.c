@@ -246,7 +246,9 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "pr_url", buf);
 	cJSON_AddStringToObject(o, "provider", e->provider);
 	cJSON_AddStringToObject(o, "name", e->name);
-	cJSON_AddStringToObject(o, "kind", "pr");
+	cJSON_AddStringToObject(o, "kind", strcmp(e->provider, ENV_CI) == 0 ?
+	    "ci" : "pr");
+	cJSON_AddBoolToObject(o, "is_ci", strcmp(e->provider, ENV_CI) == 0);
 	cJSON_AddStringToObject(o, "engine", e->engine);
 	cJSON_AddStringToObject(o, "status", env_status_name(e->status));
 	cJSON_AddBoolToObject(o, "failed", e->status == ENV_FAILED);

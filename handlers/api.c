@@ -17,11 +17,11 @@
 
 static atomic_int api_waiters;
 
-#define DB_URL_SIZE 1024
+#define DB_URL_SIZE API_URL_SIZE
 
-/* The environment's handed-out URL into out; 0 ok. */
-static int
-env_url(const struct config *cfg, const struct env *e, char *out, size_t outsz)
+int
+api_env_url(const struct config *cfg, const struct env *e, char *out,
+    size_t outsz)
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
@@ -79,7 +79,7 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	cJSON_AddStringToObject(o, "engine", e->engine);
 	cJSON_AddStringToObject(o, "status", env_status_name(e->status));
 	if (with_url && e->status == ENV_READY &&
-	    env_url(cfg, e, url, sizeof(url)) == 0) {
+	    api_env_url(cfg, e, url, sizeof(url)) == 0) {
 		cJSON_AddStringToObject(o, "database_url", url);
 		crypto_wipe(url, sizeof(url));
 	} else {
@@ -103,9 +103,8 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	return o;
 }
 
-/* ?wait=SECONDS: 0 to API_MAX_WAIT. -1 when malformed. */
-static int
-query_wait(const struct request *req, int64_t *seconds)
+int
+api_query_wait(const struct request *req, int64_t *seconds)
 {
 	char v[32];
 
@@ -115,16 +114,73 @@ query_wait(const struct request *req, int64_t *seconds)
 	return parse_int64(v, 0, API_MAX_WAIT, seconds);
 }
 
+bool
+api_wait_begin(struct request *req)
+{
+	static const char *const headers[] = { "Retry-After", "2", NULL };
+	static const char body[] = "{\"error\":{\"code\":\"busy\",\"message\":"
+	    "\"too many requests are waiting; retry shortly\"}}";
+
+	if (atomic_fetch_add(&api_waiters, 1) < API_MAX_WAITERS)
+		return true;
+	atomic_fetch_sub(&api_waiters, 1);
+	http_reply_headers(req, 503, "application/json", headers, body,
+	    sizeof(body) - 1);
+	return false;
+}
+
+void
+api_wait_end(void)
+{
+	atomic_fetch_sub(&api_waiters, 1);
+}
+
+int
+api_env_await(struct request *req, int (*get)(struct request *,
+    struct env *, void *), void *arg, int64_t deadline, struct env *e)
+{
+	uint64_t gen;
+	int found;
+
+	/* The generation is taken before the read, so a change committed
+	 * between the read and the wait is never missed. The store
+	 * connection goes back to the cache while the request sleeps. */
+	for (;;) {
+		gen = watch_generation();
+		found = http_store(req) == NULL ? -1 : get(req, e, arg);
+		if (found < 0 || (found == 0 && env_status_settled(e->status)) ||
+		    mono_ms() >= deadline || watch_stopping())
+			return found;
+		if (found == 0)
+			crypto_wipe(e, sizeof(*e));
+		http_store_release(req);
+		watch_wait(gen, deadline);
+	}
+}
+
+struct pr_key {
+	const char *provider, *repo;
+	int64_t number;
+};
+
+static int
+get_pr_env(struct request *req, struct env *e, void *arg)
+{
+	const struct pr_key *k = arg;
+
+	return store_env_find_pr(req->store, k->provider, k->repo, k->number,
+	    e);
+}
+
 int
 api_pr_environment(struct request *req)
 {
 	const char *repo = req->cap[0];
 	char provider[16] = "github", format[16] = "json", url[DB_URL_SIZE];
 	struct env e;
-	int64_t number, wait, deadline;
-	uint64_t gen;
-	bool waiting = false;
-	int found = 1;
+	struct pr_key key;
+	int64_t number, wait;
+	int found;
 
 	if (auth_bearer(req, repo) == AUTH_NONE) {
 		auth_deny(req);
@@ -146,45 +202,20 @@ api_pr_environment(struct request *req)
 		http_error(req, 400, "bad_request", "format must be json or env");
 		return 0;
 	}
-	if (query_wait(req, &wait) != 0) {
+	if (api_query_wait(req, &wait) != 0) {
 		http_error(req, 400, "bad_request", "wait must be a number of "
 		    "seconds from 0 to %d", API_MAX_WAIT);
 		return 0;
 	}
-	if (wait > 0) {
-		if (atomic_fetch_add(&api_waiters, 1) >= API_MAX_WAITERS) {
-			static const char *const headers[] = {
-				"Retry-After", "2", NULL,
-			};
-			static const char body[] = "{\"error\":{\"code\":"
-			    "\"busy\",\"message\":\"too many requests are "
-			    "waiting; retry shortly\"}}";
-
-			atomic_fetch_sub(&api_waiters, 1);
-			http_reply_headers(req, 503, "application/json", headers,
-			    body, sizeof(body) - 1);
-			return 0;
-		}
-		waiting = true;
-	}
-
-	/* Read, and while not settled sleep until any status changes. The
-	 * generation is taken before the read, so a change committed between
-	 * the read and the wait is never missed. The store connection goes
-	 * back to the cache while the request sleeps. */
-	deadline = mono_ms() + wait * 1000;
-	for (;;) {
-		gen = watch_generation();
-		found = http_store(req) == NULL ? -1 : store_env_find_pr(
-		    req->store, provider, repo, number, &e);
-		if (found < 0 || (found == 0 && env_status_settled(e.status)) ||
-		    mono_ms() >= deadline || watch_stopping())
-			break;
-		http_store_release(req);
-		watch_wait(gen, deadline);
-	}
-	if (waiting)
-		atomic_fetch_sub(&api_waiters, 1);
+	if (wait > 0 && !api_wait_begin(req))
+		return 0;
+	key.provider = provider;
+	key.repo = repo;
+	key.number = number;
+	found = api_env_await(req, get_pr_env, &key, mono_ms() + wait * 1000,
+	    &e);
+	if (wait > 0)
+		api_wait_end();
 
 	if (found < 0) {
 		http_error(req, 503, "unavailable", "state store unavailable");
@@ -195,7 +226,7 @@ api_pr_environment(struct request *req)
 		char line[DB_URL_SIZE + 32];
 
 		if (e.status == ENV_READY &&
-		    env_url(req->cfg, &e, url, sizeof(url)) == 0 &&
+		    api_env_url(req->cfg, &e, url, sizeof(url)) == 0 &&
 		    str_printf(line, sizeof(line), "DATABASE_URL=%s\n", url) == 0)
 			http_reply(req, 200, "text/plain; charset=utf-8", line,
 			    strlen(line));
@@ -223,9 +254,11 @@ static int
 list_one(const struct env *e, void *arg)
 {
 	struct list_ctx *c = arg;
-	cJSON *o = api_env_json(c->cfg, e, c->with_url);
+	cJSON *o;
 
-	if (o == NULL)
+	if (strcmp(e->provider, ENV_CI) == 0)
+		return 0;         /* listed under /api/v1/databases */
+	if ((o = api_env_json(c->cfg, e, c->with_url)) == NULL)
 		return -1;
 	cJSON_AddItemToArray(c->data, o);
 	return 0;

@@ -32,4 +32,25 @@ int api_env_retry(struct request *req);
 cJSON *api_env_json(const struct config *cfg, const struct env *e,
     bool with_url);
 
+/* The URL handed out for e (its role's password unsealed): 0 ok. */
+int api_env_url(const struct config *cfg, const struct env *e, char *out,
+    size_t outsz) MUST_CHECK;
+#define API_URL_SIZE 1024
+
+/* A request about to long-poll takes a place among API_MAX_WAITERS:
+ * false (and 503 with Retry-After answered) when there is none. */
+bool api_wait_begin(struct request *req) MUST_CHECK;
+void api_wait_end(void);
+
+/* ?wait=SECONDS (0 to API_MAX_WAIT; absent: 0). -1 when malformed. */
+int api_query_wait(const struct request *req, int64_t *seconds) MUST_CHECK;
+
+/* Reread the environment until fn says it has settled, the deadline
+ * (mono_ms()) passes or the daemon stops, sleeping on watch.h in between
+ * with the store connection released. 0 found (in *e), 1 not found, -1
+ * store unavailable. */
+int api_env_await(struct request *req, int (*get)(struct request *,
+    struct env *, void *), void *arg, int64_t deadline, struct env *e)
+    MUST_CHECK;
+
 #endif

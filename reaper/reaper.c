@@ -112,7 +112,8 @@ reaper_pass(const struct config *cfg, struct store *st)
 	for (i = 0; i < targets.n; i++)
 		if (store_job_enqueue(st, "reconcile", targets.v[i], 0) == 0)
 			enqueued = true;
-	if (store_prune(st, now_s() - RETENTION) != 0)
+	if (store_prune(st, now_s() - RETENTION) != 0 ||
+	    store_idempotency_prune(st, now_s() - IDEMPOTENCY_TTL) != 0)
 		log_warnx("reaper: cannot prune old records");
 	if (enqueued)
 		jobs_notify();

@@ -67,6 +67,10 @@ struct config {
 		int64_t shutdown_timeout;
 		char *tls_cert;          /* PEM certificate (chain) */
 		char *tls_key;           /* PEM private key */
+		/* POST /api/v1/databases: the longest ttl granted and how
+		 * many CI databases may live at once */
+		int64_t max_ttl;
+		int64_t max_databases;
 	} server;
 	struct engine_cfg postgres;
 	struct engine_cfg mysql;

@@ -22,6 +22,7 @@
 
 #include "handlers/admin.h"
 #include "handlers/api.h"
+#include "handlers/databases.h"
 #include "handlers/github.h"
 #include "handlers/gitlab.h"
 #include "handlers/health.h"
@@ -57,6 +58,10 @@ static const struct route {
 	{ "DELETE", "/api/v1/environments/{}", api_env_delete, -1 },
 	{ "POST", "/api/v1/environments/{}/extend", api_env_extend, -1 },
 	{ "POST", "/api/v1/environments/{}/retry", api_env_retry, -1 },
+	{ "POST", "/api/v1/databases", databases_create, -1 },
+	{ "GET", "/api/v1/databases", databases_list, -1 },
+	{ "GET", "/api/v1/databases/{}", databases_get, -1 },
+	{ "DELETE", "/api/v1/databases/{}", databases_delete, -1 },
 	{ "GET", "/", admin_page, -1 },
 	{ "POST", "/admin/environments/{}/{}", admin_action, -1 },
 };

@@ -27,6 +27,7 @@ struct run {
 	struct job_outcome *o;
 	enum job_result result;
 	int64_t started;          /* mono_ms() when the run began */
+	char blueprint[80];       /* a CI database's "blueprint:NAME" */
 };
 
 /* The note a rebuild leaves in the error column; it survives until the
@@ -132,12 +133,22 @@ env_password(struct run *r, const struct env *e, char *out, size_t outsz)
 	    e->secret_len, out, outsz);
 }
 
-/* The repository's SQL sources; "none" when it has no section any more. */
+/* The repository's SQL sources; "none" when it has no section any more.
+ * A CI database's are its blueprint's, if it asked for one. */
 static void
 env_sources(struct run *r, const struct env *e, const char **migrations,
     const char **seed)
 {
-	const struct repo_cfg *rc = config_repo(r->w->cfg, e->repo);
+	const struct repo_cfg *rc;
+
+	if (strcmp(e->provider, ENV_CI) == 0) {
+		*migrations = *seed = "none";
+		if (e->blueprint[0] != '\0' && str_printf(r->blueprint,
+		    sizeof(r->blueprint), "blueprint:%s", e->blueprint) == 0)
+			*migrations = *seed = r->blueprint;
+		return;
+	}
+	rc = config_repo(r->w->cfg, e->repo);
 
 	*migrations = rc && rc->migrations ? rc->migrations : "none";
 	*seed = rc && rc->seed ? rc->seed : "none";
@@ -642,7 +653,7 @@ step_next(struct run *r, struct env *e)
 enum job_result
 lifecycle_run(struct worker *w, const struct job *j, struct job_outcome *o)
 {
-	struct run r = { w, j, o, JOB_DONE, mono_ms() };
+	struct run r = { w, j, o, JOB_DONE, mono_ms(), "" };
 	struct env e;
 	int rc;
 

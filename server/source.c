@@ -266,3 +266,18 @@ source_release(struct source *s)
 	s->files = NULL;
 	s->n = 0;
 }
+
+bool
+source_blueprint_exists(const char *templates_dir, const char *name,
+    const char *engine)
+{
+	char path[4096];
+	struct stat sb;
+
+	if (name[0] == '\0' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") != strlen(name))
+		return false;
+	return str_printf(path, sizeof(path), "%s/blueprints/%s/%s/migrations",
+	    templates_dir, name, engine) == 0 && stat(path, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode);
+}

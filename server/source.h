@@ -56,4 +56,9 @@ enum forge_rc source_read(struct forge_call *call, const struct source *s,
 
 void source_release(struct source *s);
 
+/* True when templates_dir holds blueprint name for engine (its
+ * migrations folder): what "blueprint:NAME" may name. */
+bool source_blueprint_exists(const char *templates_dir, const char *name,
+    const char *engine);
+
 #endif

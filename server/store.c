@@ -141,6 +141,15 @@ static const char *const migrations[] = {
 	"ALTER TABLE environments ADD COLUMN retried INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE environments ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT -1;"
 	"ALTER TABLE environments ADD COLUMN last_delivery TEXT NOT NULL DEFAULT '';"
+	/* A CI database's blueprint (POST /api/v1/databases). */
+	"ALTER TABLE environments ADD COLUMN blueprint TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE idempotency ("    /* Idempotency-Key, per token */
+	"  token_key TEXT NOT NULL,"    /* HMAC of the bearer token */
+	"  key TEXT NOT NULL,"
+	"  request_hash TEXT NOT NULL,"
+	"  env_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (token_key, key));"
 	"ALTER TABLE pool ADD COLUMN secret BLOB;"  /* its role's password */
 	"CREATE TABLE vercel_links ("   /* Vercel projects deploying a PR */
 	"  env_id TEXT NOT NULL,"
@@ -529,7 +538,8 @@ store_reconcile_targets(struct store *st, int (*fn)(const char *provider,
 
 	return each_row(st, "SELECT provider, repo, MAX(api_target), "
 	    "MAX(installation_id) FROM environments WHERE want_present = 1 "
-	    "AND number > 0 GROUP BY provider, repo", NULL, 0, target_row, &c,
+	    "AND number > 0 AND provider IN ('github', 'gitlab') "
+	    "GROUP BY provider, repo", NULL, 0, target_row, &c,
 	    "list repositories");
 }
 
@@ -771,7 +781,8 @@ store_job_count(struct store *st, int64_t *count)
 	"event_at, activity_at, expires_at, ttl, status, head_sha, db_name, " \
 	"role_name, pool_db, secret, error, created_at, updated_at, " \
 	"api_target, reset_db, private_repo, installation_id, comment_id, " \
-	"comment_hash, retry_requested, retried, size_bytes, last_delivery"
+	"comment_hash, retry_requested, retried, size_bytes, last_delivery, " \
+	"blueprint"
 
 static void
 env_from_row(sqlite3_stmt *s, struct env *e)
@@ -819,6 +830,7 @@ env_from_row(sqlite3_stmt *s, struct env *e)
 	e->retried = sqlite3_column_int64(s, 28);
 	e->size_bytes = sqlite3_column_int64(s, 29);
 	column_text(s, 30, e->last_delivery, sizeof(e->last_delivery));
+	column_text(s, 31, e->blueprint, sizeof(e->blueprint));
 }
 
 static int
@@ -905,8 +917,9 @@ out:
 static bool
 env_notifies(const struct env *e)
 {
-	return e->status == ENV_READY || e->status == ENV_FAILED ||
-	    e->status == ENV_DELETED;
+	/* A CI database has no pull request to comment on. */
+	return (e->status == ENV_READY || e->status == ENV_FAILED ||
+	    e->status == ENV_DELETED) && strcmp(e->provider, ENV_CI) != 0;
 }
 
 static int
@@ -1221,16 +1234,17 @@ env_pick_names(struct store *st, const struct pr_event *ev, char *db)
 
 static int
 env_insert(struct store *st, const struct pr_event *ev, const char *id,
-    bool present)
+    bool present, const char *given_name)
 {
 	sqlite3_stmt *s = NULL;
 	char db[NAMES_SIZE], name[48];
 	int64_t now = now_s();
 	int rc = -1;
 
-	if (env_pick_names(st, ev, db) != 0 ||
+	if (env_pick_names(st, ev, db) != 0 || (given_name != NULL ?
+	    str_copy(name, given_name, sizeof(name)) :
 	    str_printf(name, sizeof(name), "preview-pr-%lld",
-	    (long long)ev->number) != 0)
+	    (long long)ev->number)) != 0)
 		return -1;
 	if (store_prepare(st, "INSERT INTO environments (id, provider, repo, "
 	    "number, name, engine, want_present, want_sha, event_at, "
@@ -1451,7 +1465,7 @@ store_pr_event(struct store *st, const struct pr_event *ev,
 	if (found == 1) {
 		if (crypto_hex_token(hex, sizeof(hex), 8) != 0 ||
 		    str_printf(env_id, ENV_ID_SIZE, "env_%s", hex) != 0 ||
-		    env_insert(st, ev, env_id, ev->op != PR_CLOSE) != 0)
+		    env_insert(st, ev, env_id, ev->op != PR_CLOSE, NULL) != 0)
 			goto out;
 		*result = ev->op == PR_CLOSE ? PR_IGNORED : PR_ACCEPTED;
 	} else {
@@ -1498,6 +1512,183 @@ out:
 	free(cur);
 	if (rc != 0)
 		store_rollback(st);
+	return rc;
+}
+
+/* ---- CI databases ---- */
+
+/* The key's record: 0 found (same request: *same), 1 none, -1 error. */
+static int
+idem_find(struct store *st, const struct ci_request *r, bool *same,
+    char env_id[ENV_ID_SIZE])
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1, step;
+
+	if (store_prepare(st, "SELECT request_hash, env_id FROM idempotency "
+	    "WHERE token_key = ?1 AND key = ?2 AND created_at >= ?3", &s) != 0)
+		return -1;
+	bind_text(s, 1, r->token_key);
+	bind_text(s, 2, r->key);
+	sqlite3_bind_int64(s, 3, now_s() - IDEMPOTENCY_TTL);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		*same = strcmp((const char *)sqlite3_column_text(s, 0),
+		    r->request_hash) == 0;
+		column_text(s, 1, env_id, ENV_ID_SIZE);
+		rc = 0;
+	} else if (step == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		store_log_error(st, "look up Idempotency-Key");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* One integer from a query with up to one text parameter. */
+static int
+query_int(struct store *st, const char *sql, const char *param, int64_t *out,
+    const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, sql, &s) != 0)
+		return -1;
+	if (param != NULL)
+		bind_text(s, 1, param);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = 0;
+	} else {
+		store_log_error(st, what);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_ci_create(struct store *st, const struct ci_request *r,
+    enum ci_result *res, char env_id[ENV_ID_SIZE])
+{
+	sqlite3_stmt *s = NULL;
+	struct pr_event ev;
+	char hex[17];
+	int64_t live, number;
+	bool same = false, created = false;
+	int rc = -1, found;
+
+	env_id[0] = '\0';
+	if (store_begin(st) != 0)
+		return -1;
+	if (r->key != NULL) {
+		/* An expired record makes way for a new one. */
+		if (store_prepare(st, "DELETE FROM idempotency WHERE token_key "
+		    "= ?1 AND key = ?2 AND created_at < ?3", &s) != 0)
+			goto out;
+		bind_text(s, 1, r->token_key);
+		bind_text(s, 2, r->key);
+		sqlite3_bind_int64(s, 3, now_s() - IDEMPOTENCY_TTL);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			store_log_error(st, "expire Idempotency-Key");
+			goto out;
+		}
+		sqlite3_finalize(s);
+		s = NULL;
+		if ((found = idem_find(st, r, &same, env_id)) < 0)
+			goto out;
+		if (found == 0) {
+			*res = same ? CI_REPLAYED : CI_KEY_REUSED;
+			if (!same)
+				env_id[0] = '\0';
+			rc = 0;
+			goto out;     /* nothing written: rolled back */
+		}
+	}
+	if (query_int(st, "SELECT COUNT(*) FROM environments WHERE provider = "
+	    "?1 AND want_present = 1", ENV_CI, &live, "count CI databases") != 0)
+		goto out;
+	if (live >= r->max_databases) {
+		*res = CI_QUOTA;
+		rc = 0;
+		goto out;
+	}
+	if (query_int(st, "SELECT COALESCE(MAX(number), 0) + 1 FROM "
+	    "environments WHERE provider = ?1", ENV_CI, &number,
+	    "number CI database") != 0)
+		goto out;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.provider = ENV_CI;
+	ev.repo = ENV_CI;
+	ev.number = number;
+	ev.head_sha = "";
+	ev.event_at = now_s();
+	ev.engine = r->engine;
+	ev.ttl = r->ttl;
+	ev.api_target = "";
+	if (crypto_hex_token(hex, sizeof(hex), 8) != 0 ||
+	    str_printf(env_id, ENV_ID_SIZE, "env_%s", hex) != 0 ||
+	    env_insert(st, &ev, env_id, true, r->name) != 0)
+		goto out;
+	if (store_prepare(st, "UPDATE environments SET blueprint = ?2 WHERE "
+	    "id = ?1", &s) != 0)
+		goto out;
+	bind_text(s, 1, env_id);
+	bind_text(s, 2, r->blueprint);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_log_error(st, "record blueprint");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (r->key != NULL) {
+		if (store_prepare(st, "INSERT INTO idempotency (token_key, key, "
+		    "request_hash, env_id, created_at) VALUES (?1, ?2, ?3, ?4, "
+		    "?5)", &s) != 0)
+			goto out;
+		bind_text(s, 1, r->token_key);
+		bind_text(s, 2, r->key);
+		bind_text(s, 3, r->request_hash);
+		bind_text(s, 4, env_id);
+		sqlite3_bind_int64(s, 5, now_s());
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			store_log_error(st, "record Idempotency-Key");
+			goto out;
+		}
+	}
+	if (job_enqueue(st, "env", env_id, 0) != 0)
+		goto out;
+	*res = CI_CREATED;
+	created = true;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	/* Only a creation writes; every other answer leaves nothing. */
+	if (created && store_commit(st) != 0) {
+		env_id[0] = '\0';
+		rc = -1;
+	}
+	store_rollback(st);
+	return rc;
+}
+
+int
+store_idempotency_prune(struct store *st, int64_t before)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "DELETE FROM idempotency WHERE created_at < ?1",
+	    &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, before);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "prune Idempotency-Keys");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
 	return rc;
 }
 

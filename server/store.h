@@ -64,6 +64,7 @@ struct env {
 	int64_t retried;
 	int64_t size_bytes;          /* the database's size, -1 unknown */
 	char last_delivery[136];     /* the webhook that last moved it */
+	char blueprint[64];          /* a CI database's blueprint, or "" */
 	/* desired */
 	bool want_present;
 	char want_sha[ENV_SHA_SIZE];
@@ -135,6 +136,44 @@ struct pr_event {
  * as PR_IGNORED so that an older open arriving later stays ignored. */
 int store_pr_event(struct store *st, const struct pr_event *ev,
     enum pr_result *result, char env_id[ENV_ID_SIZE]) MUST_CHECK;
+
+/* ---- CI databases ---- */
+
+/* A database a CI run asks for (POST /api/v1/databases) is an
+ * environment whose provider and repository are ENV_CI, numbered in
+ * creation order: it shares the pool, the engines, the jobs, the reaper
+ * and the admin page with pull requests, and has no forge to tell. */
+#define ENV_CI "ci"
+
+struct ci_request {
+	const char *name;            /* checked by the caller */
+	const char *engine;
+	int64_t ttl;
+	const char *blueprint;       /* "" for none */
+	int64_t max_databases;       /* CI databases wanted present, at most */
+	/* Idempotency-Key, scoped to the caller's token (token_key, a keyed
+	 * hash of it); key NULL: none. request_hash: what was asked. */
+	const char *token_key;
+	const char *key;
+	const char *request_hash;
+};
+
+enum ci_result {
+	CI_CREATED,
+	CI_REPLAYED,      /* the key was seen with the same request */
+	CI_KEY_REUSED,    /* the key was seen with another request */
+	CI_QUOTA,         /* max_databases reached */
+};
+
+/* Create the database's environment and its job, and remember the key,
+ * in one transaction; or find the one the key made. env_id is set for
+ * CI_CREATED and CI_REPLAYED. Keys older than IDEMPOTENCY_TTL are
+ * forgotten. 0 ok (see *res), -1 error. */
+#define IDEMPOTENCY_TTL 86400
+int store_ci_create(struct store *st, const struct ci_request *r,
+    enum ci_result *res, char env_id[ENV_ID_SIZE]) MUST_CHECK;
+/* Forget Idempotency-Keys recorded before the cutoff. */
+int store_idempotency_prune(struct store *st, int64_t before) MUST_CHECK;
 
 /* ---- environments ---- */
 

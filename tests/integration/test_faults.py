@@ -385,10 +385,11 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     state = d.config["server"]["state_path"]
     conn = sqlite3.connect(state)
     for col in ("api_target", "private_repo", "installation_id", "reset_db", "comment_id",
-                "comment_hash", "retry_requested", "retried", "size_bytes", "last_delivery"):
+                "comment_hash", "retry_requested", "retried", "size_bytes", "last_delivery",
+                "blueprint"):
         conn.execute("ALTER TABLE environments DROP COLUMN %s" % col)
     conn.execute("ALTER TABLE pool DROP COLUMN secret")
-    for table in ("vercel_links", "orphans", "reconcile"):
+    for table in ("vercel_links", "orphans", "reconcile", "idempotency"):
         conn.execute("DROP TABLE %s" % table)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()

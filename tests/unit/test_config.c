@@ -215,8 +215,10 @@ static const char full_text[] =
     "shutdown_timeout = 45s\n"
     "tls_cert = /dev/null\n"
     "tls_key = /dev/null\n"
+    "max_ttl = 12h\n"
+    "max_databases = 20\n"
     "\n"
-    "[postgres]\n"                                               /* 18 */
+    "[postgres]\n"                                               /* 20 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
     "pool_size = 5\n"
@@ -232,18 +234,18 @@ static const char full_text[] =
     "interval = 10m\n"
     "orphan_grace = 15m\n"
     "\n"
-    "[repo:acme/shop]\n"                                         /* 34 */
+    "[repo:acme/shop]\n"                                         /* 36 */
     "engine = postgres\n"
     "ttl = 2d\n"
     "ci_token = repo-ci\n"
     "forks = allow\n"
     "\n"
-    "[mysql]\n"                                                  /* 40 */
+    "[mysql]\n"                                                  /* 42 */
     "admin_url = mysql://root:pw@mysql.internal:3306/mysql\n"
     "public_host = mysql.example.com:3307\n"
     "pool_size = 3\n"
     "\n"
-    "[repo:acme/api]\n"                                          /* 45 */
+    "[repo:acme/api]\n"                                          /* 47 */
     "engine = mysql\n"
     "migrations = dir:/srv/migrations\n"
     "seed = file:/srv/seed.sql\n"
@@ -283,9 +285,11 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.log_format, "json");
 	assert_string_equal(c->server.tls_cert, "/dev/null");
 	assert_string_equal(c->server.tls_key, "/dev/null");
+	assert_int_equal(c->server.max_ttl, 12 * 3600);
+	assert_int_equal(c->server.max_databases, 20);
 
 	assert_true(c->postgres.configured);
-	assert_int_equal(c->postgres.line, 18);
+	assert_int_equal(c->postgres.line, 20);
 	assert_string_equal(c->postgres.admin_url,
 	    "postgresql://admin:pw%40x@db.internal:5432/postgres");
 	assert_string_equal(c->postgres.public_host, "db.example.com:6432");
@@ -302,7 +306,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->server.shutdown_timeout, 45);
 
 	assert_true(c->mysql.configured);
-	assert_int_equal(c->mysql.line, 40);
+	assert_int_equal(c->mysql.line, 42);
 	assert_string_equal(c->mysql.admin_url,
 	    "mysql://root:pw@mysql.internal:3306/mysql");
 	assert_string_equal(c->mysql.public_host, "mysql.example.com:3307");
@@ -310,13 +314,13 @@ test_full_file_loads_every_value(void **state)
 
 	assert_int_equal(c->nrepos, 2);
 	assert_string_equal(c->repos[0].pattern, "acme/shop");
-	assert_int_equal(c->repos[0].line, 34);
+	assert_int_equal(c->repos[0].line, 36);
 	assert_string_equal(c->repos[0].engine, "postgres");
 	assert_int_equal(c->repos[0].ttl, 2 * 86400);
 	assert_string_equal(c->repos[0].ci_token, "repo-ci");
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
-	assert_int_equal(c->repos[1].line, 45);
+	assert_int_equal(c->repos[1].line, 47);
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
 	assert_string_equal(c->repos[1].forks, "deny");
@@ -419,6 +423,8 @@ test_defaults_for_omitted_keys(void **state)
 	assert_string_equal(c->server.public_url, "http://127.0.0.1:8080");
 	assert_string_equal(c->server.state_path, "/var/lib/previewd/state.db");
 	assert_int_equal(c->server.workers, 4);
+	assert_int_equal(c->server.max_ttl, 24 * 3600);
+	assert_int_equal(c->server.max_databases, 50);
 	assert_string_equal(c->server.log_level, "info");
 	assert_string_equal(c->server.log_format, "text");
 	assert_null(c->server.ci_token);

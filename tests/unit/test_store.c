@@ -1198,6 +1198,70 @@ test_open_bad_path(void **state)
 	assert_non_null(strstr(err, "/nonexistent-previewd-test/dir/state.db"));
 }
 
+/* ---- CI databases ---- */
+
+static enum ci_result
+ci(struct fx *f, const char *token, const char *key, const char *hash,
+    int64_t max, char id[ENV_ID_SIZE])
+{
+	struct ci_request r = {
+		.name = "run", .engine = "postgres", .ttl = 7200,
+		.blueprint = "", .max_databases = max,
+		.token_key = token, .key = key, .request_hash = hash,
+	};
+	enum ci_result res;
+
+	assert_int_equal(store_ci_create(f->st, &r, &res, id), 0);
+	return res;
+}
+
+static void
+test_ci_idempotency(void **state)
+{
+	struct fx *f = *state;
+	char a[ENV_ID_SIZE], b[ENV_ID_SIZE], c[ENV_ID_SIZE];
+	struct env e;
+
+	assert_int_equal(ci(f, "tok1", "k", "h1", 10, a), CI_CREATED);
+	assert_int_equal(ci(f, "tok1", "k", "h1", 10, b), CI_REPLAYED);
+	assert_string_equal(a, b);
+	assert_int_equal(ci(f, "tok1", "k", "h2", 10, c), CI_KEY_REUSED);
+	assert_string_equal(c, "");
+	/* Another token, the same key: its own database. */
+	assert_int_equal(ci(f, "tok2", "k", "h1", 10, c), CI_CREATED);
+	assert_string_not_equal(a, c);
+	/* The environment, with its job, numbered in order. */
+	assert_int_equal(store_env_get(f->st, a, &e), 0);
+	assert_string_equal(e.provider, ENV_CI);
+	assert_string_equal(e.name, "run");
+	assert_int_equal(e.number, 1);
+	assert_true(e.want_present);
+	assert_int_equal(e.status, ENV_PROVISIONING);
+	assert_int_equal(store_env_get(f->st, c, &e), 0);
+	assert_int_equal(e.number, 2);
+	/* Forgotten keys make new databases. */
+	assert_int_equal(store_idempotency_prune(f->st, now_s() + 1), 0);
+	assert_int_equal(ci(f, "tok1", "k", "h2", 10, b), CI_CREATED);
+	assert_string_not_equal(a, b);
+}
+
+static void
+test_ci_quota_counts_live_ones(void **state)
+{
+	struct fx *f = *state;
+	char a[ENV_ID_SIZE], b[ENV_ID_SIZE];
+
+	assert_int_equal(ci(f, "t", NULL, NULL, 2, a), CI_CREATED);
+	assert_int_equal(ci(f, "t", NULL, NULL, 2, b), CI_CREATED);
+	assert_string_not_equal(a, b);
+	assert_int_equal(ci(f, "t", "q", "h", 2, b), CI_QUOTA);
+	/* Nothing of the refused request was kept, not even its key. */
+	assert_int_equal(store_env_request_delete(f->st, a, "done"), 0);
+	assert_int_equal(ci(f, "t", "q", "h", 2, b), CI_CREATED);
+	assert_int_equal(ci(f, "t", "q", "h", 2, a), CI_REPLAYED);
+	assert_string_equal(a, b);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1228,6 +1292,8 @@ main(void)
 		T(test_activity_extends_expiry),
 		T(test_save_get_each),
 		T(test_prune),
+		T(test_ci_idempotency),
+		T(test_ci_quota_counts_live_ones),
 		cmocka_unit_test(test_env_status_names),
 		T(test_migrate_sets_version),
 		T(test_migrate_again_keeps_data),
