@@ -38,6 +38,11 @@ LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lpthread 
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS  += -fsanitize=$(SANITIZE)
+# Reports end the process (a test then fails) with their stack; see
+# tests/sanitizers/README.md. Values already in the environment win.
+export ASAN_OPTIONS  ?= detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS  ?= suppressions=$(abspath tests/sanitizers/lsan.supp)
 endif
 
 # Every module except main.c goes into a static library that both the daemon
@@ -106,6 +111,7 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 
 integration: all $(NODE_STAMP)
 	PREVIEWD_BIN=$(abspath $(BUILD)/previewd) $(PYTHON) -m pytest -q -ra \
+	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/pytest \
 	  $(PYTEST_ARGS) tests/integration
 
 test: deps

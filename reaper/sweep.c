@@ -82,7 +82,10 @@ cmp_name(const void *a, const void *b)
 static bool
 known(const struct names_set *k, const char *name)
 {
-	return bsearch(name, k->v, k->n, sizeof(*k->v), cmp_name) != NULL;
+	/* v is NULL while nothing is known: bsearch and qsort want an
+	 * array even for zero elements. */
+	return k->n > 0 && bsearch(name, k->v, k->n, sizeof(*k->v), cmp_name) !=
+	    NULL;
 }
 
 static bool
@@ -203,8 +206,10 @@ sweep_run(struct worker *w, const struct job *j, struct job_outcome *o)
 		res = JOB_RETRY;
 		goto out;
 	}
-	qsort(kn.v, kn.n, sizeof(*kn.v), cmp_name);
-	qsort(server.v, server.n, sizeof(*server.v), dbs_first);
+	if (kn.n > 1)
+		qsort(kn.v, kn.n, sizeof(*kn.v), cmp_name);
+	if (server.n > 1)
+		qsort(server.v, server.n, sizeof(*server.v), dbs_first);
 
 	/* Pool members that vanished (dropped by hand, a restored server). */
 	for (rc = 0; pool != NULL && rc < pool->nidle; rc++) {

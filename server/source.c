@@ -160,7 +160,8 @@ source_migrations(struct forge_call *call, const struct env *e,
 		    "source \"%s\"", spec);
 		return FORGE_FAIL;
 	}
-	if (rc == FORGE_OK)
+	/* qsort wants a non-NULL array even for nothing to sort. */
+	if (rc == FORGE_OK && out->n > 1)
 		qsort(out->files, out->n, sizeof(*out->files), by_name);
 	return rc;
 }

@@ -1,5 +1,6 @@
 """The command line: --version, check-config, and start-up errors."""
 
+import os
 import re
 import subprocess
 
@@ -37,6 +38,10 @@ ttl = 1d
 
 
 def run(*args, env=None):
+    """env, when given, is the whole environment, but for the sanitizers'
+    options (make SANITIZE=...), which always come through."""
+    if env is not None:
+        env = dict(env, **{k: v for k, v in os.environ.items() if k.endswith("SAN_OPTIONS")})
     r = subprocess.run([binary(), *args], capture_output=True, text=True, timeout=30,
                        env=env)
     return r.returncode, r.stdout, r.stderr

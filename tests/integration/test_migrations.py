@@ -303,6 +303,20 @@ def test_dir_and_file_sources(engine, previewd_factory, tmp_path):
     assert rows(engine, env["database_url"], "SELECT COUNT(*) FROM customers")[0][0] == 2
 
 
+def test_an_empty_migrations_folder_is_nothing_to_apply(pg_config, previewd_factory, tmp_path):
+    """Regression (found under UBSan): no .sql file at all made the
+    daemon sort a NULL array."""
+    mig = tmp_path / "empty"
+    mig.mkdir()
+    (mig / "README.md").write_text("migrations go here")
+    cfg = {k: dict(v) for k, v in pg_config.items()}
+    cfg["repo:acme/shop"]["migrations"] = "dir:%s" % mig
+    d = previewd_factory(cfg)
+    push(d, "opened", 8, SHA1)
+    env = env_now(d, 8, wait=60)
+    assert env["status"] == "ready", env
+
+
 BLUEPRINTS = ["saas", "ecommerce", "cms", "analytics"]
 
 
