@@ -247,7 +247,8 @@ api_pr_environment(struct request *req)
 struct list_ctx {
 	const struct config *cfg;
 	cJSON *data;
-	bool with_url;
+	bool with_url, ci;
+	cJSON *(*item)(const struct config *, const struct env *, bool);
 };
 
 static int
@@ -256,16 +257,17 @@ list_one(const struct env *e, void *arg)
 	struct list_ctx *c = arg;
 	cJSON *o;
 
-	if (strcmp(e->provider, ENV_CI) == 0)
-		return 0;         /* listed under /api/v1/databases */
-	if ((o = api_env_json(c->cfg, e, c->with_url)) == NULL)
+	if ((strcmp(e->provider, ENV_CI) == 0) != c->ci)
+		return 0;
+	if ((o = c->item(c->cfg, e, c->with_url)) == NULL)
 		return -1;
 	cJSON_AddItemToArray(c->data, o);
 	return 0;
 }
 
-int
-api_env_list(struct request *req)
+void
+api_list(struct request *req, bool ci, cJSON *(*item)(
+    const struct config *cfg, const struct env *e, bool with_url))
 {
 	enum auth_level lvl = auth_bearer(req, NULL);
 	struct list_ctx c;
@@ -273,21 +275,28 @@ api_env_list(struct request *req)
 
 	if (lvl != AUTH_ADMIN && lvl != AUTH_CI) {
 		auth_deny(req);
-		return 0;
+		return;
 	}
-	/* One call listing every credential is an admin's privilege; CI
-	 * reads its own pull request's URL from the environment endpoint. */
 	root = cJSON_CreateObject();
 	c.cfg = req->cfg;
 	c.data = cJSON_AddArrayToObject(root, "data");
 	c.with_url = lvl == AUTH_ADMIN;
+	c.ci = ci;
+	c.item = item;
 	if (c.data == NULL || http_store(req) == NULL ||
 	    store_env_each(req->store, list_one, &c) != 0) {
 		cJSON_Delete(root);
 		http_error(req, 503, "unavailable", "state store unavailable");
-		return 0;
+		return;
 	}
 	http_json(req, 200, root);
+}
+
+int
+api_env_list(struct request *req)
+{
+	/* CI databases are listed under /api/v1/databases. */
+	api_list(req, false, api_env_json);
 	return 0;
 }
 

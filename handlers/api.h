@@ -32,6 +32,13 @@ int api_env_retry(struct request *req);
 cJSON *api_env_json(const struct config *cfg, const struct env *e,
     bool with_url);
 
+/* Answer {"data": [...]} for the environments not deleted that are CI
+ * databases (ci) or pull request environments (!ci), oldest first, each
+ * as item makes it; with_url for the admin token only, since one call
+ * listing every credential is an admin's privilege. */
+void api_list(struct request *req, bool ci, cJSON *(*item)(
+    const struct config *cfg, const struct env *e, bool with_url));
+
 /* The URL handed out for e (its role's password unsealed): 0 ok. */
 int api_env_url(const struct config *cfg, const struct env *e, char *out,
     size_t outsz) MUST_CHECK;

@@ -42,22 +42,19 @@ add_time(cJSON *o, const char *key, int64_t t)
 	cJSON_AddStringToObject(o, key, ts);
 }
 
-/* {"data": {...}} for e; the connection string only when with_url and
+/* The database's object; the connection string only when with_url and
  * the database is ready. */
 static cJSON *
-db_json(const struct config *cfg, const struct env *e, bool with_url)
+db_item(const struct config *cfg, const struct env *e, bool with_url)
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
-	cJSON *root = cJSON_CreateObject(), *o;
+	cJSON *o = cJSON_CreateObject();
 	char url[API_URL_SIZE], host[256];
 	int port = 0;
 
-	if (root == NULL || (o = cJSON_AddObjectToObject(root, "data")) ==
-	    NULL) {
-		cJSON_Delete(root);
+	if (o == NULL)
 		return NULL;
-	}
 	cJSON_AddStringToObject(o, "id", e->id);
 	cJSON_AddStringToObject(o, "name", e->name);
 	cJSON_AddStringToObject(o, "engine", e->engine);
@@ -89,6 +86,21 @@ db_json(const struct config *cfg, const struct env *e, bool with_url)
 		cJSON_AddStringToObject(o, "error", e->error);
 	else
 		cJSON_AddNullToObject(o, "error");
+	return o;
+}
+
+/* {"data": {...}}. */
+static cJSON *
+db_json(const struct config *cfg, const struct env *e, bool with_url)
+{
+	cJSON *root = cJSON_CreateObject(), *o = db_item(cfg, e, with_url);
+
+	if (root == NULL || o == NULL) {
+		cJSON_Delete(root);
+		cJSON_Delete(o);
+		return NULL;
+	}
+	cJSON_AddItemToObject(root, "data", o);
 	return root;
 }
 
@@ -105,9 +117,10 @@ get_db(struct request *req, struct env *e, void *arg)
 	return rc;
 }
 
-/* ?wait=true (DATABASES_WAIT_DEFAULT), false, or SECONDS. */
+/* ?wait=true (DATABASES_WAIT_DEFAULT), false, or SECONDS; -1 with the
+ * answer sent when it is none of those. */
 static int
-query_wait(const struct request *req, int64_t *seconds)
+query_wait(struct request *req, int64_t *seconds)
 {
 	char v[32];
 
@@ -119,14 +132,19 @@ query_wait(const struct request *req, int64_t *seconds)
 		*seconds = DATABASES_WAIT_DEFAULT;
 		return 0;
 	}
-	return parse_int64(v, 0, API_MAX_WAIT, seconds);
+	if (parse_int64(v, 0, API_MAX_WAIT, seconds) == 0)
+		return 0;
+	http_error(req, 400, "bad_request", "wait must be true, false or a "
+	    "number of seconds from 0 to %d", API_MAX_WAIT);
+	return -1;
 }
 
 static bool
-caller_ok(struct request *req, enum auth_level *lvl)
+caller_ok(struct request *req)
 {
-	*lvl = auth_bearer(req, NULL);
-	if (*lvl == AUTH_ADMIN || *lvl == AUTH_CI)
+	enum auth_level lvl = auth_bearer(req, NULL);
+
+	if (lvl == AUTH_ADMIN || lvl == AUTH_CI)
 		return true;
 	auth_deny(req);
 	return false;
@@ -274,18 +292,14 @@ databases_create(struct request *req)
 	struct create_args a;
 	struct ci_request cr;
 	enum ci_result res;
-	enum auth_level lvl;
 	char env_id[ENV_ID_SIZE], token_key[65], request_hash[65], fields[256];
 	int64_t wait;
 	size_t i;
 
-	if (!caller_ok(req, &lvl))
+	if (!caller_ok(req))
 		return 0;
-	if (query_wait(req, &wait) != 0) {
-		http_error(req, 400, "bad_request", "wait must be true, false "
-		    "or a number of seconds from 0 to %d", API_MAX_WAIT);
+	if (query_wait(req, &wait) != 0)
 		return 0;
-	}
 	if (key != NULL) {
 		for (i = 0; key[i] != '\0'; i++)
 			if (key[i] < 0x21 || key[i] > 0x7e)
@@ -354,64 +368,22 @@ databases_create(struct request *req)
 	return 0;
 }
 
-struct list_ctx {
-	const struct config *cfg;
-	cJSON *data;
-	bool with_url;
-};
-
-static int
-list_one(const struct env *e, void *arg)
-{
-	struct list_ctx *c = arg;
-	cJSON *o;
-
-	if (strcmp(e->provider, ENV_CI) != 0)
-		return 0;
-	if ((o = db_json(c->cfg, e, c->with_url)) == NULL)
-		return -1;
-	cJSON_AddItemToArray(c->data, cJSON_DetachItemFromObject(o, "data"));
-	cJSON_Delete(o);
-	return 0;
-}
-
 int
 databases_list(struct request *req)
 {
-	enum auth_level lvl;
-	struct list_ctx c;
-	cJSON *root;
-
-	if (!caller_ok(req, &lvl))
-		return 0;
-	root = cJSON_CreateObject();
-	c.cfg = req->cfg;
-	c.data = cJSON_AddArrayToObject(root, "data");
-	/* As for environments: every credential at once is the admin's. */
-	c.with_url = lvl == AUTH_ADMIN;
-	if (c.data == NULL || http_store(req) == NULL ||
-	    store_env_each(req->store, list_one, &c) != 0) {
-		cJSON_Delete(root);
-		http_error(req, 503, "unavailable", "state store unavailable");
-		return 0;
-	}
-	http_json(req, 200, root);
+	api_list(req, true, db_item);
 	return 0;
 }
 
 int
 databases_get(struct request *req)
 {
-	enum auth_level lvl;
 	int64_t wait;
 
-	if (!caller_ok(req, &lvl))
+	if (!caller_ok(req))
 		return 0;
-	if (query_wait(req, &wait) != 0) {
-		http_error(req, 400, "bad_request", "wait must be true, false "
-		    "or a number of seconds from 0 to %d", API_MAX_WAIT);
+	if (query_wait(req, &wait) != 0)
 		return 0;
-	}
 	answer_db(req, 200, req->cap[0], wait, true);
 	return 0;
 }
@@ -420,11 +392,10 @@ int
 databases_delete(struct request *req)
 {
 	const char *id = req->cap[0];
-	enum auth_level lvl;
 	struct env e;
 	int rc;
 
-	if (!caller_ok(req, &lvl))
+	if (!caller_ok(req))
 		return 0;
 	if (http_store(req) == NULL || (rc = get_db(req, &e,
 	    (void *)(uintptr_t)id)) < 0) {

@@ -1159,42 +1159,38 @@ store_env_expired(struct store *st, int64_t now,
 	return rc;
 }
 
-int
-store_prune(struct store *st, int64_t before)
+/* One statement with the cutoff as ?1. */
+static int
+delete_before(struct store *st, const char *sql, int64_t before,
+    const char *what)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
-	if (store_prepare(st, "DELETE FROM vercel_links WHERE env_id IN ("
-	    "SELECT id FROM environments WHERE status = 'deleted' AND "
-	    "want_present = 0 AND updated_at < ?1)", &s) != 0)
+	if (store_prepare(st, sql, &s) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, before);
 	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(s);
-	s = NULL;
-	if (store_prepare(st, "DELETE FROM environments WHERE status = "
-	    "'deleted' AND want_present = 0 AND updated_at < ?1", &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, before);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(s);
-	s = NULL;
-	if (store_prepare(st, "DELETE FROM deliveries WHERE received_at < ?1",
-	    &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, before);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	store_log_error(st, "prune");
-out:
+		store_log_error(st, what);
+	else
+		rc = 0;
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+store_prune(struct store *st, int64_t before)
+{
+	if (delete_before(st, "DELETE FROM vercel_links WHERE env_id IN ("
+	    "SELECT id FROM environments WHERE status = 'deleted' AND "
+	    "want_present = 0 AND updated_at < ?1)", before, "prune links") != 0 ||
+	    delete_before(st, "DELETE FROM environments WHERE status = "
+	    "'deleted' AND want_present = 0 AND updated_at < ?1", before,
+	    "prune environments") != 0 ||
+	    delete_before(st, "DELETE FROM deliveries WHERE received_at < ?1",
+	    before, "prune deliveries") != 0)
+		return -1;
+	return 0;
 }
 
 /* ---- webhooks ---- */
@@ -1677,19 +1673,8 @@ out:
 int
 store_idempotency_prune(struct store *st, int64_t before)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, "DELETE FROM idempotency WHERE created_at < ?1",
-	    &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, before);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, "prune Idempotency-Keys");
-	else
-		rc = 0;
-	sqlite3_finalize(s);
-	return rc;
+	return delete_before(st, "DELETE FROM idempotency WHERE created_at < ?1",
+	    before, "prune Idempotency-Keys");
 }
 
 /* ---- the warm pool ---- */
