@@ -110,6 +110,19 @@ db_exists(struct engine *e, const char *db, bool *exists, char *err,
 	    exists, err, errlen);
 }
 
+
+/* Server notices (a migration's RAISE NOTICE, "already exists, skipping")
+ * go to the log at debug level rather than libpq's stderr default. */
+static void
+pg_notice(void *arg, const char *message)
+{
+	char line[512];
+
+	(void)arg;
+	first_line(message, line, sizeof(line));
+	log_debug("postgres: %s", line);
+}
+
 static int
 pg_connect(struct engine *e, char *err, size_t errlen)
 {
@@ -131,6 +144,7 @@ pg_connect(struct engine *e, char *err, size_t errlen)
 		PQfinish(c);
 		return ENGINE_RETRY;
 	}
+	PQsetNoticeProcessor(c, pg_notice, NULL);
 	e->conn = c;
 	return ENGINE_OK;
 }
@@ -560,6 +574,7 @@ pg_session_open(const struct engine_cfg *cfg, const char *db,
 		PQfinish(c);
 		return ENGINE_RETRY;
 	}
+	PQsetNoticeProcessor(c, pg_notice, NULL);
 	*session = c;
 	return ENGINE_OK;
 }

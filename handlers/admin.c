@@ -236,7 +236,8 @@ page_env(const struct env *e, void *arg)
 		cJSON_AddItemToArray(p->repos, r);
 	}
 	if ((p->repo[0] && strcasecmp(p->repo, e->repo) != 0) ||
-	    (p->status[0] && strcmp(p->status, env_status_name(e->status)) != 0))
+	    (p->status[0] && strcmp(p->status,
+	    env_status_name(env_status_shown(e))) != 0))
 		return 0;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", e->id);
@@ -250,7 +251,8 @@ page_env(const struct env *e, void *arg)
 	    "ci" : "pr");
 	cJSON_AddBoolToObject(o, "is_ci", strcmp(e->provider, ENV_CI) == 0);
 	cJSON_AddStringToObject(o, "engine", e->engine);
-	cJSON_AddStringToObject(o, "status", env_status_name(e->status));
+	cJSON_AddStringToObject(o, "status",
+	    env_status_name(env_status_shown(e)));
 	cJSON_AddBoolToObject(o, "failed", e->status == ENV_FAILED);
 	cJSON_AddStringToObject(o, "error", e->error);
 	snprintf(buf, sizeof(buf), "%.12s", e->head_sha);

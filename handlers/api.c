@@ -77,8 +77,9 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	cJSON_AddNumberToObject(o, "number", (double)e->number);
 	cJSON_AddStringToObject(o, "name", e->name);
 	cJSON_AddStringToObject(o, "engine", e->engine);
-	cJSON_AddStringToObject(o, "status", env_status_name(e->status));
-	if (with_url && e->status == ENV_READY &&
+	cJSON_AddStringToObject(o, "status",
+	    env_status_name(env_status_shown(e)));
+	if (with_url && env_status_shown(e) == ENV_READY &&
 	    api_env_url(cfg, e, url, sizeof(url)) == 0) {
 		cJSON_AddStringToObject(o, "database_url", url);
 		crypto_wipe(url, sizeof(url));
@@ -148,7 +149,8 @@ api_env_await(struct request *req, int (*get)(struct request *,
 	for (;;) {
 		gen = watch_generation();
 		found = http_store(req) == NULL ? -1 : get(req, e, arg);
-		if (found < 0 || (found == 0 && env_status_settled(e->status)) ||
+		if (found < 0 || (found == 0 &&
+		    env_status_settled(env_status_shown(e))) ||
 		    mono_ms() >= deadline || watch_stopping())
 			return found;
 		if (found == 0)
@@ -225,14 +227,14 @@ api_pr_environment(struct request *req)
 	} else if (strcmp(format, "env") == 0) {
 		char line[DB_URL_SIZE + 32];
 
-		if (e.status == ENV_READY &&
+		if (env_status_shown(&e) == ENV_READY &&
 		    api_env_url(req->cfg, &e, url, sizeof(url)) == 0 &&
 		    str_printf(line, sizeof(line), "DATABASE_URL=%s\n", url) == 0)
 			http_reply(req, 200, "text/plain; charset=utf-8", line,
 			    strlen(line));
 		else
 			http_error(req, 409, "not_ready", "environment %s is %s%s%s",
-			    e.name, env_status_name(e.status),
+			    e.name, env_status_name(env_status_shown(&e)),
 			    e.error[0] ? ": " : "", e.error);
 		crypto_wipe(line, sizeof(line));
 		crypto_wipe(url, sizeof(url));

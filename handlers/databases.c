@@ -58,8 +58,9 @@ db_item(const struct config *cfg, const struct env *e, bool with_url)
 	cJSON_AddStringToObject(o, "id", e->id);
 	cJSON_AddStringToObject(o, "name", e->name);
 	cJSON_AddStringToObject(o, "engine", e->engine);
-	cJSON_AddStringToObject(o, "status", env_status_name(e->status));
-	if (with_url && e->status == ENV_READY &&
+	cJSON_AddStringToObject(o, "status",
+	    env_status_name(env_status_shown(e)));
+	if (with_url && env_status_shown(e) == ENV_READY &&
 	    api_env_url(cfg, e, url, sizeof(url)) == 0)
 		cJSON_AddStringToObject(o, "connection_string", url);
 	else

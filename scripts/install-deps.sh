@@ -27,9 +27,9 @@ pkg-config gcc make
 libcivetweb-dev libcjson-dev libcurl4-openssl-dev libinih-dev libpq-dev
 libsqlite3-dev libssl-dev libmariadb-dev libjwt-dev libcmocka-dev
 clang libclang-rt-14-dev
-python3-pytest python3-psycopg2 python3-pymysql
+python3-pytest python3-psycopg2 python3-pymysql python3-yaml
 postgresql postgresql-client mariadb-server mariadb-client
-curl openssl nodejs wrk chromium
+curl jq openssl nodejs wrk chromium
 "
 
 # One dpkg-query for all packages; unknown ones print nothing (and make

@@ -483,8 +483,8 @@ step_migrate(struct run *r, struct env *e)
 		applied++;
 		log_info("migration %s applied", s.src.files[i].name);
 	}
-	log_info("migrations at %.12s: %zu applied, %zu already in place",
-	    s.sha, applied, s.src.n - applied);
+	log_info("migrations%s%.12s: %zu applied, %zu already in place",
+	    s.sha[0] ? " at " : "", s.sha, applied, s.src.n - applied);
 	metrics_migrated(e->engine, (double)(mono_ms() - started) / 1000);
 	/* The seed runs once, after the first successful migration run. */
 	str_copy(e->head_sha, s.sha, sizeof(e->head_sha));

@@ -58,6 +58,14 @@ env_id_ok(const char *s)
 	    strspn(s + 4, "0123456789abcdef") == n - 4;
 }
 
+enum env_status
+env_status_shown(const struct env *e)
+{
+	if (!e->want_present && e->status != ENV_DELETED)
+		return ENV_DELETING;
+	return e->status;
+}
+
 bool
 env_status_settled(enum env_status s)
 {

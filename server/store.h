@@ -87,6 +87,11 @@ struct env {
 	int64_t updated_at;
 };
 
+/* The status clients see: an environment asked to go that no worker has
+ * picked up yet is already "deleting", so nobody is handed a URL about
+ * to vanish. */
+enum env_status env_status_shown(const struct env *e);
+
 struct store;
 
 /* Open (creating if need be) the state database at path. Does not touch
