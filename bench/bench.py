@@ -16,7 +16,7 @@ Exit status: 0 when every request did what it should, 1 when something broke
 2 on bad usage.  A missed target is printed as MISSED and does not change
 the exit status.
 
-Adding a row (the databases API, ...): write a function run_xxx(bench,
+Adding a row: write a function run_xxx(bench,
 scenario) that returns a ScenarioResult, append a Scenario to SCENARIOS
 and, if it has targets, Targets to TARGETS.  Bench gives it the shared
 database servers (bench.db("postgres") / bench.db("mysql"), emptied of

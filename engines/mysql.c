@@ -40,19 +40,6 @@
 
 #define MY(e) ((MYSQL *)(e)->conn)
 
-static void
-first_line(const char *msg, char *err, size_t errlen)
-{
-	size_t n = strcspn(msg, "\n");
-
-	if (errlen == 0)
-		return;
-	if (n >= errlen)
-		n = errlen - 1;
-	memcpy(err, msg, n);
-	err[n] = '\0';
-}
-
 /* Client-side errors (2000-2999: the connection), and the server saying
  * it is busy or going down, are worth a retry; anything else is not. */
 static int
@@ -60,7 +47,7 @@ my_classify(struct engine *e, char *err, size_t errlen)
 {
 	unsigned code = mysql_errno(MY(e));
 
-	first_line(mysql_error(MY(e)), err, errlen);
+	str_first_line(err, mysql_error(MY(e)), errlen);
 	if ((code >= 2000 && code < 3000) || code == ER_CON_COUNT_ERROR ||
 	    code == ER_SERVER_SHUTDOWN || code == ER_LOCK_WAIT_TIMEOUT ||
 	    code == ER_LOCK_DEADLOCK)
@@ -104,7 +91,7 @@ my_connect(struct engine *e, char *err, size_t errlen)
 	if (mysql_real_connect(m, u.host, u.user, u.password,
 	    u.dbname[0] ? u.dbname : NULL, (unsigned)(u.port ? u.port : 3306),
 	    NULL, 0) == NULL) {
-		first_line(mysql_error(m), err, errlen);
+		str_first_line(err, mysql_error(m), errlen);
 		mysql_close(m);
 		goto out;
 	}
@@ -464,7 +451,7 @@ my_session_open(const struct engine_cfg *cfg, const char *db,
 	    CLIENT_MULTI_STATEMENTS) == NULL) {
 		unsigned code = mysql_errno(m);
 
-		first_line(mysql_error(m), err, errlen);
+		str_first_line(err, mysql_error(m), errlen);
 		mysql_close(m);
 		rc = code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
 		goto out;
@@ -505,7 +492,7 @@ fail:
 		unsigned code = mysql_errno(m);
 		char one[512];
 
-		first_line(mysql_error(m), one, sizeof(one));
+		str_first_line(one, mysql_error(m), sizeof(one));
 		snprintf(err, errlen, "statement %d: %s", n, one);
 		return code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
 	}
@@ -542,7 +529,7 @@ my_record_list(void *session, int (*fn)(const char *, const char *, void *),
 	    (res = mysql_store_result(m)) == NULL) {
 		unsigned code = mysql_errno(m);
 
-		first_line(mysql_error(m), err, errlen);
+		str_first_line(err, mysql_error(m), errlen);
 		return code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL)

@@ -27,20 +27,6 @@
 
 #define PG(e) ((PGconn *)(e)->conn)
 
-/* First line of msg into err. */
-static void
-first_line(const char *msg, char *err, size_t errlen)
-{
-	size_t n = strcspn(msg, "\n");
-
-	if (errlen == 0)
-		return;
-	if (n >= errlen)
-		n = errlen - 1;
-	memcpy(err, msg, n);
-	err[n] = '\0';
-}
-
 /* Transient failures are worth retrying: the connection broke, the server
  * is starting or shutting down or short of resources, a lock or object is
  * busy, a transaction was rolled back by a conflict. So is "it exists
@@ -56,7 +42,7 @@ pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen)
 	const char *msg = res ? PQresultErrorField(res,
 	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-	first_line(msg ? msg : PQerrorMessage(PG(e)), err, errlen);
+	str_first_line(err, msg ? msg : PQerrorMessage(PG(e)), errlen);
 	if (PQstatus(PG(e)) != CONNECTION_OK || state == NULL)
 		return ENGINE_RETRY;
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
@@ -110,7 +96,6 @@ db_exists(struct engine *e, const char *db, bool *exists, char *err,
 	    exists, err, errlen);
 }
 
-
 /* Server notices (a migration's RAISE NOTICE, "already exists, skipping")
  * go to the log at debug level rather than libpq's stderr default. */
 static void
@@ -119,7 +104,7 @@ pg_notice(void *arg, const char *message)
 	char line[512];
 
 	(void)arg;
-	first_line(message, line, sizeof(line));
+	str_first_line(line, message, sizeof(line));
 	log_debug("postgres: %s", line);
 }
 
@@ -140,7 +125,7 @@ pg_connect(struct engine *e, char *err, size_t errlen)
 		return ENGINE_RETRY;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		first_line(PQerrorMessage(c), err, errlen);
+		str_first_line(err, PQerrorMessage(c), errlen);
 		PQfinish(c);
 		return ENGINE_RETRY;
 	}
@@ -197,7 +182,7 @@ idents_quote(struct engine *e, struct idents *id, const char *a,
 		}
 		id->q[i] = PQescapeIdentifier(PG(e), names[i], strlen(names[i]));
 		if (id->q[i] == NULL) {
-			first_line(PQerrorMessage(PG(e)), err, errlen);
+			str_first_line(err, PQerrorMessage(PG(e)), errlen);
 			idents_release(id);
 			return ENGINE_RETRY;
 		}
@@ -250,7 +235,7 @@ verifier_literal(struct engine *e, const char *role, const char *password,
 		PQfreemem(v);
 	}
 	if (*lit == NULL) {
-		first_line(PQerrorMessage(PG(e)), err, errlen);
+		str_first_line(err, PQerrorMessage(PG(e)), errlen);
 		return ENGINE_RETRY;
 	}
 	return ENGINE_OK;
@@ -570,7 +555,7 @@ pg_session_open(const struct engine_cfg *cfg, const char *db,
 		return ENGINE_RETRY;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		first_line(PQerrorMessage(c), err, errlen);
+		str_first_line(err, PQerrorMessage(c), errlen);
 		PQfinish(c);
 		return ENGINE_RETRY;
 	}
@@ -618,7 +603,7 @@ pg_run_script(PGconn *c, const char *sql, size_t len, char *err,
 		char one[512];
 		int64_t p = 0;
 
-		first_line(msg ? msg : PQerrorMessage(c), one, sizeof(one));
+		str_first_line(one, msg ? msg : PQerrorMessage(c), sizeof(one));
 		if (pos != NULL && parse_int64(pos, 1, INT64_MAX, &p) == 0)
 			snprintf(err, errlen, "line %d: %s", line_of(sql, len, (long)p),
 			    one);
@@ -659,7 +644,7 @@ pg_session_exec(PGconn *c, const char *sql, int n, const char *const *params,
 			PQclear(res);
 		return ENGINE_OK;
 	}
-	first_line(PQresultErrorMessage(res), err, errlen);
+	str_first_line(err, PQresultErrorMessage(res), errlen);
 	PQclear(res);
 	return PQstatus(c) == CONNECTION_OK ? ENGINE_FAIL : ENGINE_RETRY;
 }

@@ -3,6 +3,10 @@
  */
 #include "forges/forge.h"
 
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
 int
 forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
 {
@@ -27,4 +31,26 @@ forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+int
+forge_find_marked(const char *json, size_t len, const char *marker,
+    int64_t *id)
+{
+	cJSON *doc = cJSON_ParseWithLength(json, len);
+	const cJSON *item, *body, *iid;
+	int n = 0;
+
+	cJSON_ArrayForEach(item, doc) {
+		n++;
+		body = cJSON_GetObjectItemCaseSensitive(item, "body");
+		iid = cJSON_GetObjectItemCaseSensitive(item, "id");
+		if (cJSON_IsString(body) && cJSON_IsNumber(iid) &&
+		    strstr(body->valuestring, marker) != NULL) {
+			*id = (int64_t)iid->valuedouble;
+			break;
+		}
+	}
+	cJSON_Delete(doc);
+	return n;
 }

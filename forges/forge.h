@@ -53,4 +53,11 @@ struct forge_open {
 int forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
     MUST_CHECK;
 
+/* One page of a pull request's comments (GitHub) or notes (GitLab): a
+ * JSON array of objects with "id" and "body". Sets *id to the first whose
+ * body holds marker (left alone when none); returns how many items the
+ * page had, so the caller knows whether there is another. */
+int forge_find_marked(const char *json, size_t len, const char *marker,
+    int64_t *id);
+
 #endif

@@ -214,7 +214,6 @@ github_comment_find(struct forge_call *call, const char *repo, int64_t number,
 {
 	struct http_response res;
 	char url[1024], erepo[512];
-	const cJSON *item, *body, *cid;
 	enum forge_rc rc = FORGE_OK;
 	int page, n;
 
@@ -222,8 +221,6 @@ github_comment_find(struct forge_call *call, const char *repo, int64_t number,
 	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0)
 		return FORGE_FAIL;
 	for (page = 1; page <= COMMENT_PAGES && *id == 0; page++) {
-		cJSON *json;
-
 		snprintf(url, sizeof(url), "%s/repos/%s/issues/%lld/comments"
 		    "?per_page=100&page=%d", call->cfg->github.api_url, erepo,
 		    (long long)number, page);
@@ -233,20 +230,8 @@ github_comment_find(struct forge_call *call, const char *repo, int64_t number,
 			http_response_release(&res);
 			return rc;
 		}
-		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		n = forge_find_marked(res.body.data, res.body.len, marker, id);
 		http_response_release(&res);
-		n = 0;
-		cJSON_ArrayForEach(item, json) {
-			n++;
-			body = cJSON_GetObjectItemCaseSensitive(item, "body");
-			cid = cJSON_GetObjectItemCaseSensitive(item, "id");
-			if (cJSON_IsString(body) && cJSON_IsNumber(cid) &&
-			    strstr(body->valuestring, marker) != NULL) {
-				*id = (int64_t)cid->valuedouble;
-				break;
-			}
-		}
-		cJSON_Delete(json);
 		if (n < 100)
 			break;
 	}

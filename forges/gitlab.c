@@ -175,7 +175,6 @@ gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
 {
 	char base[1024], url[1100];
 	struct http_response res;
-	const cJSON *item, *body, *nid;
 	enum forge_rc rc;
 	int page, n;
 
@@ -183,8 +182,6 @@ gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
 	if (notes_url(call, project, iid, base, sizeof(base)) != 0)
 		return FORGE_FAIL;
 	for (page = 1; page <= MAX_PAGES && *id == 0; page++) {
-		cJSON *json;
-
 		snprintf(url, sizeof(url), "%s?per_page=%d&page=%d", base,
 		    PAGE_SIZE, page);
 		if ((rc = gitlab_get(call, url, (size_t)16 << 20, &res)) !=
@@ -192,20 +189,8 @@ gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
 			http_response_release(&res);
 			return rc;
 		}
-		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		n = forge_find_marked(res.body.data, res.body.len, marker, id);
 		http_response_release(&res);
-		n = 0;
-		cJSON_ArrayForEach(item, json) {
-			n++;
-			body = cJSON_GetObjectItemCaseSensitive(item, "body");
-			nid = cJSON_GetObjectItemCaseSensitive(item, "id");
-			if (cJSON_IsString(body) && cJSON_IsNumber(nid) &&
-			    strstr(body->valuestring, marker) != NULL) {
-				*id = (int64_t)nid->valuedouble;
-				break;
-			}
-		}
-		cJSON_Delete(json);
 		if (n < PAGE_SIZE)
 			break;
 	}

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "engines/engine.h"
+#include "handlers/api.h"
 #include "server/crypto.h"
 #include "server/jobs.h"
 #include "server/log.h"
@@ -201,15 +202,6 @@ struct page {
 	int count;
 };
 
-static void
-add_time(cJSON *o, const char *key, int64_t t)
-{
-	char ts[RFC3339_LEN];
-
-	time_rfc3339(t, ts);
-	cJSON_AddStringToObject(o, key, ts);
-}
-
 static bool
 has_repo(const cJSON *repos, const char *repo)
 {
@@ -257,9 +249,9 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "error", e->error);
 	snprintf(buf, sizeof(buf), "%.12s", e->head_sha);
 	cJSON_AddStringToObject(o, "head_sha_short", buf);
-	add_time(o, "created_at", e->created_at);
-	add_time(o, "activity_at", e->activity_at);
-	add_time(o, "expires_at", e->expires_at);
+	api_add_time(o, "created_at", e->created_at);
+	api_add_time(o, "activity_at", e->activity_at);
+	api_add_time(o, "expires_at", e->expires_at);
 	cJSON_AddNumberToObject(o, "expires_epoch", (double)e->expires_at);
 	human_duration(e->want_present ? e->expires_at - now_s() : 0, buf,
 	    sizeof(buf));

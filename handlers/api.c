@@ -37,8 +37,8 @@ api_env_url(const struct config *cfg, const struct env *e, char *out,
 	return rc;
 }
 
-static void
-add_time(cJSON *o, const char *key, int64_t t)
+void
+api_add_time(cJSON *o, const char *key, int64_t t)
 {
 	char ts[RFC3339_LEN];
 
@@ -50,8 +50,8 @@ add_time(cJSON *o, const char *key, int64_t t)
 	cJSON_AddStringToObject(o, key, ts);
 }
 
-static void
-add_string_or_null(cJSON *o, const char *key, const char *v)
+void
+api_add_text(cJSON *o, const char *key, const char *v)
 {
 	if (v == NULL || v[0] == '\0')
 		cJSON_AddNullToObject(o, key);
@@ -59,32 +59,23 @@ add_string_or_null(cJSON *o, const char *key, const char *v)
 		cJSON_AddStringToObject(o, key, v);
 }
 
-cJSON *
-api_env_json(const struct config *cfg, const struct env *e, bool with_url)
+void
+api_add_connection(cJSON *o, const struct config *cfg, const struct env *e,
+    bool with_url, const char *url_key)
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
-	cJSON *o = cJSON_CreateObject();
 	char url[DB_URL_SIZE], host[256];
-	bool live = e->status != ENV_DELETED;
 	int port = 0;
 
-	if (o == NULL)
-		return NULL;
-	cJSON_AddStringToObject(o, "id", e->id);
-	cJSON_AddStringToObject(o, "provider", e->provider);
-	cJSON_AddStringToObject(o, "repo", e->repo);
-	cJSON_AddNumberToObject(o, "number", (double)e->number);
-	cJSON_AddStringToObject(o, "name", e->name);
-	cJSON_AddStringToObject(o, "engine", e->engine);
 	cJSON_AddStringToObject(o, "status",
 	    env_status_name(env_status_shown(e)));
 	if (with_url && env_status_shown(e) == ENV_READY &&
 	    api_env_url(cfg, e, url, sizeof(url)) == 0) {
-		cJSON_AddStringToObject(o, "database_url", url);
+		cJSON_AddStringToObject(o, url_key, url);
 		crypto_wipe(url, sizeof(url));
 	} else {
-		cJSON_AddNullToObject(o, "database_url");
+		cJSON_AddNullToObject(o, url_key);
 	}
 	if (ops != NULL && ecfg != NULL &&
 	    engine_endpoint(ops, ecfg, host, sizeof(host), &port) == 0) {
@@ -96,11 +87,29 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	}
 	cJSON_AddStringToObject(o, "database", e->db_name);
 	cJSON_AddStringToObject(o, "user", e->role_name);
-	add_string_or_null(o, "head_sha", e->head_sha);
-	add_time(o, "created_at", e->created_at);
-	add_time(o, "updated_at", e->updated_at);
-	add_time(o, "expires_at", live && e->want_present ? e->expires_at : 0);
-	add_string_or_null(o, "error", e->error);
+}
+
+cJSON *
+api_env_json(const struct config *cfg, const struct env *e, bool with_url)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool live = e->status != ENV_DELETED;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", e->id);
+	cJSON_AddStringToObject(o, "provider", e->provider);
+	cJSON_AddStringToObject(o, "repo", e->repo);
+	cJSON_AddNumberToObject(o, "number", (double)e->number);
+	cJSON_AddStringToObject(o, "name", e->name);
+	cJSON_AddStringToObject(o, "engine", e->engine);
+	api_add_connection(o, cfg, e, with_url, "database_url");
+	api_add_text(o, "head_sha", e->head_sha);
+	api_add_time(o, "created_at", e->created_at);
+	api_add_time(o, "updated_at", e->updated_at);
+	api_add_time(o, "expires_at", live && e->want_present ? e->expires_at :
+	    0);
+	api_add_text(o, "error", e->error);
 	return o;
 }
 

@@ -39,6 +39,15 @@ cJSON *api_env_json(const struct config *cfg, const struct env *e,
 void api_list(struct request *req, bool ci, cJSON *(*item)(
     const struct config *cfg, const struct env *e, bool with_url));
 
+/* The members the environment and database answers share: "status" (as
+ * clients see it), the URL under url_key (null unless with_url and
+ * ready), "host", "port", "database" and "user". */
+void api_add_connection(cJSON *o, const struct config *cfg,
+    const struct env *e, bool with_url, const char *url_key);
+/* An RFC 3339 time, or null for t <= 0; a string, or null when empty. */
+void api_add_time(cJSON *o, const char *key, int64_t t);
+void api_add_text(cJSON *o, const char *key, const char *v);
+
 /* The URL handed out for e (its role's password unsealed): 0 ok. */
 int api_env_url(const struct config *cfg, const struct env *e, char *out,
     size_t outsz) MUST_CHECK;

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engines/engine.h"
 #include "handlers/api.h"
 #include "handlers/auth.h"
 #include "server/crypto.h"
@@ -29,64 +28,24 @@ name_ok(const char *s)
 	    "abcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
-static void
-add_time(cJSON *o, const char *key, int64_t t)
-{
-	char ts[RFC3339_LEN];
-
-	if (t <= 0) {
-		cJSON_AddNullToObject(o, key);
-		return;
-	}
-	time_rfc3339(t, ts);
-	cJSON_AddStringToObject(o, key, ts);
-}
-
 /* The database's object; the connection string only when with_url and
  * the database is ready. */
 static cJSON *
 db_item(const struct config *cfg, const struct env *e, bool with_url)
 {
-	const struct engine_ops *ops = engine_find(e->engine);
-	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
 	cJSON *o = cJSON_CreateObject();
-	char url[API_URL_SIZE], host[256];
-	int port = 0;
 
 	if (o == NULL)
 		return NULL;
 	cJSON_AddStringToObject(o, "id", e->id);
 	cJSON_AddStringToObject(o, "name", e->name);
 	cJSON_AddStringToObject(o, "engine", e->engine);
-	cJSON_AddStringToObject(o, "status",
-	    env_status_name(env_status_shown(e)));
-	if (with_url && env_status_shown(e) == ENV_READY &&
-	    api_env_url(cfg, e, url, sizeof(url)) == 0)
-		cJSON_AddStringToObject(o, "connection_string", url);
-	else
-		cJSON_AddNullToObject(o, "connection_string");
-	crypto_wipe(url, sizeof(url));
-	if (ops != NULL && ecfg != NULL &&
-	    engine_endpoint(ops, ecfg, host, sizeof(host), &port) == 0) {
-		cJSON_AddStringToObject(o, "host", host);
-		cJSON_AddNumberToObject(o, "port", port);
-	} else {
-		cJSON_AddNullToObject(o, "host");
-		cJSON_AddNullToObject(o, "port");
-	}
-	cJSON_AddStringToObject(o, "database", e->db_name);
-	cJSON_AddStringToObject(o, "user", e->role_name);
-	if (e->blueprint[0] != '\0')
-		cJSON_AddStringToObject(o, "blueprint", e->blueprint);
-	else
-		cJSON_AddNullToObject(o, "blueprint");
-	add_time(o, "created_at", e->created_at);
-	add_time(o, "expires_at", e->want_present &&
+	api_add_connection(o, cfg, e, with_url, "connection_string");
+	api_add_text(o, "blueprint", e->blueprint);
+	api_add_time(o, "created_at", e->created_at);
+	api_add_time(o, "expires_at", e->want_present &&
 	    e->status != ENV_DELETED ? e->expires_at : 0);
-	if (e->error[0] != '\0')
-		cJSON_AddStringToObject(o, "error", e->error);
-	else
-		cJSON_AddNullToObject(o, "error");
+	api_add_text(o, "error", e->error);
 	return o;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "server/store.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,35 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 	sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
 }
 
+/* Run one statement, binding ?1, ?2 ... from the arguments as types
+ * says: 't' a string, 'i' an int64_t. The number of rows it changed, or
+ * -1 (logged with what). */
+static int
+stmt_exec(struct store *st, const char *what, const char *sql,
+    const char *types, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int i, rc = -1;
+
+	if (store_prepare(st, sql, &s) != 0)
+		return -1;
+	va_start(ap, types);
+	for (i = 0; types[i] != '\0'; i++) {
+		if (types[i] == 't')
+			bind_text(s, i + 1, va_arg(ap, const char *));
+		else
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, what);
+	else
+		rc = sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static void
 column_text(sqlite3_stmt *s, int i, char *out, size_t size)
 {
@@ -458,25 +488,12 @@ int
 store_orphan_drop_failed(struct store *st, const char *engine, bool role,
     const char *name, bool *first)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
+	int n = stmt_exec(st, "record a failed drop", "UPDATE orphans SET "
+	    "drop_failed = 1 WHERE engine = ?1 AND kind = ?2 AND name = ?3 AND "
+	    "drop_failed = 0", "ttt", engine, role ? "role" : "database", name);
 
-	*first = false;
-	if (store_prepare(st, "UPDATE orphans SET drop_failed = 1 WHERE "
-	    "engine = ?1 AND kind = ?2 AND name = ?3 AND drop_failed = 0",
-	    &s) != 0)
-		return -1;
-	bind_text(s, 1, engine);
-	bind_text(s, 2, role ? "role" : "database");
-	bind_text(s, 3, name);
-	if (sqlite3_step(s) == SQLITE_DONE) {
-		*first = sqlite3_changes(st->db) > 0;
-		rc = 0;
-	} else {
-		store_log_error(st, "record a failed drop");
-	}
-	sqlite3_finalize(s);
-	return rc;
+	*first = n > 0;
+	return n < 0 ? -1 : 0;
 }
 
 int
@@ -605,22 +622,10 @@ int
 store_reconcile_set_etag(struct store *st, const char *target,
     const char *etag)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, "INSERT INTO reconcile (target, etag, checked_at) "
-	    "VALUES (?1, ?2, ?3) ON CONFLICT (target) DO UPDATE SET "
-	    "etag = excluded.etag, checked_at = excluded.checked_at", &s) != 0)
-		return -1;
-	bind_text(s, 1, target);
-	bind_text(s, 2, etag);
-	sqlite3_bind_int64(s, 3, now_s());
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, "record ETag");
-	else
-		rc = 0;
-	sqlite3_finalize(s);
-	return rc;
+	return stmt_exec(st, "record ETag", "INSERT INTO reconcile (target, "
+	    "etag, checked_at) VALUES (?1, ?2, ?3) ON CONFLICT (target) DO "
+	    "UPDATE SET etag = excluded.etag, checked_at = excluded.checked_at",
+	    "tti", target, etag, now_s()) < 0 ? -1 : 0;
 }
 
 /* ---- jobs ---- */
@@ -705,59 +710,25 @@ out:
 int
 store_job_done(struct store *st, const struct job *j)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
+	int n = stmt_exec(st, "finish job", "DELETE FROM jobs WHERE id = ?1 "
+	    "AND seq = ?2", "ii", j->id, j->seq);
 
-	if (store_prepare(st,
-	    "DELETE FROM jobs WHERE id = ?1 AND seq = ?2", &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, j->id);
-	sqlite3_bind_int64(s, 2, j->seq);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(s);
-	s = NULL;
-	if (sqlite3_changes(st->db) > 0)
-		return 0;
+	if (n != 0)
+		return n < 0 ? -1 : 0;
 	/* Enqueued again while it ran: release it to run once more. */
-	if (store_prepare(st, "UPDATE jobs SET running = 0, attempts = 0 "
-	    "WHERE id = ?1", &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, j->id);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
-	rc = 0;
-	goto out;
-fail:
-	store_log_error(st, "finish job");
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return stmt_exec(st, "finish job", "UPDATE jobs SET running = 0, "
+	    "attempts = 0 WHERE id = ?1", "i", j->id) < 0 ? -1 : 0;
 }
 
 int
 store_job_retry(struct store *st, const struct job *j, int64_t delay_ms,
     const char *error)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st,
-	    "UPDATE jobs SET running = 0, attempts = attempts + 1, "
-	    "last_error = ?2, "
+	return stmt_exec(st, "retry job", "UPDATE jobs SET running = 0, "
+	    "attempts = attempts + 1, last_error = ?2, "
 	    "run_after = CASE WHEN seq = ?3 THEN ?4 ELSE run_after END "
-	    "WHERE id = ?1", &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, j->id);
-	bind_text(s, 2, error ? error : "");
-	sqlite3_bind_int64(s, 3, j->seq);
-	sqlite3_bind_int64(s, 4, now_ms() + delay_ms);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, "retry job");
-	else
-		rc = 0;
-	sqlite3_finalize(s);
-	return rc;
+	    "WHERE id = ?1", "itii", j->id, error ? error : "", j->seq,
+	    now_ms() + delay_ms) < 0 ? -1 : 0;
 }
 
 int
@@ -985,21 +956,9 @@ int
 store_env_set_comment(struct store *st, const char *id, int64_t comment_id,
     const char *hash)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, "UPDATE environments SET comment_id = ?2, "
-	    "comment_hash = ?3 WHERE id = ?1", &s) != 0)
-		return -1;
-	bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, comment_id);
-	bind_text(s, 3, hash);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, "record comment");
-	else
-		rc = 0;
-	sqlite3_finalize(s);
-	return rc;
+	return stmt_exec(st, "record comment", "UPDATE environments SET "
+	    "comment_id = ?2, comment_hash = ?3 WHERE id = ?1", "tit", id,
+	    comment_id, hash) < 0 ? -1 : 0;
 }
 
 int
@@ -1096,24 +1055,9 @@ int
 store_env_set_size(struct store *st, const char *engine, const char *db,
     int64_t bytes)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, "UPDATE environments SET size_bytes = ?3 "
-	    "WHERE engine = ?1 AND db_name = ?2 AND status != 'deleted'",
-	    &s) != 0)
-		return -1;
-	bind_text(s, 1, engine);
-	bind_text(s, 2, db);
-	sqlite3_bind_int64(s, 3, bytes);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		store_log_error(st, "record a database's size");
-		goto out;
-	}
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	return rc;
+	return stmt_exec(st, "record a database's size", "UPDATE environments "
+	    "SET size_bytes = ?3 WHERE engine = ?1 AND db_name = ?2 AND "
+	    "status != 'deleted'", "tti", engine, db, bytes) < 0 ? -1 : 0;
 }
 
 struct counts_cb {
@@ -1167,36 +1111,18 @@ store_env_expired(struct store *st, int64_t now,
 	return rc;
 }
 
-/* One statement with the cutoff as ?1. */
-static int
-delete_before(struct store *st, const char *sql, int64_t before,
-    const char *what)
-{
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, sql, &s) != 0)
-		return -1;
-	sqlite3_bind_int64(s, 1, before);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, what);
-	else
-		rc = 0;
-	sqlite3_finalize(s);
-	return rc;
-}
 
 int
 store_prune(struct store *st, int64_t before)
 {
-	if (delete_before(st, "DELETE FROM vercel_links WHERE env_id IN ("
-	    "SELECT id FROM environments WHERE status = 'deleted' AND "
-	    "want_present = 0 AND updated_at < ?1)", before, "prune links") != 0 ||
-	    delete_before(st, "DELETE FROM environments WHERE status = "
-	    "'deleted' AND want_present = 0 AND updated_at < ?1", before,
-	    "prune environments") != 0 ||
-	    delete_before(st, "DELETE FROM deliveries WHERE received_at < ?1",
-	    before, "prune deliveries") != 0)
+	if (stmt_exec(st, "prune links", "DELETE FROM vercel_links WHERE "
+	    "env_id IN (SELECT id FROM environments WHERE status = 'deleted' "
+	    "AND want_present = 0 AND updated_at < ?1)", "i", before) < 0 ||
+	    stmt_exec(st, "prune environments", "DELETE FROM environments "
+	    "WHERE status = 'deleted' AND want_present = 0 AND updated_at < ?1",
+	    "i", before) < 0 ||
+	    stmt_exec(st, "prune deliveries", "DELETE FROM deliveries WHERE "
+	    "received_at < ?1", "i", before) < 0)
 		return -1;
 	return 0;
 }
@@ -1329,20 +1255,8 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 static int
 env_note_delivery(struct store *st, const char *id, const char *delivery)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, "UPDATE environments SET last_delivery = ?2 "
-	    "WHERE id = ?1", &s) != 0)
-		return -1;
-	bind_text(s, 1, id);
-	bind_text(s, 2, delivery);
-	if (sqlite3_step(s) == SQLITE_DONE)
-		rc = 0;
-	else
-		store_log_error(st, "record delivery id");
-	sqlite3_finalize(s);
-	return rc;
+	return stmt_exec(st, "record delivery id", "UPDATE environments SET "
+	    "last_delivery = ?2 WHERE id = ?1", "tt", id, delivery) < 0 ? -1 : 0;
 }
 
 /* A Vercel project deploying the pull request gets DATABASE_URL from the
@@ -1406,21 +1320,9 @@ int
 store_vercel_synced(struct store *st, const char *env_id, const char *project,
     const char *hash)
 {
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, "UPDATE vercel_links SET synced_hash = ?3 "
-	    "WHERE env_id = ?1 AND project_id = ?2", &s) != 0)
-		return -1;
-	bind_text(s, 1, env_id);
-	bind_text(s, 2, project);
-	bind_text(s, 3, hash);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, "record Vercel sync");
-	else
-		rc = 0;
-	sqlite3_finalize(s);
-	return rc;
+	return stmt_exec(st, "record Vercel sync", "UPDATE vercel_links SET "
+	    "synced_hash = ?3 WHERE env_id = ?1 AND project_id = ?2", "ttt",
+	    env_id, project, hash) < 0 ? -1 : 0;
 }
 
 static const char *const pr_result_names[] = {
@@ -1576,7 +1478,6 @@ int
 store_ci_create(struct store *st, const struct ci_request *r,
     enum ci_result *res, char env_id[ENV_ID_SIZE])
 {
-	sqlite3_stmt *s = NULL;
 	struct pr_event ev;
 	char hex[17];
 	int64_t live, number;
@@ -1588,18 +1489,11 @@ store_ci_create(struct store *st, const struct ci_request *r,
 		return -1;
 	if (r->key != NULL) {
 		/* An expired record makes way for a new one. */
-		if (store_prepare(st, "DELETE FROM idempotency WHERE token_key "
-		    "= ?1 AND key = ?2 AND created_at < ?3", &s) != 0)
+		if (stmt_exec(st, "expire Idempotency-Key", "DELETE FROM "
+		    "idempotency WHERE token_key = ?1 AND key = ?2 AND "
+		    "created_at < ?3", "tti", r->token_key, r->key,
+		    now_s() - IDEMPOTENCY_TTL) < 0)
 			goto out;
-		bind_text(s, 1, r->token_key);
-		bind_text(s, 2, r->key);
-		sqlite3_bind_int64(s, 3, now_s() - IDEMPOTENCY_TTL);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			store_log_error(st, "expire Idempotency-Key");
-			goto out;
-		}
-		sqlite3_finalize(s);
-		s = NULL;
 		if ((found = idem_find(st, r, &same, env_id)) < 0)
 			goto out;
 		if (found == 0) {
@@ -1636,39 +1530,18 @@ store_ci_create(struct store *st, const struct ci_request *r,
 	    str_printf(env_id, ENV_ID_SIZE, "env_%s", hex) != 0 ||
 	    env_insert(st, &ev, env_id, true, r->name) != 0)
 		goto out;
-	if (store_prepare(st, "UPDATE environments SET blueprint = ?2 WHERE "
-	    "id = ?1", &s) != 0)
-		goto out;
-	bind_text(s, 1, env_id);
-	bind_text(s, 2, r->blueprint);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		store_log_error(st, "record blueprint");
-		goto out;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (r->key != NULL) {
-		if (store_prepare(st, "INSERT INTO idempotency (token_key, key, "
-		    "request_hash, env_id, created_at) VALUES (?1, ?2, ?3, ?4, "
-		    "?5)", &s) != 0)
-			goto out;
-		bind_text(s, 1, r->token_key);
-		bind_text(s, 2, r->key);
-		bind_text(s, 3, r->request_hash);
-		bind_text(s, 4, env_id);
-		sqlite3_bind_int64(s, 5, now_s());
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			store_log_error(st, "record Idempotency-Key");
-			goto out;
-		}
-	}
-	if (job_enqueue(st, "env", env_id, 0) != 0)
+	if (stmt_exec(st, "record blueprint", "UPDATE environments SET "
+	    "blueprint = ?2 WHERE id = ?1", "tt", env_id, r->blueprint) < 0 ||
+	    (r->key != NULL && stmt_exec(st, "record Idempotency-Key", "INSERT "
+	    "INTO idempotency (token_key, key, request_hash, env_id, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5)", "tttti", r->token_key, r->key,
+	    r->request_hash, env_id, now_s()) < 0) ||
+	    job_enqueue(st, "env", env_id, 0) != 0)
 		goto out;
 	*res = CI_CREATED;
 	created = true;
 	rc = 0;
 out:
-	sqlite3_finalize(s);
 	/* Only a creation writes; every other answer leaves nothing. */
 	if (created && store_commit(st) != 0) {
 		env_id[0] = '\0';
@@ -1681,36 +1554,12 @@ out:
 int
 store_idempotency_prune(struct store *st, int64_t before)
 {
-	return delete_before(st, "DELETE FROM idempotency WHERE created_at < ?1",
-	    before, "prune Idempotency-Keys");
+	return stmt_exec(st, "prune Idempotency-Keys", "DELETE FROM idempotency "
+	    "WHERE created_at < ?1", "i", before) < 0 ? -1 : 0;
 }
 
 /* ---- the warm pool ---- */
 
-/* One statement on one pool row: 0 it changed a row, 1 none matched, -1
- * error. */
-static int
-pool_exec(struct store *st, const char *sql, const char *engine,
-    const char *db, const char *what)
-{
-	sqlite3_stmt *s = NULL;
-	int rc = -1;
-
-	if (store_prepare(st, sql, &s) != 0)
-		return -1;
-	bind_text(s, 1, engine);
-	bind_text(s, 2, db);
-	/* Milliseconds, so that claims take the oldest idle database even
-	 * among several made in one second. */
-	if (sqlite3_bind_parameter_count(s) >= 3)
-		sqlite3_bind_int64(s, 3, now_ms());
-	if (sqlite3_step(s) != SQLITE_DONE)
-		store_log_error(st, what);
-	else
-		rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
-	sqlite3_finalize(s);
-	return rc;
-}
 
 int
 store_pool_add(struct store *st, const char *engine, const char *db,
@@ -1740,25 +1589,27 @@ store_pool_add(struct store *st, const char *engine, const char *db,
 int
 store_pool_ready(struct store *st, const char *engine, const char *db)
 {
-	return pool_exec(st, "UPDATE pool SET state = 'idle', created_at = ?3 "
-	    "WHERE engine = ?1 AND db_name = ?2 AND state = 'creating'",
-	    engine, db, "mark pool database idle") < 0 ? -1 : 0;
+	/* Milliseconds, so that claims take the oldest idle database even
+	 * among several made in one second. */
+	return stmt_exec(st, "mark pool database idle", "UPDATE pool SET "
+	    "state = 'idle', created_at = ?3 WHERE engine = ?1 AND db_name = ?2 "
+	    "AND state = 'creating'", "tti", engine, db, now_ms()) < 0 ? -1 : 0;
 }
 
 int
 store_pool_remove(struct store *st, const char *engine, const char *db)
 {
-	return pool_exec(st, "DELETE FROM pool WHERE engine = ?1 AND "
-	    "db_name = ?2", engine, db,
-	    "remove pool database") < 0 ? -1 : 0;
+	return stmt_exec(st, "remove pool database", "DELETE FROM pool WHERE "
+	    "engine = ?1 AND db_name = ?2", "tt", engine, db) < 0 ? -1 : 0;
 }
 
 int
 store_pool_forget_idle(struct store *st, const char *engine, const char *db)
 {
-	return pool_exec(st, "DELETE FROM pool WHERE engine = ?1 AND "
-	    "db_name = ?2 AND state = 'idle'", engine, db,
-	    "forget pool database");
+	int n = stmt_exec(st, "forget pool database", "DELETE FROM pool WHERE "
+	    "engine = ?1 AND db_name = ?2 AND state = 'idle'", "tt", engine, db);
+
+	return n < 0 ? -1 : n > 0 ? 0 : 1;
 }
 
 int

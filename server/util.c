@@ -25,6 +25,19 @@ str_copy(char *dst, const char *src, size_t size)
 	return 0;
 }
 
+void
+str_first_line(char *dst, const char *src, size_t size)
+{
+	size_t n = strcspn(src, "\n");
+
+	if (size == 0)
+		return;
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 int
 str_printf(char *out, size_t size, const char *fmt, ...)
 {

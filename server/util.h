@@ -21,6 +21,10 @@
 /* Copy src into dst[size] always NUL-terminating. 0, or -1 when truncated. */
 int str_copy(char *dst, const char *src, size_t size);
 
+/* The first line of src (up to its first newline) into dst[size],
+ * truncated to fit: servers' error messages say what matters first. */
+void str_first_line(char *dst, const char *src, size_t size);
+
 /* snprintf that reports truncation: 0, or -1 when out did not fit. */
 int str_printf(char *out, size_t size, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
