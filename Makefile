@@ -1,7 +1,8 @@
 # previewd — build, test, demo and benchmark.
 #
 #   make               build/previewd
-#   make test          install missing Debian packages (as root), build, unit + integration tests
+#   make test          install missing Debian packages (as root), check the
+#                      layers, build, unit + integration tests
 #   make demo          throwaway PostgreSQL + previewd + a signed sample webhook
 #   make bench         latency and throughput figures (see BENCHMARKS.md)
 #   make SANITIZE=address,undefined test    the whole suite under the sanitizers
@@ -47,7 +48,7 @@ endif
 
 # Every module except main.c goes into a static library that both the daemon
 # and the unit tests link, so a unit test pulls in exactly what it uses.
-SRC_DIRS  = server handlers engines forges reaper
+SRC_DIRS  = lib store engines forges core reaper handlers server
 LIB_SRC   = $(filter-out server/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/server/main.o
@@ -56,7 +57,8 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 TLS_SHIMS = $(BUILD)/libpreviewd-ssl.so $(BUILD)/libpreviewd-crypto.so
 
-.PHONY: all test unit integration demo bench deps clean check-docs
+.PHONY: all test unit integration demo bench deps clean check-docs \
+        check-layers
 all: $(BUILD)/previewd $(TLS_SHIMS)
 
 # Rebuild everything when the flags change (SANITIZE=..., OPT=...).
@@ -115,11 +117,16 @@ integration: all $(NODE_STAMP)
 	  $(PYTEST_ARGS) tests/integration
 
 test: deps
-	@$(MAKE) --no-print-directory all unit check-docs
+	@$(MAKE) --no-print-directory check-layers all unit check-docs
 	@$(MAKE) --no-print-directory integration
 
 check-docs:
 	@sh scripts/check-docs.sh
+
+# The one-way layers of ARCHITECTURE.md (tests/integration/
+# test_source_checks.py shows it failing when it should).
+check-layers:
+	@sh scripts/check-layers
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/crypto.h"
-#include "server/dburl.h"
+#include "lib/crypto.h"
+#include "lib/dburl.h"
 
 static const struct engine_ops *const engines[] = {
 	&postgres_ops,

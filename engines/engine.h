@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "server/config.h"
-#include "server/util.h"
+#include "lib/config.h"
+#include "lib/util.h"
 
 enum engine_rc { ENGINE_OK = 0, ENGINE_RETRY = -1, ENGINE_FAIL = -2 };
 

@@ -34,9 +34,9 @@
 #include <mysqld_error.h>
 #include <openssl/evp.h>
 
-#include "server/crypto.h"
-#include "server/dburl.h"
-#include "server/names.h"
+#include "lib/crypto.h"
+#include "lib/dburl.h"
+#include "lib/names.h"
 
 #define MY(e) ((MYSQL *)(e)->conn)
 

@@ -21,9 +21,9 @@
 
 #include <libpq-fe.h>
 
-#include "server/crypto.h"
-#include "server/log.h"
-#include "server/names.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
+#include "lib/names.h"
 
 #define PG(e) ((PGconn *)(e)->conn)
 

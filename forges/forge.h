@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "forges/http.h"
-#include "server/config.h"
+#include "lib/config.h"
 
 struct forge_call {
 	struct http_client *http;

@@ -9,7 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "forges/github_app.h"
-#include "server/crypto.h"
+#include "lib/crypto.h"
 
 #define LIST_MAX ((size_t)16 << 20)
 #define COMMENT_PAGES 10      /* 1,000 comments searched for our marker */

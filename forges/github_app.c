@@ -11,8 +11,8 @@
 #include <cjson/cJSON.h>
 #include <jwt.h>
 
-#include "server/crypto.h"
-#include "server/log.h"
+#include "lib/crypto.h"
+#include "lib/log.h"
 
 #define CACHE_SIZE 64
 #define EARLY_RENEW 300      /* seconds before expiry a token is renewed */

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/crypto.h"
+#include "lib/crypto.h"
 
 #define PAGE_SIZE 100
 #define MAX_PAGES 20          /* 2,000 entries: past the 1,000-file cap */

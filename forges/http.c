@@ -10,8 +10,7 @@
 
 #include <curl/curl.h>
 
-#include "server/crypto.h"
-#include "server/metrics.h"
+#include "lib/crypto.h"
 
 /* Forges recover from outages within minutes; waiting longer between
  * tries only delays the comment or the migration. */
@@ -176,6 +175,15 @@ http_response_release(struct http_response *res)
 	buf_release(&res->body);
 }
 
+/* Set once by main before any thread starts, read by every worker. */
+static http_observer_fn http_observer;
+
+void
+http_set_observer(http_observer_fn fn)
+{
+	http_observer = fn;
+}
+
 static enum forge_rc classify(const struct http_response *res, int rc,
     const char *what, int64_t attempts, int64_t *retry_ms, char *err,
     size_t errlen);
@@ -192,8 +200,9 @@ http_classify(const struct http_response *res, int rc, const char *what,
 	enum forge_rc out = classify(res, rc, what, attempts, retry_ms, err,
 	    errlen);
 
-	metrics_forge(what, out == FORGE_RETRY && (res->status == 429 ||
-	    res->status == 403) ? "rate_limited" : names[out]);
+	if (http_observer != NULL)
+		http_observer(what, out == FORGE_RETRY && (res->status == 429 ||
+		    res->status == 403) ? "rate_limited" : names[out]);
 	return out;
 }
 

@@ -18,14 +18,14 @@
  *
  * Nothing here logs a header or a body: they may carry tokens.
  */
-#ifndef PREVIEWD_HTTP_H
-#define PREVIEWD_HTTP_H
+#ifndef PREVIEWD_FORGES_HTTP_H
+#define PREVIEWD_FORGES_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/util.h"
+#include "lib/util.h"
 
 enum forge_rc { FORGE_OK = 0, FORGE_NOT_FOUND, FORGE_RETRY, FORGE_FAIL };
 
@@ -50,6 +50,13 @@ struct http_response {
 	bool too_large;                 /* the answer passed max_response */
 	char error[256];                /* why no answer came */
 };
+
+/* Told the outcome of every classified forge call: what ("github",
+ * "gitlab", "vercel") and "ok", "not_found", "retry", "rate_limited" or
+ * "failed". The core counts them (core/metrics.h) without the forges
+ * including it. Set once, before any thread starts. */
+typedef void (*http_observer_fn)(const char *what, const char *outcome);
+void http_set_observer(http_observer_fn fn);
 
 struct http_client *http_client_new(void);
 void http_client_free(struct http_client *c);

@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/crypto.h"
+#include "lib/crypto.h"
 
 enum forge_rc
 vercel_env_upsert(struct forge_call *call, const char *project,

@@ -13,11 +13,11 @@
 
 #include "engines/engine.h"
 #include "handlers/api.h"
-#include "server/crypto.h"
-#include "server/jobs.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/template.h"
+#include "lib/crypto.h"
+#include "core/jobs.h"
+#include "lib/log.h"
+#include "core/metrics.h"
+#include "lib/template.h"
 
 #define PAGE_MAX ((size_t)8 << 20)
 #define CSRF_LEN 32                 /* hex characters */

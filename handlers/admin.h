@@ -17,7 +17,7 @@
 #ifndef PREVIEWD_ADMIN_H
 #define PREVIEWD_ADMIN_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 /* Load and check templates/admin.html. Main thread, at start. */
 int admin_init(const struct config *cfg, char *err, size_t errlen) MUST_CHECK;

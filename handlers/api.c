@@ -9,11 +9,11 @@
 
 #include "engines/engine.h"
 #include "handlers/auth.h"
-#include "server/crypto.h"
-#include "server/jobs.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/watch.h"
+#include "lib/crypto.h"
+#include "core/jobs.h"
+#include "lib/log.h"
+#include "core/metrics.h"
+#include "lib/watch.h"
 
 static atomic_int api_waiters;
 

@@ -12,7 +12,7 @@
 #ifndef PREVIEWD_API_H
 #define PREVIEWD_API_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 /* How long one request may wait, and how many may wait at once: each
  * holds an HTTP thread, and webhooks must always find one free. */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "server/crypto.h"
+#include "lib/crypto.h"
 
 enum auth_level
 auth_bearer(const struct request *req, const char *repo)

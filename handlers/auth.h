@@ -7,7 +7,7 @@
 #ifndef PREVIEWD_AUTH_H
 #define PREVIEWD_AUTH_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 enum auth_level {
 	AUTH_NONE,       /* no or wrong token */

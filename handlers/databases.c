@@ -10,11 +10,11 @@
 
 #include "handlers/api.h"
 #include "handlers/auth.h"
-#include "server/crypto.h"
-#include "server/jobs.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/source.h"
+#include "lib/crypto.h"
+#include "core/jobs.h"
+#include "lib/log.h"
+#include "core/metrics.h"
+#include "core/source.h"
 
 #define BODY_MAX 16384
 #define KEY_MAX 255                /* Idempotency-Key */

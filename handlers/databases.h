@@ -16,7 +16,7 @@
 #ifndef PREVIEWD_DATABASES_H
 #define PREVIEWD_DATABASES_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 /* wait=true waits this long at most (a cold create with a blueprint can
  * take seconds; the pool answers in milliseconds). */

@@ -7,9 +7,9 @@
 #include <strings.h>
 
 #include "handlers/webhook.h"
-#include "server/crypto.h"
-#include "server/jscan.h"
-#include "server/log.h"
+#include "lib/crypto.h"
+#include "lib/jscan.h"
+#include "lib/log.h"
 
 /* The fields previewd reads from a pull_request delivery. */
 enum {

@@ -10,7 +10,7 @@
 #ifndef PREVIEWD_GITHUB_H
 #define PREVIEWD_GITHUB_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 int github_webhook(struct request *req);
 

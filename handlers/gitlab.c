@@ -10,9 +10,9 @@
 #include <openssl/evp.h>
 
 #include "handlers/webhook.h"
-#include "server/crypto.h"
-#include "server/jscan.h"
-#include "server/log.h"
+#include "lib/crypto.h"
+#include "lib/jscan.h"
+#include "lib/log.h"
 
 /* Standard Webhooks' replay window. */
 #define SIGNATURE_TOLERANCE 300

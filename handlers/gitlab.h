@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 int gitlab_webhook(struct request *req);
 

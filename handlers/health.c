@@ -3,8 +3,8 @@
  */
 #include "handlers/health.h"
 
-#include "server/health.h"
-#include "server/metrics.h"
+#include "core/health.h"
+#include "core/metrics.h"
 
 int
 health_healthz(struct request *req)

@@ -1,13 +1,13 @@
 /*
  * health: GET /healthz — the process is up and serving (no auth);
  * GET /readyz — the state store and every configured database server
- * answered at the last check (server/health.h): 200, else 503 with a JSON
+ * answered at the last check (core/health.h): 200, else 503 with a JSON
  * body naming what is down.
  */
 #ifndef PREVIEWD_HEALTH_H
 #define PREVIEWD_HEALTH_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 int health_healthz(struct request *req);
 int health_readyz(struct request *req);

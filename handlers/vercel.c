@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "handlers/webhook.h"
-#include "server/crypto.h"
-#include "server/jscan.h"
-#include "server/log.h"
+#include "lib/crypto.h"
+#include "lib/jscan.h"
+#include "lib/log.h"
 
 enum {
 	F_ID, F_TYPE, F_CREATED, F_TARGET, F_PROJECT, F_TEAM, F_PR, F_ORG,

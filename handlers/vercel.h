@@ -12,7 +12,7 @@
 #ifndef PREVIEWD_VERCEL_HOOK_H
 #define PREVIEWD_VERCEL_HOOK_H
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 int vercel_webhook(struct request *req);
 

@@ -5,14 +5,14 @@
 
 #include <string.h>
 
-#include "server/jobs.h"
-#include "server/log.h"
-#include "server/metrics.h"
+#include "core/jobs.h"
+#include "lib/log.h"
+#include "core/metrics.h"
 
 int
 webhook_begin(struct request *req, const char *forge)
 {
-	if (httpd_draining()) {
+	if (http_draining()) {
 		http_error(req, 503, "shutting_down", "previewd is shutting "
 		    "down; %s will show the delivery as failed: redeliver it",
 		    forge);

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "server/httpd.h"
+#include "handlers/http.h"
 
 /* Forges cap a delivery at 25 MiB; refused from Content-Length. */
 #define WEBHOOK_MAX_BODY (25u * 1024 * 1024)

@@ -9,10 +9,12 @@
 #include <time.h>
 
 #include "engines/engine.h"
-#include "server/jobs.h"
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/store.h"
+#include "core/jobs.h"
+#include "lib/log.h"
+#include "core/metrics.h"
+#include "reaper/reconcile.h"
+#include "reaper/sweep.h"
+#include "store/store.h"
 
 #define RETENTION (7 * 86400)
 
@@ -145,6 +147,17 @@ reaper_main(void *arg)
 	pthread_mutex_unlock(&reaper_lock);
 	store_close(st);
 	return NULL;
+}
+
+int
+reaper_init(char *err, size_t errlen)
+{
+	if (jobs_register("sweep", sweep_run) != 0 ||
+	    jobs_register("reconcile", reconcile_run) != 0) {
+		snprintf(err, errlen, "cannot register the reaper's jobs");
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -18,7 +18,12 @@
 
 #include <stddef.h>
 
-#include "server/config.h"
+#include "lib/config.h"
+
+/* Give the workers the reaper's job kinds ("sweep", "reconcile"): the
+ * core runs them but does not know them. Main thread, before jobs_start.
+ * 0 ok, -1 with err. */
+int reaper_init(char *err, size_t errlen) MUST_CHECK;
 
 int reaper_start(const struct config *cfg, char *err, size_t errlen)
     MUST_CHECK;

@@ -9,8 +9,8 @@
 
 #include "forges/github.h"
 #include "forges/gitlab.h"
-#include "server/log.h"
-#include "server/metrics.h"
+#include "lib/log.h"
+#include "core/metrics.h"
 
 
 struct target {

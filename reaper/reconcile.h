@@ -13,7 +13,7 @@
 #ifndef PREVIEWD_RECONCILE_H
 #define PREVIEWD_RECONCILE_H
 
-#include "server/jobs.h"
+#include "core/jobs.h"
 
 /* target: "provider:repo". */
 enum job_result reconcile_run(struct worker *w, const struct job *j,

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
-#include "server/metrics.h"
-#include "server/names.h"
+#include "lib/log.h"
+#include "core/metrics.h"
+#include "lib/names.h"
 
 #define MAX_OBJECTS 20000
 

@@ -14,7 +14,7 @@
 #ifndef PREVIEWD_SWEEP_H
 #define PREVIEWD_SWEEP_H
 
-#include "server/jobs.h"
+#include "core/jobs.h"
 
 /* target: the engine name. */
 enum job_result sweep_run(struct worker *w, const struct job *j,

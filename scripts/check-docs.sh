@@ -1,5 +1,5 @@
 #!/bin/sh
-# Every configuration key in the parser's table (server/config.c) must be
+# Every configuration key in the parser's table (lib/config.c) must be
 # documented in README.md, under its section (pgbouncer's docs check is the
 # model). Prints the missing ones and exits 1.
 set -eu
@@ -8,8 +8,8 @@ readme="$top/README.md"
 status=0
 
 # Lines of the key table look like:  { "server", "listen", K_LISTEN, ...
-keys=$(sed -n 's/^[[:space:]]*{ "\([a-z]*\)", "\([a-z_]*\)", K_.*/\1 \2/p' "$top/server/config.c")
-[ -n "$keys" ] || { echo "check-docs: no keys found in server/config.c" >&2; exit 1; }
+keys=$(sed -n 's/^[[:space:]]*{ "\([a-z]*\)", "\([a-z_]*\)", K_.*/\1 \2/p' "$top/lib/config.c")
+[ -n "$keys" ] || { echo "check-docs: no keys found in lib/config.c" >&2; exit 1; }
 
 echo "$keys" | while read -r section key; do
 	case $section in

@@ -21,18 +21,20 @@
 #include <curl/curl.h>
 #include <mysql.h>
 
+#include "core/health.h"
+#include "core/jobs.h"
+#include "core/metrics.h"
+#include "core/notify.h"
 #include "engines/engine.h"
+#include "forges/http.h"
 #include "handlers/admin.h"
+#include "lib/config.h"
+#include "lib/fault.h"
+#include "lib/log.h"
+#include "lib/watch.h"
 #include "reaper/reaper.h"
-#include "server/config.h"
-#include "server/fault.h"
-#include "server/health.h"
 #include "server/httpd.h"
-#include "server/jobs.h"
-#include "server/log.h"
-#include "server/notify.h"
-#include "server/store.h"
-#include "server/watch.h"
+#include "store/store.h"
 
 static void
 usage(FILE *out)
@@ -153,6 +155,8 @@ serve(struct config *cfg)
 		log_errorx("cannot initialise libcurl");
 		return 1;
 	}
+	/* Every forge call's outcome is counted by the core's metrics. */
+	http_set_observer(metrics_forge);
 	if (httpd_init(cfg, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		return 1;
@@ -174,7 +178,8 @@ serve(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (notify_init(cfg, err, sizeof(err)) != 0 ||
-	    admin_init(cfg, err, sizeof(err)) != 0) {
+	    admin_init(cfg, err, sizeof(err)) != 0 ||
+	    reaper_init(err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		goto out;
 	}

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/config.h"
+#include "lib/config.h"
 
 #define SECRET_MARK "fuzz-secret-"
 

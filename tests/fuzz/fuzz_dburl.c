@@ -27,7 +27,7 @@
 #include <arpa/inet.h>
 #include <strings.h>
 
-#include "server/dburl.h"
+#include "lib/dburl.h"
 
 #define SHOW(s) fuzz_show((s), strlen(s))
 

@@ -24,7 +24,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/jscan.h"
+#include "lib/jscan.h"
 
 static const char *const paths[] = {
 	"action",

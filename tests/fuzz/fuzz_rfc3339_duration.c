@@ -1,6 +1,6 @@
 /*
  * fuzz_rfc3339_duration: parse_rfc3339, parse_duration and parse_int64
- * (server/util.h) on arbitrary strings, with their round trips.
+ * (lib/util.h) on arbitrary strings, with their round trips.
  *
  * Input: a string (up to the first NUL; the bytes after it, if any, set
  * parse_int64's bounds).
@@ -21,7 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "server/util.h"
+#include "lib/util.h"
 
 static void
 check_rfc3339(const char *s)

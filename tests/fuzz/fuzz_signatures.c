@@ -30,8 +30,8 @@
 #include <openssl/evp.h>
 
 #include "handlers/gitlab.h"
-#include "server/crypto.h"
-#include "server/util.h"
+#include "lib/crypto.h"
+#include "lib/util.h"
 
 enum { P_CONTROL, P_SECRET, P_ID, P_TS, P_HEADER, P_BODY, P_COUNT };
 

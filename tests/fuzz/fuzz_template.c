@@ -22,7 +22,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "server/template.h"
+#include "lib/template.h"
 
 #define OUT_MAX (64 * 1024)
 

@@ -15,9 +15,9 @@
 
 #include "forges/forge.h"
 #include "handlers/webhook.h"
-#include "server/names.h"
-#include "server/store.h"
-#include "server/util.h"
+#include "lib/names.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 /* forge_escape_path(s) must decode back to s and hold nothing but
  * unreserved characters, '%XX' and (unless slashes) '/'. */

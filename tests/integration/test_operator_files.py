@@ -2,7 +2,7 @@
 contrib/previewd.service and `make install` / `make uninstall`.
 
   - the example passes check-config once the credentials it names exist;
-  - every key of the parser's table (server/config.c keys[], read the way
+  - every key of the parser's table (lib/config.c keys[], read the way
     scripts/check-docs.sh reads it) is set in the example and documented in
     README.md;
   - `make install DESTDIR=... PREFIX=/opt/previewd` installs the binary,
@@ -36,7 +36,7 @@ from servers import free_port
 EXAMPLE = REPO_ROOT / "contrib" / "previewd.conf.example"
 UNIT = REPO_ROOT / "contrib" / "previewd.service"
 README = REPO_ROOT / "README.md"
-CONFIG_C = REPO_ROOT / "server" / "config.c"
+CONFIG_C = REPO_ROOT / "lib" / "config.c"
 CREDENTIALS = "/run/credentials/previewd.service/"
 PREFIX = "/opt/previewd"
 MAKE_TIMEOUT = 900
@@ -45,7 +45,7 @@ MAKE_TIMEOUT = 900
 # --- reading the files ------------------------------------------------------
 
 def parser_keys():
-    """[(section, key)] of server/config.c's keys[], as check-docs.sh reads
+    """[(section, key)] of lib/config.c's keys[], as check-docs.sh reads
     them: lines like `{ "server", "listen", K_LISTEN, ...`."""
     line_re = re.compile(r'^[ \t\n\r\f\v]*\{ "([a-z]*)", "([a-z_]*)", K_')
     keys = [m.groups() for m in map(line_re.match, CONFIG_C.read_text().splitlines()) if m]
@@ -301,7 +301,7 @@ def test_every_parser_key_is_in_the_example_and_the_readme():
     # And nothing in the example that the parser would not know.
     known = set(keys)
     unknown = sorted(k for k in in_example if k not in known)
-    assert not unknown, "keys in the example that server/config.c does not know: %s" % unknown
+    assert not unknown, "keys in the example that lib/config.c does not know: %s" % unknown
 
 
 def test_example_documents_each_key():

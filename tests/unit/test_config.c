@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/config: loading previewd.conf as an operator
+ * Unit tests for lib/config: loading previewd.conf as an operator
  * writes it, and the errors an operator reads when it is wrong.
  *
  *   - a file setting every key of the table loads, each value landing in
@@ -32,7 +32,7 @@
 
 #include <cmocka.h>
 
-#include "server/config.h"
+#include "lib/config.h"
 
 #define KEY64 "000102030405060708090a0b0c0d0e0f" \
               "101112131415161718191a1b1c1d1e1f"

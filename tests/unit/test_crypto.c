@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/crypto: what the webhook handlers, the API and the
+ * Unit tests for lib/crypto: what the webhook handlers, the API and the
  * store rely on when they check signatures and tokens, mint passwords and
  * seal credentials.
  *
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "server/crypto.h"
+#include "lib/crypto.h"
 
 /* GitHub's documented example ("Validating webhook deliveries"). */
 static const char gh_secret[] = "It's a Secret to Everybody";

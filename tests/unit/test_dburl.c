@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/dburl: the admin URL previewd reads from its
+ * Unit tests for lib/dburl: the admin URL previewd reads from its
  * config and the URLs it hands out to CI, which carry passwords.
  *
  *   - dburl_parse: every part decoded, IPv6 unbracketed, missing port is
@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "server/dburl.h"
+#include "lib/dburl.h"
 
 /* ---- dburl_parse ---- */
 

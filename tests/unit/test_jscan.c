@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/jscan: what a webhook handler relies on when it
+ * Unit tests for lib/jscan: what a webhook handler relies on when it
  * validates a delivery and picks its values out of it.
  *
  * Every document is copied into a heap block of exactly its length before
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "server/jscan.h"
+#include "lib/jscan.h"
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 

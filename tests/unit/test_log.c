@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/log: the lines operators and their log shippers
+ * Unit tests for lib/log: the lines operators and their log shippers
  * read.
  *
  *   - text: "TIMESTAMP LEVEL message key=value..." on one line;
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "server/log.h"
+#include "lib/log.h"
 
 struct capture {
 	FILE *file;

@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/names: the names of the databases and roles
+ * Unit tests for lib/names: the names of the databases and roles
  * previewd creates on a shared server.
  *
  *   - names_pr: always ^pvd_[a-z0-9_]+$ and at most 32 characters, in the
@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "server/names.h"
+#include "lib/names.h"
 
 /* Checked independently of names_valid, so a bug there cannot hide one
  * in names_pr. */

@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/store, through its public API only, on a real
+ * Unit tests for store/store, through its public API only, on a real
  * sqlite file in a per-test mkdtemp directory.
  *
  *   - webhooks: an open creates an environment and queues its job;
@@ -37,9 +37,9 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "server/log.h"
-#include "server/names.h"
-#include "server/store.h"
+#include "lib/log.h"
+#include "lib/names.h"
+#include "store/store.h"
 
 #define HOUR_MS ((int64_t)3600 * 1000)
 

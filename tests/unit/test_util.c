@@ -1,5 +1,5 @@
 /*
- * Unit tests for server/util: the small pieces every module builds on.
+ * Unit tests for lib/util: the small pieces every module builds on.
  *
  *   - parse_duration / format_duration (config TTLs and intervals);
  *   - parse_int64 bounds and rejection of anything not a whole integer;
@@ -22,7 +22,7 @@
 
 #include <cmocka.h>
 
-#include "server/util.h"
+#include "lib/util.h"
 
 /* ---- durations ---- */
 

@@ -14,7 +14,7 @@
 
 #include "handlers/gitlab.h"
 #include "handlers/webhook.h"
-#include "server/crypto.h"
+#include "lib/crypto.h"
 
 static const char secret[] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 static const char id[] = "msg_p5jXN8AQM9LWM0D4loKWxJek";

@@ -1,0 +1,58 @@
+/*
+ * metrics: counters and histograms for GET /metrics (Prometheus text
+ * format), and the recent claim history the admin page shows.
+ *
+ * Counters are atomics over small fixed label sets, so counting costs a
+ * few nanoseconds on any thread; gauges (environments by status, pools,
+ * the job queue) are read from the state store when scraped. No label
+ * ever carries a token, a password, a URL or a repository name.
+ */
+#ifndef PREVIEWD_METRICS_H
+#define PREVIEWD_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+
+struct store;
+struct config;
+
+enum metric_provider { MP_GITHUB, MP_GITLAB, MP_VERCEL, MP_PROVIDERS };
+
+/* What became of a webhook delivery. */
+enum metric_outcome {
+	MO_ACCEPTED, MO_DUPLICATE, MO_STALE, MO_IGNORED, MO_BAD_SIGNATURE,
+	MO_BAD_REQUEST, MO_TOO_LARGE, MO_UNAVAILABLE, MO_OUTCOMES
+};
+
+/* A webhook answered, by provider, event kind and outcome. event is
+ * folded into "pull_request", "merge_request", "deployment", "ping" or
+ * "other". */
+void metrics_webhook(enum metric_provider p, const char *event,
+    enum metric_outcome o);
+
+/* A claim served from the pool or created cold, on engine. */
+void metrics_claim(const char *engine, bool cold);
+/* Claims and cold creates on engine during the last hour. */
+void metrics_claims_last_hour(const char *engine, int *pool, int *cold);
+
+/* Durations, in seconds. */
+void metrics_provisioned(const char *engine, double seconds);
+void metrics_migrated(const char *engine, double seconds);
+
+/* The reaper and the deletes. reason: "ttl", "reconcile", "api", "close". */
+void metrics_reaper_run(void);
+void metrics_deletion(const char *reason);
+void metrics_orphan_dropped(const char *engine);
+void metrics_delete_failed(void);
+
+/* A forge API call's outcome: "ok", "not_found", "retry", "rate_limited",
+ * "failed"; forge: "github", "gitlab", "vercel". */
+void metrics_forge(const char *forge, const char *outcome);
+
+/* The whole exposition into out. */
+int metrics_render(struct store *st, const struct config *cfg,
+    struct buf *out) MUST_CHECK;
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * source: where an environment's SQL comes from, as an ordered list of
+ * named files read one at a time.
+ *
+ *   repo:PATH        the repository at the pull request's head commit,
+ *                    through the forge's API (GitHub contents, GitLab
+ *                    tree/raw)
+ *   dir:/abs/path    a folder on this machine (migrations)
+ *   file:/abs/path   a file on this machine (seed)
+ *   blueprint:NAME   templates/blueprints/NAME/<engine>/ (migrations/ and
+ *                    seed.sql), shipped with previewd
+ *   none             nothing
+ *
+ * Migrations are the *.sql files of the folder, in byte order of their
+ * names; other files and subfolders are ignored. Files are capped at
+ * SOURCE_MAX_FILE bytes and folders at SOURCE_MAX_FILES files, with an
+ * error naming the cap. Errors go to call->error; forge outages come back
+ * as FORGE_RETRY with call->retry_ms.
+ */
+#ifndef PREVIEWD_SOURCE_H
+#define PREVIEWD_SOURCE_H
+
+#include <stddef.h>
+
+#include "forges/forge.h"
+#include "store/store.h"
+
+#define SOURCE_MAX_FILES 1000
+#define SOURCE_MAX_FILE ((size_t)5 << 20)
+
+struct source_file {
+	char name[256];        /* the file's name: what the record keeps */
+	char path[1024];       /* where to read it */
+};
+
+struct source {
+	bool remote;           /* read through the forge's API */
+	char provider[16];
+	char target[ENV_REPO_SIZE];
+	char sha[ENV_SHA_SIZE];
+	struct source_file *files;
+	size_t n;
+};
+
+/* The migration files spec names for environment e at commit sha. */
+enum forge_rc source_migrations(struct forge_call *call, const struct env *e,
+    const char *spec, const char *sha, struct source *out);
+
+/* The seed file spec names (zero or one file). */
+enum forge_rc source_seed(struct forge_call *call, const struct env *e,
+    const char *spec, const char *sha, struct source *out);
+
+/* The bytes of file i into out (reset first). */
+enum forge_rc source_read(struct forge_call *call, const struct source *s,
+    size_t i, struct buf *out);
+
+void source_release(struct source *s);
+
+/* True when templates_dir holds blueprint name for engine (its
+ * migrations folder): what "blueprint:NAME" may name. */
+bool source_blueprint_exists(const char *templates_dir, const char *name,
+    const char *engine);
+
+#endif

@@ -1,0 +1,163 @@
+/*
+ * pool: the warm pool: members being created, idle and claimed; the claim
+ * itself is one transaction.
+ */
+#include "store/sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/crypto.h"
+#include "lib/log.h"
+
+int
+store_pool_add(struct store *st, const char *engine, const char *db,
+    const unsigned char *secret, size_t secret_len)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "INSERT INTO pool (engine, db_name, state, "
+	    "created_at, secret) VALUES (?1, ?2, 'creating', ?3, ?4)", &s) != 0)
+		return -1;
+	store_bind_text(s, 1, engine);
+	store_bind_text(s, 2, db);
+	sqlite3_bind_int64(s, 3, now_ms());
+	if (secret != NULL && secret_len > 0)
+		sqlite3_bind_blob(s, 4, secret, (int)secret_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 4);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		store_log_error(st, "add pool database");
+	else
+		rc = 0;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pool_ready(struct store *st, const char *engine, const char *db)
+{
+	/* Milliseconds, so that claims take the oldest idle database even
+	 * among several made in one second. */
+	return store_stmt_exec(st, "mark pool database idle", "UPDATE pool SET "
+	    "state = 'idle', created_at = ?3 WHERE engine = ?1 AND db_name = ?2 "
+	    "AND state = 'creating'", "tti", engine, db, now_ms()) < 0 ? -1 : 0;
+}
+
+int
+store_pool_remove(struct store *st, const char *engine, const char *db)
+{
+	return store_stmt_exec(st, "remove pool database", "DELETE FROM pool WHERE "
+	    "engine = ?1 AND db_name = ?2", "tt", engine, db) < 0 ? -1 : 0;
+}
+
+int
+store_pool_forget_idle(struct store *st, const char *engine, const char *db)
+{
+	int n = store_stmt_exec(st, "forget pool database", "DELETE FROM pool WHERE "
+	    "engine = ?1 AND db_name = ?2 AND state = 'idle'", "tt", engine, db);
+
+	return n < 0 ? -1 : n > 0 ? 0 : 1;
+}
+
+int
+store_pool_counts(struct store *st, const char *engine, int *idle,
+    int *creating)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (store_prepare(st, "SELECT "
+	    "COALESCE(SUM(state = 'idle'), 0), "
+	    "COALESCE(SUM(state = 'creating'), 0) "
+	    "FROM pool WHERE engine = ?1", &s) != 0)
+		return -1;
+	store_bind_text(s, 1, engine);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*idle = sqlite3_column_int(s, 0);
+		*creating = sqlite3_column_int(s, 1);
+		rc = 0;
+	} else {
+		store_log_error(st, "count pool");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_pool_each_creating(struct store *st, const char *engine,
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char db[NAMES_SIZE];
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT db_name, secret FROM pool WHERE "
+	    "engine = ?1 AND state = 'creating' ORDER BY created_at", &s) != 0)
+		return -1;
+	store_bind_text(s, 1, engine);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		store_column_text(s, 0, db, sizeof(db));
+		if (fn(db, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1), arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list pool");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
+    const struct store_reseal *rs)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1, step;
+
+	e->pool_db[0] = '\0';
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, "UPDATE pool SET state = 'claimed', env_id = ?2 "
+	    "WHERE rowid = (SELECT rowid FROM pool WHERE engine = ?1 AND "
+	    "state = 'idle' ORDER BY created_at, rowid LIMIT 1) "
+	    "RETURNING db_name, secret", &s) != 0)
+		goto out;
+	store_bind_text(s, 1, e->engine);
+	store_bind_text(s, 2, e->id);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		const void *secret = sqlite3_column_blob(s, 1);
+		int n = sqlite3_column_bytes(s, 1);
+
+		store_column_text(s, 0, e->pool_db, sizeof(e->pool_db));
+		if (keep_pool_name)
+			str_copy(e->db_name, e->pool_db, sizeof(e->db_name));
+		if (secret != NULL && n > 0 && rs != NULL &&
+		    rs->fn(e->pool_db, secret, (size_t)n, e, rs->arg) != 0) {
+			log_warnx("state store: cannot take over the password "
+			    "of pool database %s", e->pool_db);
+			goto out;
+		}
+	} else if (step != SQLITE_DONE) {
+		store_log_error(st, "claim pool database");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (store_env_save(st, e) != 0 || store_commit(st) != 0)
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	if (rc != 0) {
+		store_rollback(st);
+		e->pool_db[0] = '\0';
+	}
+	return rc;
+}

@@ -1,0 +1,379 @@
+/*
+ * store: previewd's state on disk — a sqlite database in WAL mode holding
+ * environments, the warm pool, webhook deliveries and the job queue.
+ *
+ * One struct store is one sqlite connection and belongs to one thread at a
+ * time; every thread that needs state opens its own (sqlite serialises the
+ * writers, WAL lets readers run beside them). Each function below is one
+ * transaction unless it says otherwise.
+ *
+ * An environment row has two sets of columns with different owners:
+ *   - desired state, written by events (webhooks, the API, the reaper):
+ *     want, want_sha, event_at, activity_at, expires_at;
+ *   - actual state, written only by the worker running the environment's
+ *     job: status, head_sha, pool_db, secret, error.
+ * Workers move actual towards desired, one idempotent step at a time,
+ * rereading desired state between steps; so a close that arrives during
+ * provisioning wins, and a crash at any point means "run the step again".
+ *
+ * This header is the whole interface: callers see struct store as opaque
+ * and nothing of sqlite. The backend's files are one per concern, each
+ * implementing its section below: store/sqlite.c (connections, schema,
+ * statement helpers, shared through store/sqlite.h), webhooks.c, envs.c,
+ * pool.c, reaper.c, jobs.c and databases.c. A second backend (PostgreSQL,
+ * for replicas) implements these same functions beside them, with
+ * store_open choosing by the state path's scheme; no caller changes.
+ */
+#ifndef PREVIEWD_STORE_H
+#define PREVIEWD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/names.h"
+#include "lib/util.h"
+
+/* Latest schema version; see the migrations table in store/sqlite.c. */
+#define STORE_SCHEMA_VERSION 2
+
+enum env_status {
+	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
+	ENV_DELETING, ENV_DELETED,
+};
+
+const char *env_status_name(enum env_status s);
+/* Whether s looks like an environment id: "env_" and hex. */
+bool env_id_ok(const char *s);
+int env_status_parse(const char *s, enum env_status *out) MUST_CHECK;
+/* ready, failed and deleted: what a long poll waits for. */
+bool env_status_settled(enum env_status s);
+
+#define ENV_ID_SIZE 24          /* "env_" + 16 hex + NUL */
+#define ENV_SHA_SIZE 72
+#define ENV_REPO_SIZE 256
+#define ENV_SECRET_MAX 128      /* a sealed password */
+
+struct env {
+	char id[ENV_ID_SIZE];
+	char provider[16];
+	char repo[ENV_REPO_SIZE];
+	int64_t number;
+	char name[48];               /* preview-pr-N */
+	char engine[16];
+	char api_target[ENV_REPO_SIZE]; /* the repository in the forge's API */
+	bool private_repo;
+	int64_t installation_id;
+	/* the pull request comment, owned by the "notify" job */
+	int64_t comment_id;
+	char comment_hash[72];
+	/* a retry of a failed environment: asked for (event-owned) and acted
+	 * on (worker-owned) */
+	int64_t retry_requested;
+	int64_t retried;
+	int64_t size_bytes;          /* the database's size, -1 unknown */
+	char last_delivery[136];     /* the webhook that last moved it */
+	char blueprint[64];          /* a CI database's blueprint, or "" */
+	/* desired */
+	bool want_present;
+	char want_sha[ENV_SHA_SIZE];
+	int64_t event_at;
+	int64_t activity_at;
+	int64_t expires_at;
+	int64_t ttl;
+	/* actual */
+	enum env_status status;
+	char head_sha[ENV_SHA_SIZE];
+	char db_name[NAMES_SIZE];    /* worker-owned once claimed */
+	char role_name[NAMES_SIZE];
+	char pool_db[NAMES_SIZE];    /* pool database claimed, until renamed */
+	unsigned char secret[ENV_SECRET_MAX];
+	size_t secret_len;
+	bool reset_db;               /* drop the database before the next
+	                                claim (a rebuild) */
+	char error[1024];
+	int64_t created_at;
+	int64_t updated_at;
+};
+
+/* The status clients see: an environment asked to go that no worker has
+ * picked up yet is already "deleting", so nobody is handed a URL about
+ * to vanish. */
+enum env_status env_status_shown(const struct env *e);
+
+struct store;
+
+/* Open (creating if need be) the state database at path. Does not touch
+ * the schema: the main thread calls store_migrate once at start-up.
+ * 0 ok; -1 with a reason in err. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen)
+    MUST_CHECK;  /* *out is NULL on failure */
+void store_close(struct store *st);
+
+/* Create or upgrade the schema to STORE_SCHEMA_VERSION in one
+ * transaction; refuses a file written by a newer previewd. */
+int store_migrate(struct store *st, char *err, size_t errlen) MUST_CHECK;
+
+/* ---- webhooks ---- */
+
+enum pr_op { PR_OPEN, PR_SYNC, PR_CLOSE };
+enum pr_result { PR_ACCEPTED, PR_DUPLICATE, PR_STALE, PR_IGNORED };
+
+struct pr_event {
+	const char *provider;    /* "github" */
+	const char *delivery;    /* the forge's delivery id, for deduplication */
+	const char *event;       /* "pull_request" */
+	const char *action;      /* the forge's action, for the record */
+	enum pr_op op;
+	const char *repo;
+	int64_t number;
+	const char *head_sha;
+	int64_t event_at;        /* the forge's updated_at: orders events */
+	const char *engine;      /* from the repository's configuration */
+	int64_t ttl;
+	const char *api_target;  /* how the forge's API names the repository:
+	                            GitHub owner/name, GitLab project id;
+	                            NULL: repo */
+	bool private_repo;       /* the forge said the repository is private */
+	int64_t installation_id; /* GitHub App installation, 0 if none */
+	/* A Vercel preview deployment of the pull request: the project (and
+	 * team) that wants DATABASE_URL for builds of git_branch. */
+	const char *vercel_project;
+	const char *vercel_team;
+	const char *git_branch;
+};
+
+/* Record a delivery and apply its pull request event, enqueueing the
+ * environment's job, in one transaction. Deliveries already seen are
+ * PR_DUPLICATE; events older than the last applied one are PR_STALE
+ * (recorded, not applied); a close for an unknown pull request is recorded
+ * as PR_IGNORED so that an older open arriving later stays ignored. */
+int store_pr_event(struct store *st, const struct pr_event *ev,
+    enum pr_result *result, char env_id[ENV_ID_SIZE]) MUST_CHECK;
+
+/* ---- CI databases ---- */
+
+/* A database a CI run asks for (POST /api/v1/databases) is an
+ * environment whose provider and repository are ENV_CI, numbered in
+ * creation order: it shares the pool, the engines, the jobs, the reaper
+ * and the admin page with pull requests, and has no forge to tell. */
+#define ENV_CI "ci"
+
+struct ci_request {
+	const char *name;            /* checked by the caller */
+	const char *engine;
+	int64_t ttl;
+	const char *blueprint;       /* "" for none */
+	int64_t max_databases;       /* CI databases wanted present, at most */
+	/* Idempotency-Key, scoped to the caller's token (token_key, a keyed
+	 * hash of it); key NULL: none. request_hash: what was asked. */
+	const char *token_key;
+	const char *key;
+	const char *request_hash;
+};
+
+enum ci_result {
+	CI_CREATED,
+	CI_REPLAYED,      /* the key was seen with the same request */
+	CI_KEY_REUSED,    /* the key was seen with another request */
+	CI_QUOTA,         /* max_databases reached */
+};
+
+/* Create the database's environment and its job, and remember the key,
+ * in one transaction; or find the one the key made. env_id is set for
+ * CI_CREATED and CI_REPLAYED. Keys older than IDEMPOTENCY_TTL are
+ * forgotten. 0 ok (see *res), -1 error. */
+#define IDEMPOTENCY_TTL 86400
+int store_ci_create(struct store *st, const struct ci_request *r,
+    enum ci_result *res, char env_id[ENV_ID_SIZE]) MUST_CHECK;
+/* Forget Idempotency-Keys recorded before the cutoff. */
+int store_idempotency_prune(struct store *st, int64_t before) MUST_CHECK;
+
+/* ---- environments ---- */
+
+/* 0 found, 1 not found, -1 error. */
+int store_env_get(struct store *st, const char *id, struct env *out)
+    MUST_CHECK;
+int store_env_find_pr(struct store *st, const char *provider,
+    const char *repo, int64_t number, struct env *out) MUST_CHECK;
+
+/* Environments not deleted, oldest first. fn returns 0 to go on. */
+int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
+    void *arg) MUST_CHECK;
+
+/* Save the worker-owned columns of e (status, head_sha, db_name, pool_db,
+ * secret, reset_db, error) and updated_at. Only the worker holding the
+ * env's job calls it. When e is ready, failed or deleted, the "notify" job
+ * (the pull request comment) is enqueued in the same transaction. Joins
+ * the caller's transaction when one is open. */
+int store_env_save(struct store *st, const struct env *e) MUST_CHECK;
+
+/* The Vercel projects linked to an environment; fn returns 0 to go on. */
+int store_vercel_links(struct store *st, const char *env_id,
+    int (*fn)(const char *project, const char *team, const char *branch,
+    const char *synced_hash, void *arg), void *arg) MUST_CHECK;
+/* Record that project has DATABASE_URL as of hash. */
+int store_vercel_synced(struct store *st, const char *env_id,
+    const char *project, const char *hash) MUST_CHECK;
+
+/* Record the comment the "notify" job posted and the hash of its text. */
+int store_env_set_comment(struct store *st, const char *id,
+    int64_t comment_id, const char *hash) MUST_CHECK;
+
+/* Ask for an environment to be deleted (DELETE in the API, the reaper's
+ * TTL) and enqueue its job. reason goes to the error column when the
+ * environment is not otherwise failed. 0 ok, 1 not found or already
+ * deleted, -1 error. */
+int store_env_request_delete(struct store *st, const char *id,
+    const char *reason) MUST_CHECK;
+
+/* Push the expiry of an environment wanted present to the later of now
+ * and its expiry, plus seconds; enqueues the comment's update. 0 ok, 1 not
+ * found or not wanted, -1 error. */
+int store_env_extend(struct store *st, const char *id, int64_t seconds)
+    MUST_CHECK;
+/* Ask for a failed environment to be tried again at the same commit. 0 ok,
+ * 1 not found or not failed, -1 error. */
+int store_env_request_retry(struct store *st, const char *id) MUST_CHECK;
+/* The size last measured of the live environment whose database on
+ * engine is db (none: nothing changes). */
+int store_env_set_size(struct store *st, const char *engine, const char *db,
+    int64_t bytes) MUST_CHECK;
+/* Environments not deleted, counted by engine and status. */
+int store_env_counts(struct store *st, int (*fn)(const char *engine,
+    const char *status, int64_t n, void *arg), void *arg) MUST_CHECK;
+
+/* Ids of environments wanted present whose expiry has passed. */
+int store_env_expired(struct store *st, int64_t now,
+    int (*fn)(const char *id, void *), void *arg) MUST_CHECK;
+
+/* Forget deleted environments and deliveries older than the cutoff. */
+int store_prune(struct store *st, int64_t before) MUST_CHECK;
+
+/* ---- the warm pool ---- */
+
+/* Record intent to create pool database db (state "creating") with the
+ * sealed password its role gets (secret may be NULL for engines whose
+ * pool has no role). */
+int store_pool_add(struct store *st, const char *engine, const char *db,
+    const unsigned char *secret, size_t secret_len) MUST_CHECK;
+/* creating -> idle. */
+int store_pool_ready(struct store *st, const char *engine, const char *db)
+    MUST_CHECK;
+int store_pool_remove(struct store *st, const char *engine, const char *db)
+    MUST_CHECK;
+/* Forget a pool database that vanished from its server, if it is still
+ * idle (a claim marks it first, then renames it). 0 forgotten, 1 not
+ * idle (any more), -1 error. */
+int store_pool_forget_idle(struct store *st, const char *engine,
+    const char *db) MUST_CHECK;
+int store_pool_counts(struct store *st, const char *engine, int *idle,
+    int *creating) MUST_CHECK;
+/* Pool databases left in "creating" (by a crash), with their secrets. */
+int store_pool_each_creating(struct store *st, const char *engine,
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg) MUST_CHECK;
+
+/* How a claim moves a pool member's sealed password to the environment:
+ * fn opens in (sealed for the pool database db) and seals it again into
+ * e->secret for e. The store itself does no cryptography. */
+struct store_reseal {
+	int (*fn)(const char *db, const unsigned char *in, size_t len,
+	    struct env *e, void *arg);
+	void *arg;
+};
+
+/* Claim the oldest idle pool database (the one made ready first) for env
+ * e and record e's sealed password, in one transaction (the intent
+ * recorded before the server is touched).
+ * Sets e->pool_db to the database taken, or to "" when the pool is empty;
+ * with keep_pool_name (engines that cannot rename) e->db_name becomes the
+ * pool database's name too. When the member has a password of its own
+ * and rs is given, e takes that password (rs->fn); otherwise e keeps the
+ * one it has. 0 ok, -1 error. */
+int store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
+    const struct store_reseal *rs) MUST_CHECK;
+
+/* ---- the reaper's memory ---- */
+
+/* Every name of a database or role previewd stands behind on engine:
+ * those of environments not deleted (their database, role and claimed
+ * pool database) and of every pool member (its database, and its role,
+ * named alike). The orphan sweep drops what is on the server but not
+ * here. */
+int store_known_names(struct store *st, const char *engine,
+    int (*fn)(const char *name, void *arg), void *arg) MUST_CHECK;
+
+/* Pool members of engine with their state ("creating", "idle",
+ * "claimed"). */
+int store_pool_each(struct store *st, const char *engine,
+    int (*fn)(const char *db, const char *state, void *arg), void *arg)
+    MUST_CHECK;
+
+/* An unknown object seen on a server: record when it was first seen
+ * (now, if this is the first time) into *first_seen. */
+int store_orphan_seen(struct store *st, const char *engine, bool role,
+    const char *name, int64_t now, int64_t *first_seen) MUST_CHECK;
+/* A drop of the orphan failed; *first: for the first time (so the
+ * reason is logged once, not every pass). */
+int store_orphan_drop_failed(struct store *st, const char *engine, bool role,
+    const char *name, bool *first) MUST_CHECK;
+
+/* Forget recorded orphans of engine that fn says are gone or known:
+ * fn(role, name) returns true to keep the row. */
+int store_orphans_keep(struct store *st, const char *engine,
+    bool (*fn)(bool role, const char *name, void *arg), void *arg)
+    MUST_CHECK;
+
+/* The repositories with environments wanted present, and for each the
+ * forge's API target and an installation id (GitHub App), for the
+ * reconciliation against the forges' lists of open pull requests. */
+int store_reconcile_targets(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *api_target, int64_t installation,
+    void *arg), void *arg) MUST_CHECK;
+/* The environments of one repository wanted present, with their pull
+ * request number and last activity. */
+int store_env_each_open(struct store *st, const char *provider,
+    const char *repo, int (*fn)(const char *id, int64_t number,
+    int64_t activity_at, void *arg), void *arg) MUST_CHECK;
+/* The ETag of target's last full list ("" when none). */
+int store_reconcile_etag(struct store *st, const char *target, char *etag,
+    size_t etagsz) MUST_CHECK;
+int store_reconcile_set_etag(struct store *st, const char *target,
+    const char *etag) MUST_CHECK;
+
+/* ---- jobs ---- */
+
+struct job {
+	int64_t id;
+	char kind[16];
+	char target[64];
+	int64_t seq;
+	int64_t attempts;
+};
+
+/* Enqueue (kind, target) to run after delay_ms. A job already queued for
+ * the same pair is not duplicated: it runs at the earlier time, and once
+ * more after its current run if it is running now. */
+int store_job_enqueue(struct store *st, const char *kind, const char *target,
+    int64_t delay_ms) MUST_CHECK;
+
+/* Take the next due job not already running. Times in this section are
+ * epoch milliseconds (now_ms()); elsewhere in this header, seconds. 0 took one, 1 none due, -1
+ * error. *next_ms gets when the next not-running job is due (INT64_MAX if
+ * none), so the worker knows how long it may sleep. */
+int store_job_take(struct store *st, int64_t now, struct job *out,
+    int64_t *next_ms) MUST_CHECK;
+
+/* The run is over: delete the job, unless it was enqueued again meanwhile. */
+int store_job_done(struct store *st, const struct job *j) MUST_CHECK;
+
+/* Try again after delay_ms (sooner if enqueued again meanwhile). */
+int store_job_retry(struct store *st, const struct job *j, int64_t delay_ms,
+    const char *error) MUST_CHECK;
+
+/* At start-up: jobs marked running by a previous process run again. */
+int store_job_reset(struct store *st) MUST_CHECK;
+
+int store_job_count(struct store *st, int64_t *count) MUST_CHECK;
+
+#endif
