@@ -337,6 +337,7 @@ sha256_hex(const struct buf *b, char out[65])
 
 /* Everything one migrations or seed step holds, released in one place. */
 struct sql_run {
+	const struct engine_ops *ops;
 	struct engine_session *session;
 	struct forge_call call;
 	struct source src;
@@ -364,6 +365,7 @@ sql_run_open(struct run *r, struct env *e, struct sql_run *s)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	s->ops = ops;
 	buf_init(&s->file, SOURCE_MAX_FILE);
 	s->call.http = worker_http(r->w);
 	s->call.cfg = r->w->cfg;
@@ -405,6 +407,65 @@ source_trouble(struct run *r, struct env *e, struct sql_run *s,
 }
 
 /*
+ * Recorded before, recorded after. On a server whose DDL is not
+ * transactional (MariaDB, MySQL) a file commits statement by statement,
+ * so a file cut short — previewd killed, the connection lost, a statement
+ * that failed — leaves its first statements behind, and running it again
+ * on top of them fails ("already exists") or doubles its rows. So the
+ * file's name is saved in e->applying before it runs and cleared once it
+ * is recorded in the database. PostgreSQL runs the file and its record in
+ * one transaction that a crash rolls back: no intent is needed there.
+ */
+static int
+intent_set(struct run *r, struct env *e, const struct sql_run *s,
+    const char *name)
+{
+	if (s->ops->ddl_transactional)
+		return 0;
+	str_copy(e->applying, name, sizeof(e->applying));
+	return store_env_save(r->w->store, e);
+}
+
+/*
+ * At a step's start: an intent left set with no record of its file means
+ * the file was cut short. The database is rebuilt from empty (same name,
+ * same credentials) and migrated and seeded from the start, never patched
+ * by running the file again. true when a rebuild was begun (*step is the
+ * step's result); false to go on.
+ */
+static bool
+intent_cut_short(struct run *r, struct env *e, const struct sql_run *s,
+    enum step *step)
+{
+	char what[300];
+
+	if (e->applying[0] == '\0')
+		return false;
+	if (s->ops->ddl_transactional ||
+	    applied_sum(&s->applied, e->applying) != NULL) {
+		/* Recorded before the stop, or rolled back with it. */
+		e->applying[0] = '\0';
+		return false;
+	}
+	if (strcmp(e->applying, SEED_RECORD) == 0)
+		str_copy(what, "the seed", sizeof(what));
+	else
+		snprintf(what, sizeof(what), "migration %s", e->applying);
+	log_warnx("%s did not finish and %s cannot undo what it did: "
+	    "rebuilding %s", what, e->engine, e->db_name);
+	snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at %.12s: %s did "
+	    "not finish (previewd stopped or lost the server while it ran, or "
+	    "it failed part-way) and %s cannot undo what it had done, so the "
+	    "database was rebuilt from empty and migrated from the start",
+	    e->want_sha, what, e->engine);
+	e->applying[0] = '\0';
+	e->reset_db = true;
+	e->status = ENV_PROVISIONING;
+	*step = step_save(r, e);
+	return true;
+}
+
+/*
  * Apply, in name order, the migration files not yet recorded. A file
  * whose checksum differs from its record was edited after it ran: the
  * database is rebuilt from scratch (same credentials). Between files the
@@ -424,7 +485,8 @@ step_migrate(struct run *r, struct env *e)
 
 	env_sources(r, e, &migrations, &seed);
 	if ((step = sql_run_open(r, e, &s)) != STEP_NEXT ||
-	    r->result == JOB_RETRY || e->status == ENV_FAILED)
+	    r->result == JOB_RETRY || e->status == ENV_FAILED ||
+	    intent_cut_short(r, e, &s, &step))
 		goto out;
 	frc = source_migrations(&s.call, e, migrations, s.sha, &s.src);
 	if (frc != FORGE_OK) {
@@ -464,6 +526,10 @@ step_migrate(struct run *r, struct env *e)
 			goto out;
 		}
 		fault_point("migrate.before_file");
+		if (intent_set(r, e, &s, s.src.files[i].name) != 0) {
+			step = step_retry(r, 1000, "cannot save environment");
+			goto out;
+		}
 		rc = engine_record_apply(s.session, s.src.files[i].name, sum,
 		    s.file.data, s.file.len, err, sizeof(err));
 		if (rc == ENGINE_RETRY) {
@@ -489,6 +555,7 @@ step_migrate(struct run *r, struct env *e)
 	/* The seed runs once, after the first successful migration run. */
 	str_copy(e->head_sha, s.sha, sizeof(e->head_sha));
 	clear_transient_error(e);
+	e->applying[0] = '\0';
 	e->status = strcmp(seed, "none") != 0 &&
 	    applied_sum(&s.applied, SEED_RECORD) == NULL ? ENV_SEEDING :
 	    ENV_READY;
@@ -510,7 +577,8 @@ step_seed(struct run *r, struct env *e)
 
 	env_sources(r, e, &migrations, &seed);
 	if ((step = sql_run_open(r, e, &s)) != STEP_NEXT ||
-	    r->result == JOB_RETRY || e->status == ENV_FAILED)
+	    r->result == JOB_RETRY || e->status == ENV_FAILED ||
+	    intent_cut_short(r, e, &s, &step))
 		goto out;
 	/* Seed at the commit the migrations were applied at. */
 	str_copy(s.sha, e->head_sha, sizeof(s.sha));
@@ -527,6 +595,11 @@ step_seed(struct run *r, struct env *e)
 			goto out;
 		}
 		sha256_hex(&s.file, sum);
+		fault_point("seed.before_file");
+		if (intent_set(r, e, &s, SEED_RECORD) != 0) {
+			step = step_retry(r, 1000, "cannot save environment");
+			goto out;
+		}
 		rc = engine_record_apply(s.session, SEED_RECORD, sum,
 		    s.file.data, s.file.len, err, sizeof(err));
 		if (rc == ENGINE_RETRY) {
@@ -546,6 +619,7 @@ step_seed(struct run *r, struct env *e)
 		log_info("seed %s applied", s.src.files[0].name);
 	}
 	clear_transient_error(e);
+	e->applying[0] = '\0';
 	e->status = ENV_READY;
 	step = step_save(r, e);
 out:

@@ -34,6 +34,12 @@ struct engine_ops {
 	bool keeps_pool_name;
 	/* Pool members come with their role (see db_create). */
 	bool pool_roles;
+	/* A repository's file and its record run in one transaction that a
+	 * crash rolls back (PostgreSQL). Without it (MySQL, MariaDB: DDL
+	 * commits statement by statement) a file cut short leaves part of
+	 * itself behind, and the core rebuilds the database instead of
+	 * running the file again (core/lifecycle.c). */
+	bool ddl_transactional;
 	int (*connect)(struct engine *e, char *err, size_t errlen);
 	void (*disconnect)(struct engine *e);
 	int (*ping)(struct engine *e, char *err, size_t errlen);
@@ -73,7 +79,8 @@ struct engine_ops {
 	 * (name, checksum, applied_at) in the environment's database:
 	 * create it if need be, list it, and apply one file and record it —
 	 * in one transaction on PostgreSQL; on MySQL DDL commits as it runs,
-	 * so the record follows the file. */
+	 * so the record follows the file. Fault point
+	 * "migrate.before_record": the file has run, its record not yet. */
 	int (*record_prepare)(void *session, char *err, size_t errlen);
 	int (*record_list)(void *session, int (*fn)(const char *name,
 	    const char *checksum, void *arg), void *arg, char *err,

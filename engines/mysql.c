@@ -36,6 +36,7 @@
 
 #include "lib/crypto.h"
 #include "lib/dburl.h"
+#include "lib/fault.h"
 #include "lib/names.h"
 
 #define MY(e) ((MYSQL *)(e)->conn)
@@ -555,6 +556,7 @@ my_record_apply(void *session, const char *name, const char *checksum,
 	}
 	if ((rc = my_session_run(m, sql, len, err, errlen)) != ENGINE_OK)
 		return rc;
+	fault_point("migrate.before_record");
 	mysql_real_escape_string(m, ename, name, strlen(name));
 	mysql_real_escape_string(m, esum, checksum, strlen(checksum));
 	if (str_printf(ins, sizeof(ins), "INSERT INTO previewd_migrations "
@@ -589,6 +591,7 @@ const struct engine_ops mysql_ops = {
 	.url_scheme = "mysql",
 	.default_port = 3306,
 	.keeps_pool_name = true,
+	.ddl_transactional = false,
 	.connect = my_connect,
 	.disconnect = my_disconnect,
 	.ping = my_ping,

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "lib/crypto.h"
+#include "lib/fault.h"
 #include "lib/log.h"
 #include "lib/names.h"
 
@@ -686,7 +687,9 @@ pg_record_apply(void *session, const char *name, const char *checksum,
 	if ((rc = pg_session_exec(c, "BEGIN", 0, NULL, NULL, err,
 	    errlen)) != ENGINE_OK)
 		return rc;
-	if ((rc = pg_run_script(c, sql, len, err, errlen)) == ENGINE_OK &&
+	if ((rc = pg_run_script(c, sql, len, err, errlen)) == ENGINE_OK)
+		fault_point("migrate.before_record");
+	if (rc == ENGINE_OK &&
 	    (rc = pg_session_exec(c, "INSERT INTO previewd_migrations (name, "
 	    "checksum) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
 	    "checksum = excluded.checksum, applied_at = now()", 2, params, NULL,
@@ -726,6 +729,7 @@ const struct engine_ops postgres_ops = {
 	.url_scheme = "postgresql",
 	.default_port = 5432,
 	.pool_roles = true,
+	.ddl_transactional = true,
 	.connect = pg_connect,
 	.disconnect = pg_disconnect,
 	.ping = pg_ping,

@@ -176,6 +176,10 @@ static const char *const migrations[] = {
 	"  target TEXT PRIMARY KEY,"
 	"  etag TEXT NOT NULL DEFAULT '',"
 	"  checked_at INTEGER NOT NULL DEFAULT 0);",
+	/* 2 -> 3: the intent before a repository's file runs on a server
+	 * whose DDL is not transactional (MariaDB): a crash leaves it set. */
+	"ALTER TABLE environments ADD COLUMN applying TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

@@ -2,10 +2,11 @@
 The checks `make test` runs on the source itself, shown to fail when they
 should:
 
-  scripts/check-layers   the one-way layers of ARCHITECTURE.md hold.
+  scripts/check-layers   the one-way layers of ARCHITECTURE.md hold;
+  scripts/check-faults   every fault point is armed by some test.
 
-Each test copies the real tree's C sources and ARCHITECTURE.md into a
-temporary folder, breaks one rule there, and runs the real
+Each test copies the real tree's C sources (and ARCHITECTURE.md, or the
+tests) into a temporary folder, breaks one rule there, and runs the real
 script on the copy: it must exit 1 and name what broke.
 """
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "check-layers"
+FAULTS = REPO_ROOT / "scripts" / "check-faults"
 
 
 def run_check(root, script=SCRIPT):
@@ -116,3 +118,42 @@ def test_the_order_comes_from_architecture_md(tree):
     assert res.returncode == 1
     assert "lib/ is above core/" in res.stderr
 
+
+# ---- check-faults -------------------------------------------------------------
+
+@pytest.fixture
+def tree_with_tests(tree):
+    shutil.copytree(REPO_ROOT / "tests", tree / "tests",
+                    ignore=shutil.ignore_patterns("node_modules", "corpus", "__pycache__"))
+    return tree
+
+
+def test_every_fault_point_of_the_checkout_is_armed():
+    res = run_check(REPO_ROOT, FAULTS)
+    assert res.returncode == 0, res.stderr
+    assert "fault points are armed by a test" in res.stdout
+
+
+def test_a_new_fault_point_no_test_arms_fails(tree_with_tests):
+    assert run_check(tree_with_tests, FAULTS).returncode == 0
+    core = tree_with_tests / "core" / "pool.c"
+    core.write_text(core.read_text() + '\nstatic void x(void) { fault_point("pool.new_step"); }\n')
+    res = run_check(tree_with_tests, FAULTS)
+    assert res.returncode == 1
+    assert 'fault point "pool.new_step" is armed by no test' in res.stderr
+    # A test that arms it makes the check pass again; a longer name that
+    # merely starts with it does not count.
+    arm = tree_with_tests / "tests" / "integration" / "test_new_step.py"
+    arm.write_text('POINT = "pool.new_step_other=kill"\n')
+    assert run_check(tree_with_tests, FAULTS).returncode == 1
+    arm.write_text('POINT = "pool.new_step=kill@2"\n')
+    assert run_check(tree_with_tests, FAULTS).returncode == 0
+
+
+def test_a_fault_point_whose_test_is_removed_fails(tree_with_tests):
+    crash = tree_with_tests / "tests" / "integration" / "test_crash.py"
+    crash.unlink()
+    res = run_check(tree_with_tests, FAULTS)
+    assert res.returncode == 1
+    for point in ("drop.before", "drop.after", "migrate.before_record"):
+        assert 'fault point "%s" is armed by no test' % point in res.stderr
