@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "lib/crypto.h"
+#include "core/canceller.h"
 #include "core/lifecycle.h"
 #include "lib/log.h"
 #include "core/notify.h"
@@ -28,10 +29,25 @@ static struct {
 	job_fn run;
 } job_kinds[JOB_KINDS_MAX] = {
 	{ "env", lifecycle_run },     /* target: environment id */
+	{ "migrate", lifecycle_migrate_run }, /* target: environment id */
 	{ "pool", pool_run },         /* target: engine name */
 	{ "notify", notify_run },     /* target: environment id */
 };
-static size_t njob_kinds = 3;
+static size_t njob_kinds = 4;
+
+/*
+ * Lanes. A migration is the pull request's code and may take minutes;
+ * claims, teardowns, pool refills and comments take milliseconds and must
+ * never wait behind it. With two workers or more, worker 0 is the fast
+ * lane: it takes only the kinds below, so however many slow migrations
+ * run, an environment is still claimed, torn down and refilled at once.
+ * The lifecycle hands an environment from "env" (fast steps) to "migrate"
+ * (migrations and seed) and back; the two never run at once for one
+ * environment (serial), so its steps stay in order.
+ */
+static const struct job_lane lane_fast = { "env,pool,notify,reconcile",
+    "env,migrate" };
+static const struct job_lane lane_any = { NULL, "env,migrate" };
 
 int
 jobs_register(const char *kind, job_fn run)
@@ -185,9 +201,13 @@ worker_main(void *arg)
 		gen = jobs_gen;
 		pthread_mutex_unlock(&jobs_lock);
 
-		rc = store_job_take(w->store, now_ms(), &j, &next);
+		rc = store_job_take_lane(w->store, now_ms(), w->index == 0 &&
+		    nworkers > 1 ? &lane_fast : &lane_any, &j, &next);
 		if (rc == 0) {
 			job_run(w, &j);
+			/* A job of its target may have waited for this one
+			 * (serial kinds): let the others look again. */
+			jobs_notify();
 			continue;
 		}
 		if (rc < 0)
@@ -250,6 +270,12 @@ jobs_start(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (canceller_start(cfg, nworkers, err, errlen) != 0) {
+		free(workers);
+		workers = NULL;
+		nworkers = 0;
+		return -1;
+	}
 	for (i = 0; i < nworkers; i++) {
 		struct worker *w = &workers[i];
 
@@ -309,6 +335,7 @@ jobs_stop(int64_t timeout_ms)
 		pthread_join(workers[i].thread, NULL);
 		worker_release(&workers[i]);
 	}
+	canceller_stop();
 	free(workers);
 	workers = NULL;
 	nworkers = 0;

@@ -1,5 +1,8 @@
 /*
- * lifecycle: one environment's steps.
+ * lifecycle: one environment's steps — the claim, the teardown, the
+ * state machine that picks the next step, and the lanes. The
+ * repository's SQL (migrating, seeding) is core/migrate.c; both share
+ * core/step.h.
  */
 #include "core/lifecycle.h"
 
@@ -8,41 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "core/metrics.h"
+#include "core/pool.h"
+#include "core/step.h"
 #include "lib/crypto.h"
 #include "lib/fault.h"
 #include "lib/log.h"
-#include "core/metrics.h"
-#include "core/pool.h"
-#include "core/source.h"
 #include "lib/watch.h"
 
-/* What a step did: go on with the next step, or end this run. */
-enum step { STEP_NEXT, STEP_END };
-
-struct run {
-	struct worker *w;
-	const struct job *job;
-	struct job_outcome *o;
-	enum job_result result;
-	int64_t started;          /* mono_ms() when the run began */
-	char blueprint[80];       /* a CI database's "blueprint:NAME" */
-};
-
-/* The note a rebuild leaves in the error column; it survives until the
- * next failure or rebuild, since the API has no other field for it. */
-#define REBUILT_NOTE "rebuilt"
-
-/* The record's name for the seed: no migration file is called this, since
- * migrations end in ".sql". */
-#define SEED_RECORD "(seed)"
-
-static enum step
-step_retry(struct run *r, int64_t delay_ms, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static enum step
+enum step
 step_retry(struct run *r, int64_t delay_ms, const char *fmt, ...)
 {
 	va_list ap;
@@ -56,8 +33,8 @@ step_retry(struct run *r, int64_t delay_ms, const char *fmt, ...)
 }
 
 /* Save the worker-owned columns and wake long polls. */
-static int
-env_commit(struct run *r, struct env *e)
+int
+step_commit(struct run *r, struct env *e)
 {
 	if (store_env_save(r->w->store, e) != 0)
 		return -1;
@@ -65,17 +42,17 @@ env_commit(struct run *r, struct env *e)
 	return 0;
 }
 
-static enum step
+enum step
 step_save(struct run *r, struct env *e)
 {
-	return env_commit(r, e) == 0 ? STEP_NEXT :
+	return step_commit(r, e) == 0 ? STEP_NEXT :
 	    step_retry(r, 1000, "cannot save environment");
 }
 
 /* A transient note ("waiting for ...") goes once the wait is over; a
  * rebuild's note stays. */
-static void
-clear_transient_error(struct env *e)
+void
+step_clear_note(struct env *e)
 {
 	if (!str_starts(e->error, REBUILT_NOTE))
 		e->error[0] = '\0';
@@ -83,11 +60,7 @@ clear_transient_error(struct env *e)
 
 /* Failed for good at the commit being applied: the database stays for
  * inspection; the next push retries. */
-static enum step
-step_fail(struct run *r, struct env *e, const char *sha, const char *fmt, ...)
-    PRINTF_LIKE(4, 5);
-
-static enum step
+enum step
 step_fail(struct run *r, struct env *e, const char *sha, const char *fmt, ...)
 {
 	va_list ap;
@@ -102,11 +75,11 @@ step_fail(struct run *r, struct env *e, const char *sha, const char *fmt, ...)
 }
 
 /* Keep the status, say why it waits, and try again later. */
-static enum step
+enum step
 step_wait(struct run *r, struct env *e, int64_t delay_ms, const char *why)
 {
 	snprintf(e->error, sizeof(e->error), "%s", why);
-	(void)env_commit(r, e);
+	(void)step_commit(r, e);
 	return step_retry(r, delay_ms, "%s", why);
 }
 
@@ -126,8 +99,8 @@ env_new_secret(struct run *r, struct env *e)
 	return rc;
 }
 
-static int
-env_password(struct run *r, const struct env *e, char *out, size_t outsz)
+int
+step_password(struct run *r, const struct env *e, char *out, size_t outsz)
 {
 	return crypto_open(r->w->cfg->server.secret_key, e->id, e->secret,
 	    e->secret_len, out, outsz);
@@ -135,8 +108,8 @@ env_password(struct run *r, const struct env *e, char *out, size_t outsz)
 
 /* The repository's SQL sources; "none" when it has no section any more.
  * A CI database's are its blueprint's, if it asked for one. */
-static void
-env_sources(struct run *r, const struct env *e, const char **migrations,
+void
+step_sources(struct run *r, const struct env *e, const char **migrations,
     const char **seed)
 {
 	const struct repo_cfg *rc;
@@ -159,8 +132,20 @@ env_has_sql(struct run *r, const struct env *e)
 {
 	const char *m, *s;
 
-	env_sources(r, e, &m, &s);
+	step_sources(r, e, &m, &s);
 	return strcmp(m, "none") != 0 || strcmp(s, "none") != 0;
+}
+
+/* How long one file of e's SQL may run, in seconds: its repository's
+ * migration_timeout, else the server's. */
+int64_t
+step_sql_timeout(struct run *r, const struct env *e)
+{
+	const struct repo_cfg *rc = strcmp(e->provider, ENV_CI) == 0 ? NULL :
+	    config_repo(r->w->cfg, e->repo);
+
+	return rc != NULL && rc->migration_timeout > 0 ?
+	    rc->migration_timeout : r->w->cfg->server.migration_timeout;
 }
 
 /* A rebuild starts by dropping the database (the role stays), then takes
@@ -224,7 +209,7 @@ step_provision(struct run *r, struct env *e)
 			log_info("pool for %s is empty: creating %s cold",
 			    e->engine, e->db_name);
 	}
-	if (env_password(r, e, password, sizeof(password)) != 0)
+	if (step_password(r, e, password, sizeof(password)) != 0)
 		/* Only a changed secret_key does this: the row cannot be
 		 * served, so it fails loudly instead of looping. */
 		return step_fail(r, e, e->want_sha, "stored credentials do not "
@@ -258,373 +243,18 @@ step_provision(struct run *r, struct env *e)
 		if (store_job_enqueue(r->w->store, "pool", e->engine, 0) == 0)
 			jobs_notify();
 	}
-	clear_transient_error(e);
+	step_clear_note(e);
 	if (env_has_sql(r, e)) {
 		e->status = ENV_MIGRATING;
 	} else {
 		e->status = ENV_READY;
 		str_copy(e->head_sha, e->want_sha, sizeof(e->head_sha));
 	}
-	if (env_commit(r, e) != 0)
+	if (step_commit(r, e) != 0)
 		return step_retry(r, 1000, "cannot save environment");
 	log_info("database %s claimed (%s, %lld ms in this run)", e->db_name,
 	    fresh ? "new" : "resumed", (long long)(mono_ms() - r->started));
 	return STEP_NEXT;
-}
-
-/* ---- migrations and seed ---- */
-
-struct applied {
-	char (*names)[256];
-	char (*sums)[65];
-	size_t n, cap;
-};
-
-static int
-on_applied(const char *name, const char *checksum, void *arg)
-{
-	struct applied *a = arg;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 64;
-		void *n1 = realloc(a->names, cap * sizeof(*a->names));
-		void *n2;
-
-		if (n1 == NULL)
-			return 1;
-		a->names = n1;
-		if ((n2 = realloc(a->sums, cap * sizeof(*a->sums))) == NULL)
-			return 1;
-		a->sums = n2;
-		a->cap = cap;
-	}
-	str_copy(a->names[a->n], name, sizeof(a->names[0]));
-	str_copy(a->sums[a->n], checksum, sizeof(a->sums[0]));
-	a->n++;
-	return 0;
-}
-
-/* The checksum recorded for name, or NULL. */
-static const char *
-applied_sum(const struct applied *a, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		if (strcmp(a->names[i], name) == 0)
-			return a->sums[i];
-	return NULL;
-}
-
-static void
-applied_release(struct applied *a)
-{
-	free(a->names);
-	free(a->sums);
-	memset(a, 0, sizeof(*a));
-}
-
-static void
-sha256_hex(const struct buf *b, char out[65])
-{
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned n = 0;
-
-	if (EVP_Digest(b->data, b->len, d, &n, EVP_sha256(), NULL) != 1)
-		n = 0;
-	hex_encode(d, n, out);
-}
-
-/* Everything one migrations or seed step holds, released in one place. */
-struct sql_run {
-	const struct engine_ops *ops;
-	struct engine_session *session;
-	struct forge_call call;
-	struct source src;
-	struct applied applied;
-	struct buf file;
-	char sha[ENV_SHA_SIZE];
-};
-
-static void
-sql_run_release(struct sql_run *s)
-{
-	engine_session_close(s->session);
-	source_release(&s->src);
-	applied_release(&s->applied);
-	buf_release(&s->file);
-}
-
-/* Open a session as the environment's role and read the record. */
-static enum step
-sql_run_open(struct run *r, struct env *e, struct sql_run *s)
-{
-	const struct engine_ops *ops = engine_find(e->engine);
-	const struct engine_cfg *cfg = config_engine(r->w->cfg, e->engine);
-	char password[CRYPTO_PASSWORD_LEN + 1], err[512], why[700];
-	int rc;
-
-	memset(s, 0, sizeof(*s));
-	s->ops = ops;
-	buf_init(&s->file, SOURCE_MAX_FILE);
-	s->call.http = worker_http(r->w);
-	s->call.cfg = r->w->cfg;
-	s->call.attempts = r->job->attempts;
-	str_copy(s->sha, e->want_sha, sizeof(s->sha));
-	if (ops == NULL || cfg == NULL)
-		return step_fail(r, e, s->sha, "engine \"%s\" is not configured",
-		    e->engine);
-	if (s->call.http == NULL)
-		return step_retry(r, 1000, "out of memory");
-	if (env_password(r, e, password, sizeof(password)) != 0)
-		return step_fail(r, e, s->sha, "stored credentials do not "
-		    "decrypt with the configured secret_key");
-	rc = engine_session_open(ops, cfg, e->db_name, e->role_name, password,
-	    &s->session, err, sizeof(err));
-	crypto_wipe(password, sizeof(password));
-	if (rc == ENGINE_OK && (rc = engine_record_prepare(s->session, err,
-	    sizeof(err))) == ENGINE_OK)
-		rc = engine_record_list(s->session, on_applied, &s->applied, err,
-		    sizeof(err));
-	if (rc == ENGINE_RETRY) {
-		snprintf(why, sizeof(why), "waiting for %s: %s", e->engine, err);
-		return step_wait(r, e, jobs_backoff(r->job->attempts), why);
-	}
-	if (rc == ENGINE_FAIL)
-		return step_fail(r, e, s->sha, "cannot prepare %s for "
-		    "migrations: %s", e->db_name, err);
-	return STEP_NEXT;
-}
-
-/* A forge or disk outcome other than OK, as the step's result. */
-static enum step
-source_trouble(struct run *r, struct env *e, struct sql_run *s,
-    enum forge_rc rc)
-{
-	if (rc == FORGE_RETRY)
-		return step_wait(r, e, s->call.retry_ms, s->call.error);
-	return step_fail(r, e, s->sha, "%s", s->call.error);
-}
-
-/*
- * Recorded before, recorded after. On a server whose DDL is not
- * transactional (MariaDB, MySQL) a file commits statement by statement,
- * so a file cut short — previewd killed, the connection lost, a statement
- * that failed — leaves its first statements behind, and running it again
- * on top of them fails ("already exists") or doubles its rows. So the
- * file's name is saved in e->applying before it runs and cleared once it
- * is recorded in the database. PostgreSQL runs the file and its record in
- * one transaction that a crash rolls back: no intent is needed there.
- */
-static int
-intent_set(struct run *r, struct env *e, const struct sql_run *s,
-    const char *name)
-{
-	if (s->ops->ddl_transactional)
-		return 0;
-	str_copy(e->applying, name, sizeof(e->applying));
-	return store_env_save(r->w->store, e);
-}
-
-/*
- * At a step's start: an intent left set with no record of its file means
- * the file was cut short. The database is rebuilt from empty (same name,
- * same credentials) and migrated and seeded from the start, never patched
- * by running the file again. true when a rebuild was begun (*step is the
- * step's result); false to go on.
- */
-static bool
-intent_cut_short(struct run *r, struct env *e, const struct sql_run *s,
-    enum step *step)
-{
-	char what[300];
-
-	if (e->applying[0] == '\0')
-		return false;
-	if (s->ops->ddl_transactional ||
-	    applied_sum(&s->applied, e->applying) != NULL) {
-		/* Recorded before the stop, or rolled back with it. */
-		e->applying[0] = '\0';
-		return false;
-	}
-	if (strcmp(e->applying, SEED_RECORD) == 0)
-		str_copy(what, "the seed", sizeof(what));
-	else
-		snprintf(what, sizeof(what), "migration %s", e->applying);
-	log_warnx("%s did not finish and %s cannot undo what it did: "
-	    "rebuilding %s", what, e->engine, e->db_name);
-	snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at %.12s: %s did "
-	    "not finish (previewd stopped or lost the server while it ran, or "
-	    "it failed part-way) and %s cannot undo what it had done, so the "
-	    "database was rebuilt from empty and migrated from the start",
-	    e->want_sha, what, e->engine);
-	e->applying[0] = '\0';
-	e->reset_db = true;
-	e->status = ENV_PROVISIONING;
-	*step = step_save(r, e);
-	return true;
-}
-
-/*
- * Apply, in name order, the migration files not yet recorded. A file
- * whose checksum differs from its record was edited after it ran: the
- * database is rebuilt from scratch (same credentials). Between files the
- * desired state is reread, so a close or a newer push takes over.
- */
-static enum step
-step_migrate(struct run *r, struct env *e)
-{
-	const char *migrations, *seed, *have;
-	struct sql_run s;
-	enum forge_rc frc;
-	enum step step;
-	char sum[65], err[512];
-	size_t i, applied = 0;
-	int64_t started = mono_ms();
-	int rc;
-
-	env_sources(r, e, &migrations, &seed);
-	if ((step = sql_run_open(r, e, &s)) != STEP_NEXT ||
-	    r->result == JOB_RETRY || e->status == ENV_FAILED ||
-	    intent_cut_short(r, e, &s, &step))
-		goto out;
-	frc = source_migrations(&s.call, e, migrations, s.sha, &s.src);
-	if (frc != FORGE_OK) {
-		step = source_trouble(r, e, &s, frc);
-		goto out;
-	}
-	for (i = 0; i < s.src.n; i++) {
-		struct env now;
-
-		if (jobs_stopping()) {
-			step = step_retry(r, 0, "shutting down");
-			goto out;
-		}
-		if (store_env_get(r->w->store, e->id, &now) != 0 ||
-		    !now.want_present || strcmp(now.want_sha, s.sha) != 0) {
-			step = STEP_NEXT;   /* superseded: start over */
-			goto out;
-		}
-		frc = source_read(&s.call, &s.src, i, &s.file);
-		if (frc != FORGE_OK) {
-			step = source_trouble(r, e, &s, frc);
-			goto out;
-		}
-		sha256_hex(&s.file, sum);
-		if ((have = applied_sum(&s.applied, s.src.files[i].name)) != NULL) {
-			if (strcmp(have, sum) == 0)
-				continue;
-			log_warnx("migration %s changed since it was applied: "
-			    "rebuilding %s", s.src.files[i].name, e->db_name);
-			snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at "
-			    "%.12s: migration %s was edited after it was applied, "
-			    "so the database was rebuilt from all migrations and "
-			    "the seed", s.sha, s.src.files[i].name);
-			e->reset_db = true;
-			e->status = ENV_PROVISIONING;
-			step = step_save(r, e);
-			goto out;
-		}
-		fault_point("migrate.before_file");
-		if (intent_set(r, e, &s, s.src.files[i].name) != 0) {
-			step = step_retry(r, 1000, "cannot save environment");
-			goto out;
-		}
-		rc = engine_record_apply(s.session, s.src.files[i].name, sum,
-		    s.file.data, s.file.len, err, sizeof(err));
-		if (rc == ENGINE_RETRY) {
-			char why[700];
-
-			snprintf(why, sizeof(why), "waiting for %s: %s",
-			    e->engine, err);
-			step = step_wait(r, e, jobs_backoff(r->job->attempts),
-			    why);
-			goto out;
-		}
-		if (rc == ENGINE_FAIL) {
-			step = step_fail(r, e, s.sha, "migration %s failed: %s",
-			    s.src.files[i].name, err);
-			goto out;
-		}
-		applied++;
-		log_info("migration %s applied", s.src.files[i].name);
-	}
-	log_info("migrations%s%.12s: %zu applied, %zu already in place",
-	    s.sha[0] ? " at " : "", s.sha, applied, s.src.n - applied);
-	metrics_migrated(e->engine, (double)(mono_ms() - started) / 1000);
-	/* The seed runs once, after the first successful migration run. */
-	str_copy(e->head_sha, s.sha, sizeof(e->head_sha));
-	clear_transient_error(e);
-	e->applying[0] = '\0';
-	e->status = strcmp(seed, "none") != 0 &&
-	    applied_sum(&s.applied, SEED_RECORD) == NULL ? ENV_SEEDING :
-	    ENV_READY;
-	step = step_save(r, e);
-out:
-	sql_run_release(&s);
-	return step;
-}
-
-static enum step
-step_seed(struct run *r, struct env *e)
-{
-	const char *migrations, *seed;
-	struct sql_run s;
-	enum forge_rc frc;
-	enum step step;
-	char sum[65], err[512];
-	int rc;
-
-	env_sources(r, e, &migrations, &seed);
-	if ((step = sql_run_open(r, e, &s)) != STEP_NEXT ||
-	    r->result == JOB_RETRY || e->status == ENV_FAILED ||
-	    intent_cut_short(r, e, &s, &step))
-		goto out;
-	/* Seed at the commit the migrations were applied at. */
-	str_copy(s.sha, e->head_sha, sizeof(s.sha));
-	if (strcmp(seed, "none") != 0 &&
-	    applied_sum(&s.applied, SEED_RECORD) == NULL) {
-		frc = source_seed(&s.call, e, seed, s.sha, &s.src);
-		if (frc == FORGE_OK && s.src.n == 1)
-			frc = source_read(&s.call, &s.src, 0, &s.file);
-		if (frc == FORGE_NOT_FOUND)
-			snprintf(s.call.error, sizeof(s.call.error), "seed %s "
-			    "not found at %.12s", seed, s.sha);
-		if (frc != FORGE_OK) {
-			step = source_trouble(r, e, &s, frc);
-			goto out;
-		}
-		sha256_hex(&s.file, sum);
-		fault_point("seed.before_file");
-		if (intent_set(r, e, &s, SEED_RECORD) != 0) {
-			step = step_retry(r, 1000, "cannot save environment");
-			goto out;
-		}
-		rc = engine_record_apply(s.session, SEED_RECORD, sum,
-		    s.file.data, s.file.len, err, sizeof(err));
-		if (rc == ENGINE_RETRY) {
-			char why[700];
-
-			snprintf(why, sizeof(why), "waiting for %s: %s",
-			    e->engine, err);
-			step = step_wait(r, e, jobs_backoff(r->job->attempts),
-			    why);
-			goto out;
-		}
-		if (rc == ENGINE_FAIL) {
-			step = step_fail(r, e, s.sha, "seed %s failed: %s",
-			    s.src.files[0].name, err);
-			goto out;
-		}
-		log_info("seed %s applied", s.src.files[0].name);
-	}
-	clear_transient_error(e);
-	e->applying[0] = '\0';
-	e->status = ENV_READY;
-	step = step_save(r, e);
-out:
-	sql_run_release(&s);
-	return step;
 }
 
 /* ---- teardown ---- */
@@ -640,7 +270,7 @@ step_teardown(struct run *r, struct env *e)
 
 	if (e->status != ENV_DELETING) {
 		e->status = ENV_DELETING;
-		if (env_commit(r, e) != 0)
+		if (step_commit(r, e) != 0)
 			return step_retry(r, 1000, "cannot save environment");
 	}
 	if (eng == NULL)
@@ -665,8 +295,9 @@ step_teardown(struct run *r, struct env *e)
 	crypto_wipe(e->secret, sizeof(e->secret));
 	e->secret_len = 0;
 	e->reset_db = false;
+	e->applying[0] = '\0';    /* whatever it was, it went with the drop */
 	e->status = ENV_DELETED;
-	if (env_commit(r, e) != 0)
+	if (step_commit(r, e) != 0)
 		return step_retry(r, 1000, "cannot save environment");
 	log_info("environment deleted: database %s and role %s dropped",
 	    e->db_name, e->role_name);
@@ -724,10 +355,25 @@ step_next(struct run *r, struct env *e)
 	return STEP_END;
 }
 
-enum job_result
-lifecycle_run(struct worker *w, const struct job *j, struct job_outcome *o)
+/* Whether e's next step runs the repository's SQL: the slow lane's. */
+static bool
+step_is_slow(const struct env *e)
 {
-	struct run r = { w, j, o, JOB_DONE, mono_ms(), "" };
+	return e->want_present && (e->status == ENV_MIGRATING ||
+	    e->status == ENV_SEEDING);
+}
+
+/*
+ * The "env" job runs until the next step is the SQL, then hands the
+ * environment to a "migrate" job (which no fast-lane worker takes) and
+ * ends. The "migrate" job runs every step, fast ones included: a slow
+ * worker is never in the way of a fast one.
+ */
+static enum job_result
+lifecycle_lane(struct worker *w, const struct job *j, struct job_outcome *o,
+    bool slow)
+{
+	struct run r = { w, j, o, JOB_DONE, mono_ms(), "", slow };
 	struct env e;
 	int rc;
 
@@ -750,9 +396,31 @@ lifecycle_run(struct worker *w, const struct job *j, struct job_outcome *o)
 		log_context("env=%s repo=%s pr=%lld%s%s", e.id, e.repo,
 		    (long long)e.number, e.last_delivery[0] ? " delivery=" : "",
 		    e.last_delivery);
+		if (!r.slow && step_is_slow(&e)) {
+			if (store_job_enqueue(w->store, "migrate", e.id, 0) != 0) {
+				(void)step_retry(&r, 1000, "cannot enqueue the "
+				    "migrations");
+				break;
+			}
+			jobs_notify();
+			break;
+		}
 		if (step_next(&r, &e) == STEP_END)
 			break;
 	}
 	crypto_wipe(&e, sizeof(e));
 	return r.result;
+}
+
+enum job_result
+lifecycle_run(struct worker *w, const struct job *j, struct job_outcome *o)
+{
+	return lifecycle_lane(w, j, o, false);
+}
+
+enum job_result
+lifecycle_migrate_run(struct worker *w, const struct job *j,
+    struct job_outcome *o)
+{
+	return lifecycle_lane(w, j, o, true);
 }

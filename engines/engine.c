@@ -121,7 +121,7 @@ struct engine_session {
 
 int
 engine_session_open(const struct engine_ops *ops, const struct engine_cfg *cfg,
-    const char *db, const char *role, const char *password,
+    const char *db, const char *role, const char *password, int64_t timeout_ms,
     struct engine_session **out, char *err, size_t errlen)
 {
 	struct engine_session *s = calloc(1, sizeof(*s));
@@ -133,13 +133,50 @@ engine_session_open(const struct engine_ops *ops, const struct engine_cfg *cfg,
 		return ENGINE_RETRY;
 	}
 	s->ops = ops;
-	rc = ops->session_open(cfg, db, role, password, &s->handle, err, errlen);
+	rc = ops->session_open(cfg, db, role, password, timeout_ms, &s->handle,
+	    err, errlen);
 	if (rc != ENGINE_OK) {
 		free(s);
 		return rc;
 	}
 	*out = s;
 	return ENGINE_OK;
+}
+
+struct engine_cancel {
+	const struct engine_ops *ops;
+	void *token;
+};
+
+struct engine_cancel *
+engine_cancel_token(struct engine_session *s)
+{
+	struct engine_cancel *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->ops = s->ops;
+	if ((c->token = s->ops->cancel_token(s->handle)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+engine_cancel(struct engine_cancel *c, const struct engine_cfg *cfg,
+    char *err, size_t errlen)
+{
+	return c->ops->cancel(cfg, c->token, err, errlen);
+}
+
+void
+engine_cancel_free(struct engine_cancel *c)
+{
+	if (c == NULL)
+		return;
+	c->ops->cancel_free(c->token);
+	free(c);
 }
 
 int

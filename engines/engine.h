@@ -23,6 +23,11 @@
 
 enum engine_rc { ENGINE_OK = 0, ENGINE_RETRY = -1, ENGINE_FAIL = -2 };
 
+/* The most rows record_list reads back from previewd_migrations: a
+ * repository's migration files (source.h caps them at 1,000) and the
+ * seed. More is not previewd's record, and fails. */
+#define ENGINE_RECORD_MAX 1001
+
 struct engine;
 
 struct engine_ops {
@@ -63,10 +68,24 @@ struct engine_ops {
 	int (*drop)(struct engine *e, const char *db, const char *pool_db,
 	    const char *role, char *err, size_t errlen);
 	/* A connection to db as role, for running a repository's SQL with
-	 * the environment's own privileges. */
+	 * the environment's own privileges. The server ends any statement of
+	 * the session that runs longer than timeout_ms (statement_timeout,
+	 * max_statement_time): the core cancels a file at its own deadline
+	 * first (cancel below); this is the backstop for a previewd that is
+	 * no longer there to do it. */
 	int (*session_open)(const struct engine_cfg *cfg, const char *db,
-	    const char *role, const char *password, void **session, char *err,
+	    const char *role, const char *password, int64_t timeout_ms,
+	    void **session, char *err, size_t errlen);
+	/* Cancel what a session runs, from another thread: cancel_token is
+	 * called on the session's thread and returns what cancel needs (NULL
+	 * when out of memory); cancel runs on any thread (with a connection
+	 * of its own where the engine needs one) and makes the running
+	 * statement fail at once; cancel_free releases the token on the
+	 * session's thread. */
+	void *(*cancel_token)(void *session);
+	int (*cancel)(const struct engine_cfg *cfg, void *token, char *err,
 	    size_t errlen);
+	void (*cancel_free)(void *token);
 	/* Run a script of one or more statements, parsed by the server.
 	 * PostgreSQL runs it as one transaction (unless the script manages
 	 * its own); MySQL commits each DDL statement as it goes. On failure
@@ -137,8 +156,15 @@ int engine_drop(struct engine *e, const char *db, const char *pool_db,
 struct engine_session;
 int engine_session_open(const struct engine_ops *ops,
     const struct engine_cfg *cfg, const char *db, const char *role,
-    const char *password, struct engine_session **out, char *err,
-    size_t errlen) MUST_CHECK;
+    const char *password, int64_t timeout_ms, struct engine_session **out,
+    char *err, size_t errlen) MUST_CHECK;
+/* A token that cancels what s runs (see engine_ops.cancel_token): made
+ * and freed by s's thread, used by any. NULL when out of memory. */
+struct engine_cancel;
+struct engine_cancel *engine_cancel_token(struct engine_session *s);
+int engine_cancel(struct engine_cancel *c, const struct engine_cfg *cfg,
+    char *err, size_t errlen) MUST_CHECK;
+void engine_cancel_free(struct engine_cancel *c);
 int engine_session_run(struct engine_session *s, const char *sql, size_t len,
     char *err, size_t errlen) MUST_CHECK;
 void engine_session_close(struct engine_session *s);

@@ -425,10 +425,16 @@ my_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
 
 static int
 my_session_open(const struct engine_cfg *cfg, const char *db,
-    const char *role, const char *password, void **session, char *err,
-    size_t errlen)
+    const char *role, const char *password, int64_t timeout_ms,
+    void **session, char *err, size_t errlen)
 {
-	unsigned timeout = 10, rw_timeout = 600;
+	int64_t limit_s = timeout_ms > 0 ? (timeout_ms + 999) / 1000 : 0;
+	/* The client waits a minute longer than the server may run a
+	 * statement, so the server's own limit (or the core's cancel) is
+	 * what ends a long statement, with a message that says so. */
+	unsigned timeout = 10, rw_timeout = (unsigned)(limit_s > 0 &&
+	    limit_s < 86400 * 30 ? limit_s + 60 : 600);
+	char init[80];
 	struct dburl u;
 	MYSQL *m;
 	int rc = ENGINE_RETRY;
@@ -444,6 +450,11 @@ my_session_open(const struct engine_cfg *cfg, const char *db,
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* MariaDB's per-statement limit, in force before the pull
+	 * request's SQL runs. */
+	snprintf(init, sizeof(init), "SET SESSION max_statement_time = %lld",
+	    (long long)limit_s);
+	mysql_options(m, MYSQL_INIT_COMMAND, init);
 	/* The server splits a script into statements (it knows quotes,
 	 * comments and BEGIN ... END bodies); a client-side splitter would
 	 * have to reimplement its lexer. */
@@ -505,6 +516,46 @@ my_session_close(void *session)
 	mysql_close(session);
 }
 
+/* The session's whole connection is killed, not only its statement:
+ * KILL QUERY interrupts a SLEEP() without an error, and the rest of the
+ * file would run on as if nothing had happened. The session is the
+ * worker's own and is closed after a cancel anyway. It needs the
+ * connection id and a connection of its own: the admin's, which may end
+ * other users' sessions (the drop already relies on that). */
+static void *
+my_cancel_token(void *session)
+{
+	unsigned long *id = malloc(sizeof(*id));
+
+	if (id != NULL)
+		*id = mysql_thread_id(session);
+	return id;
+}
+
+static int
+my_cancel(const struct engine_cfg *cfg, void *token, char *err, size_t errlen)
+{
+	struct engine e = { &mysql_ops, cfg, NULL };
+	char sql[64];
+	int rc;
+
+	if ((rc = my_connect(&e, err, errlen)) != ENGINE_OK)
+		return rc;
+	snprintf(sql, sizeof(sql), "KILL CONNECTION %lu",
+	    *(unsigned long *)token);
+	if (mysql_real_query(MY(&e), sql, strlen(sql)) != 0 &&
+	    mysql_errno(MY(&e)) != ER_NO_SUCH_THREAD)
+		rc = my_classify(&e, err, errlen);
+	my_disconnect(&e);
+	return rc;
+}
+
+static void
+my_cancel_free(void *token)
+{
+	free(token);
+}
+
 static int
 my_record_prepare(void *session, char *err, size_t errlen)
 {
@@ -516,22 +567,32 @@ my_record_prepare(void *session, char *err, size_t errlen)
 	return my_session_run(session, sql, sizeof(sql) - 1, err, errlen);
 }
 
+/* Bounded in rows and in each value, as pg_record_list says why. */
 static int
 my_record_list(void *session, int (*fn)(const char *, const char *, void *),
     void *arg, char *err, size_t errlen)
 {
-	static const char sql[] = "SELECT name, checksum FROM "
-	    "previewd_migrations ORDER BY name";
+	char sql[160];
 	MYSQL *m = session;
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 
-	if (mysql_real_query(m, sql, sizeof(sql) - 1) != 0 ||
+	snprintf(sql, sizeof(sql), "SELECT LEFT(name, 256), LEFT(checksum, 64) "
+	    "FROM previewd_migrations ORDER BY name LIMIT %d",
+	    ENGINE_RECORD_MAX + 1);
+	if (mysql_real_query(m, sql, strlen(sql)) != 0 ||
 	    (res = mysql_store_result(m)) == NULL) {
 		unsigned code = mysql_errno(m);
 
 		str_first_line(err, mysql_error(m), errlen);
 		return code >= 2000 && code < 3000 ? ENGINE_RETRY : ENGINE_FAIL;
+	}
+	if (mysql_num_rows(res) > ENGINE_RECORD_MAX) {
+		mysql_free_result(res);
+		snprintf(err, errlen, "previewd_migrations holds more than %d "
+		    "rows: it is not previewd's record any more",
+		    ENGINE_RECORD_MAX);
+		return ENGINE_FAIL;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL)
 		if (row[0] != NULL && row[1] != NULL && fn(row[0], row[1], arg))
@@ -601,6 +662,9 @@ const struct engine_ops mysql_ops = {
 	.session_open = my_session_open,
 	.session_run = my_session_run,
 	.session_close = my_session_close,
+	.cancel_token = my_cancel_token,
+	.cancel = my_cancel,
+	.cancel_free = my_cancel_free,
 	.record_prepare = my_record_prepare,
 	.record_list = my_record_list,
 	.record_apply = my_record_apply,

@@ -539,16 +539,24 @@ pg_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
 
 static int
 pg_session_open(const struct engine_cfg *cfg, const char *db,
-    const char *role, const char *password, void **session, char *err,
-    size_t errlen)
+    const char *role, const char *password, int64_t timeout_ms,
+    void **session, char *err, size_t errlen)
 {
 	/* admin_url is expanded first (host, port, sslmode ...); the
-	 * keywords after it override the database and the credentials. */
+	 * keywords after it override the database and the credentials; the
+	 * statement timeout is in force before any of the pull request's SQL
+	 * runs, at no extra round trip. */
 	static const char *const keys[] = { "dbname", "dbname", "user",
-	    "password", "connect_timeout", "application_name", NULL };
+	    "password", "connect_timeout", "application_name", "options",
+	    NULL };
+	char options[64];
 	const char *values[] = { cfg->admin_url, db, role, password, "10",
-	    "previewd", NULL };
-	PGconn *c = PQconnectdbParams(keys, values, 1);
+	    "previewd", options, NULL };
+	PGconn *c;
+
+	snprintf(options, sizeof(options), "-c statement_timeout=%lld",
+	    (long long)(timeout_ms > 0 ? timeout_ms : 0));
+	c = PQconnectdbParams(keys, values, 1);
 
 	*session = NULL;
 	if (c == NULL) {
@@ -659,15 +667,27 @@ pg_record_prepare(void *session, char *err, size_t errlen)
 	    NULL, err, errlen);
 }
 
+/* The record is in a table the pull request's role owns: it can hold
+ * anything, so rows and values are read with a bound; past it, an error. */
 static int
 pg_record_list(void *session, int (*fn)(const char *, const char *, void *),
     void *arg, char *err, size_t errlen)
 {
+	char limit[32];
+	const char *params[1] = { limit };
 	PGresult *res = NULL;
 	int i, rc;
 
-	rc = pg_session_exec(session, "SELECT name, checksum FROM "
-	    "previewd_migrations ORDER BY name", 0, NULL, &res, err, errlen);
+	snprintf(limit, sizeof(limit), "%d", ENGINE_RECORD_MAX + 1);
+	rc = pg_session_exec(session, "SELECT left(name::text, 256), "
+	    "left(checksum::text, 64) FROM previewd_migrations ORDER BY name "
+	    "LIMIT $1::int", 1, params, &res, err, errlen);
+	if (rc == ENGINE_OK && PQntuples(res) > ENGINE_RECORD_MAX) {
+		snprintf(err, errlen, "previewd_migrations holds more than %d "
+		    "rows: it is not previewd's record any more",
+		    ENGINE_RECORD_MAX);
+		rc = ENGINE_FAIL;
+	}
 	for (i = 0; rc == ENGINE_OK && i < PQntuples(res); i++)
 		if (fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), arg) != 0)
 			break;
@@ -724,6 +744,32 @@ pg_session_close(void *session)
 	PQfinish(session);
 }
 
+/* libpq's cancel request: a new connection carrying the backend's key,
+ * needing no privilege and safe from any thread. */
+static void *
+pg_cancel_token(void *session)
+{
+	return PQgetCancel(session);
+}
+
+static int
+pg_cancel(const struct engine_cfg *cfg, void *token, char *err, size_t errlen)
+{
+	char buf[256];
+
+	(void)cfg;
+	if (PQcancel(token, buf, sizeof(buf)) == 1)
+		return ENGINE_OK;
+	str_first_line(err, buf, errlen);
+	return ENGINE_RETRY;
+}
+
+static void
+pg_cancel_free(void *token)
+{
+	PQfreeCancel(token);
+}
+
 const struct engine_ops postgres_ops = {
 	.name = "postgres",
 	.url_scheme = "postgresql",
@@ -739,6 +785,9 @@ const struct engine_ops postgres_ops = {
 	.session_open = pg_session_open,
 	.session_run = pg_session_run,
 	.session_close = pg_session_close,
+	.cancel_token = pg_cancel_token,
+	.cancel = pg_cancel,
+	.cancel_free = pg_cancel_free,
 	.record_prepare = pg_record_prepare,
 	.record_list = pg_record_list,
 	.record_apply = pg_record_apply,

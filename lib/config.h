@@ -47,6 +47,7 @@ struct repo_cfg {
 	char *forks;          /* "deny" or "allow" */
 	char *migrations;     /* repo:PATH | dir:/abs | blueprint:NAME | none */
 	char *seed;           /* repo:PATH | file:/abs | blueprint:NAME | none */
+	int64_t migration_timeout; /* seconds; 0: [server] migration_timeout */
 	char *comment_password; /* NULL: [server] comment_password */
 };
 
@@ -65,6 +66,8 @@ struct config {
 		char *templates_dir;
 		char *comment_password;  /* private-only | never | always */
 		int64_t shutdown_timeout;
+		/* The longest a migration file or the seed may run, seconds. */
+		int64_t migration_timeout;
 		char *tls_cert;          /* PEM certificate (chain) */
 		char *tls_key;           /* PEM private key */
 		/* POST /api/v1/databases: the longest ttl granted and how

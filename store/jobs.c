@@ -46,21 +46,35 @@ store_job_enqueue(struct store *st, const char *kind, const char *target,
 	return store_job_insert(st, kind, target, delay_ms);
 }
 
+/* The filter both queries of store_job_take_lane share: ?2 the kinds
+ * taken ("" for all), ?3 the serial kinds. */
+#define JOB_TAKEABLE \
+	"running = 0 " \
+	"AND (?2 = '' OR instr(',' || ?2 || ',', ',' || kind || ',') > 0) " \
+	"AND NOT (instr(',' || ?3 || ',', ',' || kind || ',') > 0 AND EXISTS (" \
+	"  SELECT 1 FROM jobs AS r WHERE r.running = 1 " \
+	"  AND r.target = jobs.target " \
+	"  AND instr(',' || ?3 || ',', ',' || r.kind || ',') > 0)) "
+
 int
-store_job_take(struct store *st, int64_t now, struct job *out,
-    int64_t *next_ms)
+store_job_take_lane(struct store *st, int64_t now, const struct job_lane *lane,
+    struct job *out, int64_t *next_ms)
 {
+	const char *only = lane && lane->only ? lane->only : "";
+	const char *serial = lane && lane->serial ? lane->serial : "";
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
 
 	*next_ms = INT64_MAX;
 	if (store_prepare(st,
 	    "UPDATE jobs SET running = 1 WHERE id = ("
-	    "  SELECT id FROM jobs WHERE running = 0 AND run_after <= ?1 "
+	    "  SELECT id FROM jobs WHERE run_after <= ?1 AND " JOB_TAKEABLE
 	    "  ORDER BY run_after, id LIMIT 1) "
 	    "RETURNING id, kind, target, seq, attempts", &s) != 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, now);
+	store_bind_text(s, 2, only);
+	store_bind_text(s, 3, serial);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(s, 0);
@@ -77,15 +91,24 @@ store_job_take(struct store *st, int64_t now, struct job *out,
 	}
 	sqlite3_finalize(s);
 	s = NULL;
-	if (store_prepare(st, "SELECT MIN(run_after) FROM jobs "
-	    "WHERE running = 0", &s) != 0)
+	if (store_prepare(st, "SELECT MIN(run_after) FROM jobs WHERE "
+	    JOB_TAKEABLE, &s) != 0)
 		return -1;
+	store_bind_text(s, 2, only);
+	store_bind_text(s, 3, serial);
 	if (sqlite3_step(s) == SQLITE_ROW &&
 	    sqlite3_column_type(s, 0) != SQLITE_NULL)
 		*next_ms = sqlite3_column_int64(s, 0);
 out:
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+store_job_take(struct store *st, int64_t now, struct job *out,
+    int64_t *next_ms)
+{
+	return store_job_take_lane(st, now, NULL, out, next_ms);
 }
 
 int

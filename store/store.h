@@ -365,6 +365,20 @@ int store_job_enqueue(struct store *st, const char *kind, const char *target,
  * epoch milliseconds (now_ms()); elsewhere in this header, seconds. 0 took one, 1 none due, -1
  * error. *next_ms gets when the next not-running job is due (INT64_MAX if
  * none), so the worker knows how long it may sleep. */
+/* Which jobs a worker may take: only: kinds it takes, comma-separated
+ * ("env,pool"), NULL for all; serial: kinds of which two jobs with the
+ * same target never run at once ("env,migrate": one environment's steps
+ * stay in order across lanes), NULL for none. A job held back by serial
+ * does not count towards *next_ms: the worker that ends the running one
+ * wakes the others. */
+struct job_lane {
+	const char *only;
+	const char *serial;
+};
+int store_job_take_lane(struct store *st, int64_t now,
+    const struct job_lane *lane, struct job *out, int64_t *next_ms)
+    MUST_CHECK;
+/* store_job_take_lane for any job (no lane). */
 int store_job_take(struct store *st, int64_t now, struct job *out,
     int64_t *next_ms) MUST_CHECK;
 

@@ -217,7 +217,7 @@ static const char full_text[] =
     "tls_key = /dev/null\n"
     "max_ttl = 12h\n"
     "max_databases = 20\n"
-    "\n"
+    "migration_timeout = 5m\n"
     "[postgres]\n"                                               /* 20 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
@@ -249,7 +249,7 @@ static const char full_text[] =
     "engine = mysql\n"
     "migrations = dir:/srv/migrations\n"
     "seed = file:/srv/seed.sql\n"
-    "\n"
+    "migration_timeout = 90s\n"
     "comment_password = always\n"
     "\n"
     "[gitlab]\n"
@@ -287,6 +287,7 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.tls_key, "/dev/null");
 	assert_int_equal(c->server.max_ttl, 12 * 3600);
 	assert_int_equal(c->server.max_databases, 20);
+	assert_int_equal(c->server.migration_timeout, 300);
 
 	assert_true(c->postgres.configured);
 	assert_int_equal(c->postgres.line, 20);
@@ -321,6 +322,8 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
 	assert_int_equal(c->repos[1].line, 47);
+	assert_int_equal(c->repos[1].migration_timeout, 90);
+	assert_int_equal(c->repos[0].migration_timeout, 0);   /* the server's */
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
 	assert_string_equal(c->repos[1].forks, "deny");
