@@ -148,7 +148,7 @@ def test_delete_drops_it_and_is_idempotent(engine, previewd_factory):
                what="its role to be dropped")
     wait_until(lambda: get(d, db["id"])[1]["data"]["status"] == "deleted", timeout=30,
                what="the API to say deleted")
-    assert engine.can_connect(db["connection_string"]) is not True
+    engine.assert_refused(db["connection_string"])
     status, again = delete(d, db["id"])
     assert status == 202 and again["data"]["status"] == "deleted"
     assert_error(delete(d, "env_0123456789abcdef"), 404, "not_found")
