@@ -8,6 +8,7 @@ webhook is acted on, across crashes; an outage delays work, loses none.
 """
 
 import http.client
+import json
 import signal
 import sqlite3
 import time
@@ -316,7 +317,12 @@ def test_sigterm_during_a_burst_exits_in_bound_and_the_rest_completes(engine,
         assert engine.can_connect(ready(d, n)["database_url"])
 
 
-def test_webhooks_get_503_while_draining(pg, pg_config, previewd_factory, tmp_path):
+def test_draining_on_sigterm_refuses_new_webhooks(pg, pg_config, previewd_factory, tmp_path):
+    """While previewd drains after SIGTERM (a worker held inside a step),
+    every new webhook is answered 503 or refused: never a 202 that the
+    next start does not act on.  A delivery that got its 202 before the
+    signal landed must be acted on; one answered 503 must leave no trace,
+    so that the forge's redelivery (same delivery id) is not a duplicate."""
     gate = tmp_path / "gate"
     cfg = {k: dict(v) for k, v in pg_config.items()}
     cfg["server"] = {"shutdown_timeout": "30s"}
@@ -324,31 +330,60 @@ def test_webhooks_get_503_while_draining(pg, pg_config, previewd_factory, tmp_pa
     assert d.github_webhook("pull_request", pr_payload("opened", 101))[0] == 202
     wait_until(lambda: Path(str(gate) + ".reached").exists(), what="a step in progress")
     d.send_signal(signal.SIGTERM)
-    refused, attempts = [], []
+    sent = []           # (pull request number, delivery id, status or "refused")
 
-    def refused_with_503():
-        attempts.append(1)
-        delivery = "drain-%d" % len(attempts)
-        status = d.github_webhook("pull_request", pr_payload("opened", 102),
-                                  delivery=delivery)[0]
+    def deliver():
+        n = 102 + len(sent)
+        delivery = "drain-%d" % n
+        try:
+            status, _, body = d.github_webhook("pull_request", pr_payload("opened", n),
+                                               delivery=delivery)
+        except (OSError, http.client.HTTPException):
+            status, body = "refused", b""
         if status == 503:
-            refused.append(delivery)
-        return status == 503
+            assert json.loads(body)["error"]["code"] == "shutting_down", body
+        sent.append((n, delivery, status))
+        return status
 
-    # (A delivery sent before the signal lands may still be accepted.)
-    wait_until(refused_with_503, what="new webhooks refused with 503")
+    # Until the signal lands a delivery may still be accepted; from the
+    # first 503 on, every one is refused.
+    wait_until(lambda: deliver() == 503, what="a webhook answered 503 while draining")
+    for _ in range(5):
+        deliver()
+    statuses = [s for _, _, s in sent]
+    first = statuses.index(503)
+    assert set(statuses[:first]) <= {202}, sent
+    assert set(statuses[first:]) <= {503, "refused"}, sent
+    assert "SIGTERM: shutting down" in d.log()
+    accepted = [n for n, _, s in sent if s == 202]
+    refused = [(n, delivery) for n, delivery, s in sent if s != 202]
+    assert len(refused) >= 6
     gate.touch()
     assert d.stop() == 0
     d.env = {}
     d.start()
-    ready(d, 101)
-    # A delivery answered 503 was not recorded: the forge redelivers it.
+    # What was accepted is acted on: the held one and any 202 above.
+    envs = [ready(d, n) for n in [101] + accepted]
+    assert sorted(db for db in pg.databases("pvd_") if not db.startswith("pvd_pool_")) == \
+        sorted(e["database"] for e in envs)
+    # What was refused left nothing: no environment, no delivery recorded.
     conn = sqlite3.connect(d.config["server"]["state_path"])
     try:
-        assert conn.execute("SELECT COUNT(*) FROM deliveries WHERE id = ?",
-                            (refused[0],)).fetchone()[0] == 0
+        for n, delivery in refused:
+            assert d.get_json("/api/v1/repos/%s/pulls/%d/environment" % (REPO, n),
+                              token=d.ci_token)[0] == 404, n
+            assert conn.execute("SELECT COUNT(*) FROM environments WHERE number = ?",
+                                (n,)).fetchone()[0] == 0, n
+            assert conn.execute("SELECT COUNT(*) FROM deliveries WHERE id = ?",
+                                (delivery,)).fetchone()[0] == 0, delivery
     finally:
         conn.close()
+    # So the forge's redelivery, with the same id, is acted on now.
+    n, delivery = refused[0]
+    status, _, body = d.github_webhook("pull_request", pr_payload("opened", n),
+                                       delivery=delivery)
+    assert status == 202 and json.loads(body)["status"] == "accepted", body
+    assert EngineUnderTest("postgres", pg).can_connect(ready(d, n)["database_url"])
 
 
 def test_sighup_reloads_and_a_broken_file_changes_nothing(pg, pg_config, previewd_factory):
