@@ -275,29 +275,66 @@ def test_the_grace_protects_what_is_not_yet_recorded(pg, pg_config, previewd_fac
     assert "pvd_just_made" in pg.databases()
 
 
+def what_deliveries_made(d, engine):
+    """Everything a delivery can create or change, as seen by the API, the
+    state file and the database server."""
+    conn = sqlite3.connect(d.config["server"]["state_path"])
+    try:
+        # size_bytes is the sweep's measurement, not a delivery's doing.
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(environments)")
+                if r[1] != "size_bytes"]
+        envs = conn.execute("SELECT %s FROM environments ORDER BY id" % ", ".join(cols)).fetchall()
+        jobs = conn.execute("SELECT kind, target, seq, attempts FROM jobs "
+                            "WHERE kind IN ('env', 'notify') ORDER BY id").fetchall()
+        deliveries = conn.execute("SELECT provider, id, env_id, result FROM deliveries "
+                                  "ORDER BY provider, id").fetchall()
+    finally:
+        conn.close()
+    status, listing = d.get_json("/api/v1/environments", token=d.admin_token)
+    assert status == 200, listing
+    return {
+        "api": [(e["id"], e["number"], e["status"], e["head_sha"], e["database_url"])
+                for e in listing["data"]],
+        "environments": envs, "jobs": jobs, "deliveries": deliveries,
+        "databases": sorted(engine.databases()), "roles": sorted(engine.roles()),
+        "accepted in the log": d.log().count(" accepted env="),
+    }
+
+
 def test_duplicate_and_out_of_order_deliveries(engine, previewd_factory):
     d = previewd_factory(engine.config())
     # synchronize (newer) before opened (older): one environment, at the newer head.
     opened = pr_payload("opened", 80, sha="1" * 40)
-    sync = pr_payload("synchronize", 80, sha="2" * 40)
-    assert d.github_webhook("pull_request", sync)[0] == 202
-    assert d.github_webhook("pull_request", opened)[0] == 202   # recorded, stale
+    sync = pr_payload("synchronize", 80, sha="2" * 40)      # a later updated_at
+    sent = [("d80-sync", sync, "accepted"), ("d80-opened", opened, "stale")]
+    # A close that arrives before the open it follows: the open is stale
+    # and nothing is created for 81.
+    sent += [("d81-closed", pr_payload("closed", 81), "ignored"),
+             ("d81-opened", pr_payload("opened", 81, updated_at="2020-01-01T00:00:00Z"),
+              "stale")]
+    for delivery, payload, result in sent:
+        status, _, body = d.github_webhook("pull_request", payload, delivery=delivery)
+        assert status == 202 and json.loads(body)["status"] == result, (delivery, body)
     env = ready(d, 80)
     assert env["head_sha"] == "2" * 40
-    # The same deliveries again: nothing new.
-    for payload in (sync, opened):
-        d.github_webhook("pull_request", payload, delivery="again-%s" % payload["action"])
-    assert ready(d, 80)["database_url"] == env["database_url"]
-    # close before open's job: with the worker held at the claim.
-    closed = pr_payload("closed", 81)
-    assert d.github_webhook("pull_request", closed)[0] == 202
-    assert d.github_webhook("pull_request", pr_payload("opened", 81,
-                            updated_at="2020-01-01T00:00:00Z"))[0] == 202
-    assert env_now(d, 81)["status"] == "deleted"
-    # Final state: one live environment, the one of 80.
+    assert env_now(d, 81)["status"] == "deleted" and env_now(d, 81)["database"] not in \
+        engine.databases()
     status, listing = d.get_json("/api/v1/environments", token=d.admin_token)
     assert [e["number"] for e in listing["data"]] == [80]
     assert engine.env_roles() == [env["user"]]
+
+    # The same deliveries again, as the forge's "redeliver" sends them (same
+    # ids): each is answered as a duplicate and nothing new comes of it.
+    wait_until(lambda: len(state_pool(d)) == 2 and what_deliveries_made(d, engine)["jobs"] == [],
+               what="the pool to refill and the jobs to finish")
+    before = what_deliveries_made(d, engine)
+    for delivery, payload, _ in sent:
+        status, _, body = d.github_webhook("pull_request", payload, delivery=delivery)
+        assert status == 200 and json.loads(body) == {"status": "duplicate"}, (delivery, body)
+    assert d.log().count("duplicate delivery") == len(sent)
+    assert what_deliveries_made(d, engine) == before
+    assert ready(d, 80)["database_url"] == env["database_url"]
+    assert what_deliveries_made(d, engine) == before
 
 
 def test_sigterm_during_a_burst_exits_in_bound_and_the_rest_completes(engine,
