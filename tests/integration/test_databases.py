@@ -246,7 +246,9 @@ def test_blueprint_without_wait_and_the_admin_page(pg, pg_config, previewd_facto
     assert [x["id"] for x in listed["data"]] == [db["id"]]
     assert listed["data"][0]["connection_string"] is None
     status, admin_list = d.get_json("/api/v1/databases", token=d.admin_token)
-    assert admin_list["data"][0]["connection_string"]
+    url = ready["data"]["connection_string"]
+    assert url.startswith("postgresql://%s:" % db["user"]), url
+    assert admin_list["data"][0]["connection_string"] == url
     status, envs = d.get_json("/api/v1/environments", token=d.admin_token)
     assert envs["data"] == []
     # The admin page shows it as its own kind.

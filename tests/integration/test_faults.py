@@ -9,6 +9,7 @@ webhook is acted on, across crashes; an outage delays work, loses none.
 
 import http.client
 import json
+import re
 import signal
 import sqlite3
 import time
@@ -58,6 +59,15 @@ def only_the_pool_remains(engine, d):
     roles = sorted(engine.roles())
     want_roles = pool if engine.name == "postgres" else []
     return dbs == pool and roles == want_roles
+
+
+def reaper_runs(d):
+    """previewd_reaper_runs_total from /metrics."""
+    status, _, body = d.request("GET", "/metrics")
+    assert status == 200, body
+    m = re.search(rb"^previewd_reaper_runs_total (\d+)$", body, re.M)
+    assert m, body
+    return int(m.group(1))
 
 
 def fast_reaper(cfg, grace="1s"):
@@ -161,7 +171,7 @@ def test_a_close_webhook_that_never_arrives(pg, pg_config, forge, previewd_facto
     gone = deleted(d, 70, timeout=60)
     assert "no close webhook arrived" in gone["error"]
     assert gone["database"] not in pg.databases()
-    assert env_now(d, 71)["status"] == "ready"
+    assert env_now(d, 71)["status"] == "ready" and kept["database"] in pg.databases()
     # Later lists come with If-None-Match and, unchanged, cost a 304.
     wait_until(lambda: any(r.status == 304 for r in forge.requests_to("GET", r"/pulls$")),
                timeout=30, what="a conditional request answered 304")
@@ -272,7 +282,13 @@ def test_the_grace_protects_what_is_not_yet_recorded(pg, pg_config, previewd_fac
         conn.close()
     d = previewd_factory(fast_reaper({k: dict(v) for k, v in pg_config.items()}, grace="1h"))
     wait_until(lambda: "pvd_just_made" in d.log(), what="the sweep to see it")
+    assert ("database pvd_just_made on postgres is unknown to previewd: dropping it if it "
+            "still is in 3600s") in d.log()
+    # Sweeps go on (one a second here) and leave it alone.
+    runs = reaper_runs(d)
+    wait_until(lambda: reaper_runs(d) >= runs + 3, what="three more reaper passes")
     assert "pvd_just_made" in pg.databases()
+    assert "orphan database pvd_just_made dropped" not in d.log()
 
 
 def what_deliveries_made(d, engine):

@@ -87,7 +87,8 @@ def test_opened_ready_connects_writes_then_closed_drops(engine, previewd_factory
     assert env["database"].startswith("pvd_") and len(env["database"]) <= 32
     assert env["user"].startswith("pvd_") and len(env["user"]) <= 32
     assert env["host"] == "127.0.0.1" and env["port"] == eng.server.port
-    assert env["head_sha"] and env["error"] is None
+    assert env["head_sha"] == pr_payload("opened", 7)["pull_request"]["head"]["sha"]
+    assert env["error"] is None
     for key in ("created_at", "updated_at", "expires_at"):
         assert env[key].endswith("Z"), env
     # The claim took a pool database instead of creating one.
