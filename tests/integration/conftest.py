@@ -146,6 +146,11 @@ class EngineUnderTest:
     config sections that point previewd at it, and a client for the URLs
     previewd hands out."""
 
+    # How each engine refuses credentials it does not (or no longer) know,
+    # or a database the user may not open.
+    REFUSALS = ("password authentication failed", "does not exist", "permission denied",
+                "Access denied")
+
     def __init__(self, name, server):
         self.name = name
         self.server = server
@@ -177,13 +182,30 @@ class EngineUnderTest:
                                database=unquote(u.path.lstrip("/")), connect_timeout=10,
                                autocommit=True)
 
-    def can_connect(self, url):
-        """True, or the server's refusal as text."""
+    def connect_error(self, url):
+        """None when url connects, else the server's (or client's) refusal
+        as text."""
         try:
             self.connect(url).close()
-            return True
+            return None
         except Exception as e:           # psycopg2 and pymysql differ
-            return str(e)
+            return str(e) or type(e).__name__
+
+    def can_connect(self, url):
+        """True when url connects, False when it does not: a bool only, so
+        that `assert engine.can_connect(url)` means what it says.  Use
+        connect_error(url) for the refusal's text."""
+        return self.connect_error(url) is None
+
+    def assert_refused(self, url):
+        """The refusal's text when url's credentials (its user or its
+        database) are refused, as they are once previewd dropped them; an
+        AssertionError when it connects or fails for another reason (the
+        server down, a malformed URL)."""
+        err = self.connect_error(url)
+        assert err is not None, "%s still connects" % url.split("@")[-1]
+        assert any(s in err for s in self.REFUSALS), err
+        return err
 
     def databases(self, prefix="pvd_"):
         return self.server.databases(prefix)

@@ -676,7 +676,7 @@ def test_github_ci_run_workflow_creates_connects_and_deletes(engine, previewd_fa
         assert only_masked(r.log, password_of(url)) and d.ci_token not in r.log
     assert '"error":"deleted through the API"' in results[DELETE].stdout
     gone(engine, db)
-    assert engine.can_connect(url) is not True
+    engine.assert_refused(url)
 
 
 def test_github_ci_run_reruns_and_failing_tests(pg, pg_config, previewd_factory, shells,

@@ -7,10 +7,9 @@ even when previewd crashed right before posting; and, for a GitHub App,
 authenticated with an installation token got with a JWT the test checks.
 """
 
-import json
+import sqlite3
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -108,14 +107,23 @@ def test_comment_password_setting(pg, pg_config, forge, previewd_factory, policy
     assert (env_now(d, 4)["database_url"] in body) == shown
 
 
-def test_two_502s_then_success(pg, pg_config, forge, previewd_factory):
-    forge.fail("POST", r"/issues/5/comments$", 502, times=2)
+@pytest.mark.parametrize("failures", [[502, 502], [500, 503, 504]],
+                         ids=["two-502s", "500-503-504"])
+def test_5xx_answers_are_retried_with_backoff_until_success(pg, pg_config, forge,
+                                                           previewd_factory, failures):
+    for status in failures:
+        forge.fail("POST", r"/issues/5/comments$", status, times=1)
     d = start(pg_config, forge, previewd_factory)
     open_pr(d, 5)
     one_comment(forge, 5, "is ready", timeout=60)
+    # One attempt per injected answer, and one more that succeeded.
     posts = forge.requests_to("POST", r"/issues/5/comments$")
-    assert [p.status for p in posts] == [502, 502, 201]
+    assert [p.status for p in posts] == failures + [201]
+    # Backed off, not hammered: 1 s, 2 s, 4 s ... each with 20 % jitter.
+    gaps = [b.time - a.time for a, b in zip(posts, posts[1:])]
+    assert all(gap >= 0.8 * 2 ** i for i, gap in enumerate(gaps)), gaps
     assert env_now(d, 5)["status"] == "ready"
+    assert len(comments_for(forge, 5)) == 1
 
 
 def test_429_retry_after_is_honoured(pg, pg_config, forge, previewd_factory):
@@ -170,7 +178,6 @@ def test_a_posted_comment_whose_id_was_lost_is_found_not_duplicated(
     open_pr(d, 10, sha="e" * 40)
     c = one_comment(forge, 10, "is ready")
     # Forget the id, as a crash right after the POST would have.
-    import sqlite3
     conn = sqlite3.connect(d.config["server"]["state_path"])
     conn.execute("UPDATE environments SET comment_id = 0, comment_hash = ''")
     conn.commit()
@@ -209,6 +216,46 @@ def test_forge_failure_never_blocks_the_database(pg, pg_config, forge, previewd_
     status, env = d.get_json("/api/v1/repos/%s/pulls/13/environment?wait=60" % REPO,
                              token=d.ci_token)
     assert env["status"] == "ready"
+    # The comment is retried, with growing pauses, while the forge fails.
+    tries = forge.wait_for("*", r"/issues/13/comments$", count=3, timeout=30)
+    assert all(r.status == 500 for r in tries)
+    gaps = [b.time - a.time for a, b in zip(tries, tries[1:])]
+    assert all(gap >= 0.8 * 2 ** i for i, gap in enumerate(gaps)), gaps
+    wait_until(lambda: d.log().count("job will retry") >= 2 and
+               "GitHub answered 500" in d.log(), what="the retries in the log")
+    assert env_now(d, 13)["status"] == "ready" and env_now(d, 13)["error"] is None
+    assert comments_for(forge, 13) == []
+
+
+def test_a_refused_comment_is_not_retried_and_the_database_stays_ready(
+        pg, pg_config, forge, previewd_factory):
+    """422 (validation) is not an outage: one attempt, a warning in the log
+    and a counted failure, then nothing more until the next change."""
+    forge.fail("POST", r"/issues/15/comments$", 422, times=1)
+    d = start(pg_config, forge, previewd_factory)
+    open_pr(d, 15, sha="a" * 40)
+    status, env = d.get_json("/api/v1/repos/%s/pulls/15/environment?wait=60" % REPO,
+                             token=d.ci_token)
+    assert env["status"] == "ready", env
+    wait_until(lambda: "comment not posted: GitHub answered 422" in d.log(),
+               what="the refusal in the log")
+    # Done with, not rescheduled: no notify job is left waiting to run.
+    conn = sqlite3.connect(d.config["server"]["state_path"])
+    try:
+        wait_until(lambda: conn.execute("SELECT COUNT(*) FROM jobs WHERE kind = 'notify'")
+                   .fetchone()[0] == 0, what="the notify job to be finished")
+    finally:
+        conn.close()
+    assert [p.status for p in forge.requests_to("POST", r"/issues/15/comments$")] == [422]
+    assert d.log().count("comment not posted") == 1
+    assert "job will retry" not in d.log()
+    assert 'previewd_forge_requests_total{forge="github",outcome="failed"} 1\n' in \
+        d.request("GET", "/metrics")[2].decode()
+    assert env_now(d, 15)["status"] == "ready" and comments_for(forge, 15) == []
+    # The next change tries again (the forge accepts it now).
+    d.github_webhook("pull_request", pr_payload("synchronize", 15, sha="b" * 40))
+    one_comment(forge, 15, "`bbbbbbbbbbbb`")
+    assert [p.status for p in forge.requests_to("POST", r"/issues/15/comments$")] == [422, 201]
 
 
 def test_github_app_installation_token(pg, pg_config, forge, previewd_factory, tmp_path):

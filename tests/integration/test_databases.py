@@ -148,7 +148,7 @@ def test_delete_drops_it_and_is_idempotent(engine, previewd_factory):
                what="its role to be dropped")
     wait_until(lambda: get(d, db["id"])[1]["data"]["status"] == "deleted", timeout=30,
                what="the API to say deleted")
-    assert engine.can_connect(db["connection_string"]) is not True
+    engine.assert_refused(db["connection_string"])
     status, again = delete(d, db["id"])
     assert status == 202 and again["data"]["status"] == "deleted"
     assert_error(delete(d, "env_0123456789abcdef"), 404, "not_found")
@@ -246,7 +246,9 @@ def test_blueprint_without_wait_and_the_admin_page(pg, pg_config, previewd_facto
     assert [x["id"] for x in listed["data"]] == [db["id"]]
     assert listed["data"][0]["connection_string"] is None
     status, admin_list = d.get_json("/api/v1/databases", token=d.admin_token)
-    assert admin_list["data"][0]["connection_string"]
+    url = ready["data"]["connection_string"]
+    assert url.startswith("postgresql://%s:" % db["user"]), url
+    assert admin_list["data"][0]["connection_string"] == url
     status, envs = d.get_json("/api/v1/environments", token=d.admin_token)
     assert envs["data"] == []
     # The admin page shows it as its own kind.

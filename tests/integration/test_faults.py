@@ -8,6 +8,8 @@ webhook is acted on, across crashes; an outage delays work, loses none.
 """
 
 import http.client
+import json
+import re
 import signal
 import sqlite3
 import time
@@ -59,6 +61,15 @@ def only_the_pool_remains(engine, d):
     return dbs == pool and roles == want_roles
 
 
+def reaper_runs(d):
+    """previewd_reaper_runs_total from /metrics."""
+    status, _, body = d.request("GET", "/metrics")
+    assert status == 200, body
+    m = re.search(rb"^previewd_reaper_runs_total (\d+)$", body, re.M)
+    assert m, body
+    return int(m.group(1))
+
+
 def fast_reaper(cfg, grace="1s"):
     cfg["reaper"] = {"interval": "1s", "orphan_grace": grace}
     return cfg
@@ -96,7 +107,7 @@ def test_kill9_during_a_burst_of_ten_then_restart(engine, previewd_factory, poin
     envs = [ready(d, n) for n in numbers]
     assert len({e["database"] for e in envs}) == 10
     for e in envs:
-        assert engine.can_connect(e["database_url"]) is True
+        assert engine.can_connect(e["database_url"])
     # Close them all; after a sweep the server holds the pool and nothing else.
     for n in numbers:
         d.github_webhook("pull_request", pr_payload("closed", n))
@@ -125,7 +136,7 @@ def test_database_server_outage_during_provisioning(engine, previewd_factory):
     finally:
         engine.server.start_server()
     for n in (60, 61, 62):
-        assert engine.can_connect(ready(d, n, timeout=120)["database_url"]) is True
+        assert engine.can_connect(ready(d, n, timeout=120)["database_url"])
     assert env_now(d, 60)["error"] is None
     wait_until(lambda: d.request("GET", "/readyz")[0] == 200, what="readyz 200 again")
 
@@ -160,7 +171,7 @@ def test_a_close_webhook_that_never_arrives(pg, pg_config, forge, previewd_facto
     gone = deleted(d, 70, timeout=60)
     assert "no close webhook arrived" in gone["error"]
     assert gone["database"] not in pg.databases()
-    assert env_now(d, 71)["status"] == "ready"
+    assert env_now(d, 71)["status"] == "ready" and kept["database"] in pg.databases()
     # Later lists come with If-None-Match and, unchanged, cost a 304.
     wait_until(lambda: any(r.status == 304 for r in forge.requests_to("GET", r"/pulls$")),
                timeout=30, what="a conditional request answered 304")
@@ -271,32 +282,75 @@ def test_the_grace_protects_what_is_not_yet_recorded(pg, pg_config, previewd_fac
         conn.close()
     d = previewd_factory(fast_reaper({k: dict(v) for k, v in pg_config.items()}, grace="1h"))
     wait_until(lambda: "pvd_just_made" in d.log(), what="the sweep to see it")
+    assert ("database pvd_just_made on postgres is unknown to previewd: dropping it if it "
+            "still is in 3600s") in d.log()
+    # Sweeps go on (one a second here) and leave it alone.
+    runs = reaper_runs(d)
+    wait_until(lambda: reaper_runs(d) >= runs + 3, what="three more reaper passes")
     assert "pvd_just_made" in pg.databases()
+    assert "orphan database pvd_just_made dropped" not in d.log()
+
+
+def what_deliveries_made(d, engine):
+    """Everything a delivery can create or change, as seen by the API, the
+    state file and the database server."""
+    conn = sqlite3.connect(d.config["server"]["state_path"])
+    try:
+        # size_bytes is the sweep's measurement, not a delivery's doing.
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(environments)")
+                if r[1] != "size_bytes"]
+        envs = conn.execute("SELECT %s FROM environments ORDER BY id" % ", ".join(cols)).fetchall()
+        jobs = conn.execute("SELECT kind, target, seq, attempts FROM jobs "
+                            "WHERE kind IN ('env', 'notify') ORDER BY id").fetchall()
+        deliveries = conn.execute("SELECT provider, id, env_id, result FROM deliveries "
+                                  "ORDER BY provider, id").fetchall()
+    finally:
+        conn.close()
+    status, listing = d.get_json("/api/v1/environments", token=d.admin_token)
+    assert status == 200, listing
+    return {
+        "api": [(e["id"], e["number"], e["status"], e["head_sha"], e["database_url"])
+                for e in listing["data"]],
+        "environments": envs, "jobs": jobs, "deliveries": deliveries,
+        "databases": sorted(engine.databases()), "roles": sorted(engine.roles()),
+        "accepted in the log": d.log().count(" accepted env="),
+    }
 
 
 def test_duplicate_and_out_of_order_deliveries(engine, previewd_factory):
     d = previewd_factory(engine.config())
     # synchronize (newer) before opened (older): one environment, at the newer head.
     opened = pr_payload("opened", 80, sha="1" * 40)
-    sync = pr_payload("synchronize", 80, sha="2" * 40)
-    assert d.github_webhook("pull_request", sync)[0] == 202
-    assert d.github_webhook("pull_request", opened)[0] == 202   # recorded, stale
+    sync = pr_payload("synchronize", 80, sha="2" * 40)      # a later updated_at
+    sent = [("d80-sync", sync, "accepted"), ("d80-opened", opened, "stale")]
+    # A close that arrives before the open it follows: the open is stale
+    # and nothing is created for 81.
+    sent += [("d81-closed", pr_payload("closed", 81), "ignored"),
+             ("d81-opened", pr_payload("opened", 81, updated_at="2020-01-01T00:00:00Z"),
+              "stale")]
+    for delivery, payload, result in sent:
+        status, _, body = d.github_webhook("pull_request", payload, delivery=delivery)
+        assert status == 202 and json.loads(body)["status"] == result, (delivery, body)
     env = ready(d, 80)
     assert env["head_sha"] == "2" * 40
-    # The same deliveries again: nothing new.
-    for payload in (sync, opened):
-        d.github_webhook("pull_request", payload, delivery="again-%s" % payload["action"])
-    assert ready(d, 80)["database_url"] == env["database_url"]
-    # close before open's job: with the worker held at the claim.
-    closed = pr_payload("closed", 81)
-    assert d.github_webhook("pull_request", closed)[0] == 202
-    assert d.github_webhook("pull_request", pr_payload("opened", 81,
-                            updated_at="2020-01-01T00:00:00Z"))[0] == 202
-    assert env_now(d, 81)["status"] == "deleted"
-    # Final state: one live environment, the one of 80.
+    assert env_now(d, 81)["status"] == "deleted" and env_now(d, 81)["database"] not in \
+        engine.databases()
     status, listing = d.get_json("/api/v1/environments", token=d.admin_token)
     assert [e["number"] for e in listing["data"]] == [80]
     assert engine.env_roles() == [env["user"]]
+
+    # The same deliveries again, as the forge's "redeliver" sends them (same
+    # ids): each is answered as a duplicate and nothing new comes of it.
+    wait_until(lambda: len(state_pool(d)) == 2 and what_deliveries_made(d, engine)["jobs"] == [],
+               what="the pool to refill and the jobs to finish")
+    before = what_deliveries_made(d, engine)
+    for delivery, payload, _ in sent:
+        status, _, body = d.github_webhook("pull_request", payload, delivery=delivery)
+        assert status == 200 and json.loads(body) == {"status": "duplicate"}, (delivery, body)
+    assert d.log().count("duplicate delivery") == len(sent)
+    assert what_deliveries_made(d, engine) == before
+    assert ready(d, 80)["database_url"] == env["database_url"]
+    assert what_deliveries_made(d, engine) == before
 
 
 def test_sigterm_during_a_burst_exits_in_bound_and_the_rest_completes(engine,
@@ -313,10 +367,15 @@ def test_sigterm_during_a_burst_exits_in_bound_and_the_rest_completes(engine,
     assert code == 0 and took < 5 + 5, took
     d.start()
     for n in numbers:
-        assert engine.can_connect(ready(d, n)["database_url"]) is True
+        assert engine.can_connect(ready(d, n)["database_url"])
 
 
-def test_webhooks_get_503_while_draining(pg, pg_config, previewd_factory, tmp_path):
+def test_draining_on_sigterm_refuses_new_webhooks(pg, pg_config, previewd_factory, tmp_path):
+    """While previewd drains after SIGTERM (a worker held inside a step),
+    every new webhook is answered 503 or refused: never a 202 that the
+    next start does not act on.  A delivery that got its 202 before the
+    signal landed must be acted on; one answered 503 must leave no trace,
+    so that the forge's redelivery (same delivery id) is not a duplicate."""
     gate = tmp_path / "gate"
     cfg = {k: dict(v) for k, v in pg_config.items()}
     cfg["server"] = {"shutdown_timeout": "30s"}
@@ -324,31 +383,60 @@ def test_webhooks_get_503_while_draining(pg, pg_config, previewd_factory, tmp_pa
     assert d.github_webhook("pull_request", pr_payload("opened", 101))[0] == 202
     wait_until(lambda: Path(str(gate) + ".reached").exists(), what="a step in progress")
     d.send_signal(signal.SIGTERM)
-    refused, attempts = [], []
+    sent = []           # (pull request number, delivery id, status or "refused")
 
-    def refused_with_503():
-        attempts.append(1)
-        delivery = "drain-%d" % len(attempts)
-        status = d.github_webhook("pull_request", pr_payload("opened", 102),
-                                  delivery=delivery)[0]
+    def deliver():
+        n = 102 + len(sent)
+        delivery = "drain-%d" % n
+        try:
+            status, _, body = d.github_webhook("pull_request", pr_payload("opened", n),
+                                               delivery=delivery)
+        except (OSError, http.client.HTTPException):
+            status, body = "refused", b""
         if status == 503:
-            refused.append(delivery)
-        return status == 503
+            assert json.loads(body)["error"]["code"] == "shutting_down", body
+        sent.append((n, delivery, status))
+        return status
 
-    # (A delivery sent before the signal lands may still be accepted.)
-    wait_until(refused_with_503, what="new webhooks refused with 503")
+    # Until the signal lands a delivery may still be accepted; from the
+    # first 503 on, every one is refused.
+    wait_until(lambda: deliver() == 503, what="a webhook answered 503 while draining")
+    for _ in range(5):
+        deliver()
+    statuses = [s for _, _, s in sent]
+    first = statuses.index(503)
+    assert set(statuses[:first]) <= {202}, sent
+    assert set(statuses[first:]) <= {503, "refused"}, sent
+    assert "SIGTERM: shutting down" in d.log()
+    accepted = [n for n, _, s in sent if s == 202]
+    refused = [(n, delivery) for n, delivery, s in sent if s != 202]
+    assert len(refused) >= 6
     gate.touch()
     assert d.stop() == 0
     d.env = {}
     d.start()
-    ready(d, 101)
-    # A delivery answered 503 was not recorded: the forge redelivers it.
+    # What was accepted is acted on: the held one and any 202 above.
+    envs = [ready(d, n) for n in [101] + accepted]
+    assert sorted(db for db in pg.databases("pvd_") if not db.startswith("pvd_pool_")) == \
+        sorted(e["database"] for e in envs)
+    # What was refused left nothing: no environment, no delivery recorded.
     conn = sqlite3.connect(d.config["server"]["state_path"])
     try:
-        assert conn.execute("SELECT COUNT(*) FROM deliveries WHERE id = ?",
-                            (refused[0],)).fetchone()[0] == 0
+        for n, delivery in refused:
+            assert d.get_json("/api/v1/repos/%s/pulls/%d/environment" % (REPO, n),
+                              token=d.ci_token)[0] == 404, n
+            assert conn.execute("SELECT COUNT(*) FROM environments WHERE number = ?",
+                                (n,)).fetchone()[0] == 0, n
+            assert conn.execute("SELECT COUNT(*) FROM deliveries WHERE id = ?",
+                                (delivery,)).fetchone()[0] == 0, delivery
     finally:
         conn.close()
+    # So the forge's redelivery, with the same id, is acted on now.
+    n, delivery = refused[0]
+    status, _, body = d.github_webhook("pull_request", pr_payload("opened", n),
+                                       delivery=delivery)
+    assert status == 202 and json.loads(body)["status"] == "accepted", body
+    assert EngineUnderTest("postgres", pg).can_connect(ready(d, n)["database_url"])
 
 
 def test_sighup_reloads_and_a_broken_file_changes_nothing(pg, pg_config, previewd_factory):
@@ -400,7 +488,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     again = env_now(d, 110)
     assert again["id"] == env["id"] and again["database_url"] == env["database_url"]
     assert again["created_at"] == env["created_at"]
-    assert EngineUnderTest("postgres", pg).can_connect(again["database_url"]) is True
+    assert EngineUnderTest("postgres", pg).can_connect(again["database_url"])
     # And it keeps working: a new pull request, a close.
     assert d.github_webhook("pull_request", pr_payload("opened", 111))[0] == 202
     ready(d, 111)

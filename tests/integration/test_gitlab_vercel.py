@@ -78,13 +78,14 @@ def gitlab_post(d, payload, token=HOOK_TOKEN, signing=None, ts=None, key=None,
     return d.request("POST", "/webhooks/gitlab", body=body, headers=h)
 
 
-def gitlab_daemon(pg_config, forge, previewd_factory, **gitlab):
+def gitlab_daemon(pg_config, forge, previewd_factory, sections=None, **gitlab):
     forge.gitlab_token = GL_TOKEN
     cfg = {k: dict(v) for k, v in pg_config.items()}
     del cfg["repo:acme/shop"]
     cfg["repo:grp/*"] = {}
     cfg["gitlab"] = dict({"api_url": forge.gitlab_url, "token": GL_TOKEN,
                           "webhook_token": HOOK_TOKEN}, **gitlab)
+    cfg.update(sections or {})
     return previewd_factory(cfg)
 
 
@@ -204,6 +205,41 @@ def test_gitlab_deduplicates_on_idempotency_key_and_ignores_other_events(
     assert gitlab_post(d, b"not json")[0] == 400
     # A merge request from a fork is not served by default.
     assert gitlab_post(d, mr_hook("open", 6, source=999))[0] == 204
+
+
+def test_gitlab_a_close_hook_that_never_arrives(pg, pg_config, forge, previewd_factory):
+    """Reconciliation, as for GitHub: a merge request missing from GitLab's
+    list of opened ones (its close hook lost) is deleted; one still open
+    is kept."""
+    forge.set_open_merge_requests(PROJECT, [40, 41])
+    d = gitlab_daemon(pg_config, forge, previewd_factory,
+                      sections={"reaper": {"interval": "1s", "orphan_grace": "1s"}})
+    for iid in (40, 41):
+        assert gitlab_post(d, mr_hook("open", iid))[0] == 202
+    gone, kept = gl_env(d, 40, wait=60), gl_env(d, 41, wait=60)
+    assert gone["status"] == kept["status"] == "ready"
+    wait_until(lambda: len(notes_for(forge, 40)) == 1, what="a note on merge request 40")
+    # While both are open, a reconciliation changes nothing.
+    seen = len(forge.requests_to("GET", r"/merge_requests$"))
+    forge.wait_for("GET", r"/projects/%d/merge_requests$" % PROJECT, count=seen + 2)
+    assert gl_env(d, 40)["status"] == gl_env(d, 41)["status"] == "ready"
+    # Merge request 40 is closed on GitLab; its hook is lost.
+    forge.set_open_merge_requests(PROJECT, [41])
+    wait_until(lambda: gl_env(d, 40)["status"] == "deleted", timeout=60,
+               what="merge request 40's environment to be deleted")
+    assert gl_env(d, 40)["error"] == ("closed on GitLab (no close webhook arrived; found by "
+                                      "the reconciliation)")
+    assert gone["database"] not in pg.databases()
+    assert gone["user"] not in pg.roles()
+    wait_until(lambda: "was deleted" in notes_for(forge, 40)[0]["body"],
+               what="the note to say so")
+    assert gl_env(d, 41)["status"] == "ready"
+    assert kept["database"] in pg.databases()
+    # What it asked GitLab: the project's opened merge requests, with the token.
+    lists = forge.requests_to("GET", r"/merge_requests$")
+    assert {r.path for r in lists} == {"/api/v4/projects/%d/merge_requests" % PROJECT}
+    assert all(r.query["state"] == "opened" and r.headers["private-token"] == GL_TOKEN
+               for r in lists)
 
 
 # ---- Vercel ----------------------------------------------------------------

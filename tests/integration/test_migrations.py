@@ -265,12 +265,25 @@ INSERT INTO notes VALUES (3, 'x;y')
 
 def test_forge_outage_is_retried_and_missing_folder_fails(engine, forge, previewd_factory):
     forge.set_tree(REPO, SHA1, tree())
-    forge.fail("GET", r"/contents/db/migrations$", 502, times=2)
+    forge.fail("GET", r"/contents/db/migrations$", 502, times=None)
     d = start(engine, forge, previewd_factory)
     push(d, "opened", 5, SHA1)
+    # Meanwhile the API shows the step it waits in, and why.
+    env = wait_until(lambda: (lambda e: e if e["error"] else None)(env_now(d, 5)),
+                     what="the wait explained")
+    # (No URL yet: CI must not get a database whose schema is half there.)
+    assert env["status"] == "migrating" and env["database_url"] is None, env
+    assert env["error"] == "GitHub answered 502", env
+    forge.wait_for("GET", r"/contents/db/migrations$", count=2)
+    assert env_now(d, 5)["status"] == "migrating"
+    # The outage ends: the next try goes through, and the reason goes.
+    forge.clear_scripts()
     env = env_now(d, 5, wait=90)
-    assert env["status"] == "ready", env
-    assert len(forge.requests_to("GET", r"/contents/db/migrations$")) >= 3
+    assert env["status"] == "ready" and env["error"] is None, env
+    listings = forge.requests_to("GET", r"/contents/db/migrations$")
+    assert len(listings) >= 3 and listings[-1].status == 200
+    assert all(r.status == 502 for r in listings[:-1]), listings
+    assert records(engine, env["database_url"]) == ["(seed)", "001_init.sql", "002_index.sql"]
 
     # A folder that is not there at that commit is a clear failure.
     forge.set_tree(REPO, SHA2, {"db/other.sql": "SELECT 1;"})
