@@ -166,9 +166,38 @@ step_reset(struct run *r, struct env *e, struct engine *eng)
 		return step_save(r, e);
 	/* No reseal: the environment keeps its credentials; the member's
 	 * own role is dropped by the claim. */
-	if (store_env_claim(r->w->store, e, false, NULL) != 0)
+	if (store_env_claim(r->w->store, e, false, NULL, NULL) != 0)
 		return step_retry(r, 1000, "cannot record the claim");
 	return STEP_NEXT;
+}
+
+/* Over a cap: wait as "queued", holding nothing (not even the password
+ * made for the claim), until a teardown frees a slot and wakes the queue
+ * (store_env_wake_queued). No retry: the wake-up is the retry. */
+static enum step
+step_queue(struct run *r, struct env *e, const struct store_cap *cap)
+{
+	char why[sizeof(e->error)];
+
+	crypto_wipe(e->secret, sizeof(e->secret));
+	e->secret_len = 0;
+	if (cap->by_repo)
+		snprintf(why, sizeof(why), "queued: %s already has %lld "
+		    "environments, the limit of its max_environments; it goes "
+		    "on when one of them is deleted", e->repo,
+		    (long long)cap->held);
+	else
+		snprintf(why, sizeof(why), "queued: %lld environments, the "
+		    "limit of [server] max_environments; it goes on when one "
+		    "is deleted", (long long)cap->held);
+	if (e->status == ENV_QUEUED && strcmp(e->error, why) == 0)
+		return STEP_END;
+	if (e->status != ENV_QUEUED)
+		log_info("environment queued: %s", why);
+	e->status = ENV_QUEUED;
+	str_copy(e->error, why, sizeof(e->error));
+	(void)step_commit(r, e);
+	return STEP_END;
 }
 
 static enum step
@@ -189,6 +218,9 @@ step_provision(struct run *r, struct env *e)
 	 * disk before the server is touched, so a re-run repeats the same
 	 * claim instead of leaking a second one. */
 	if (e->secret_len == 0) {
+		const struct repo_cfg *repo = config_repo(r->w->cfg, e->repo);
+		struct store_cap cap = { r->w->cfg->server.max_environments,
+		    repo != NULL ? repo->max_environments : 0, 0, false };
 		struct store_reseal rs;
 
 		/* A fresh password for the cold path; a pool member brings
@@ -196,8 +228,11 @@ step_provision(struct run *r, struct env *e)
 		if (env_new_secret(r, e) != 0)
 			return step_retry(r, 1000, "cannot make a password");
 		pool_reseal_init(&rs, r->w->cfg);
-		if (store_env_claim(r->w->store, e, eng->ops->keeps_pool_name,
-		    &rs) != 0)
+		rc = store_env_claim(r->w->store, e, eng->ops->keeps_pool_name,
+		    &rs, &cap);
+		if (rc == 1)
+			return step_queue(r, e, &cap);
+		if (rc != 0)
 			return step_retry(r, 1000, "cannot record the claim");
 		fresh = true;
 		if (e->pool_db[0] != '\0' && strcmp(e->pool_db, e->db_name) == 0)
@@ -301,6 +336,9 @@ step_teardown(struct run *r, struct env *e)
 		return step_retry(r, 1000, "cannot save environment");
 	log_info("environment deleted: database %s and role %s dropped",
 	    e->db_name, e->role_name);
+	/* A slot is free: the oldest queued environment goes on. */
+	if (store_env_wake_queued(r->w->store) == 0)
+		jobs_notify();
 	return STEP_NEXT;
 }
 
@@ -325,6 +363,7 @@ step_next(struct run *r, struct env *e)
 		e->error[0] = '\0';
 		return step_save(r, e);
 	case ENV_PROVISIONING:
+	case ENV_QUEUED:
 		return step_provision(r, e);
 	case ENV_MIGRATING:
 		return step_migrate(r, e);

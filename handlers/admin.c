@@ -351,8 +351,8 @@ page_flash(struct request *req, cJSON *data)
 int
 admin_page(struct request *req)
 {
-	static const char *const listed[] = { "provisioning", "migrating",
-	    "seeding", "ready", "failed", "deleting" };
+	static const char *const listed[] = { "queued", "provisioning",
+	    "migrating", "seeding", "ready", "failed", "deleting" };
 	char user[65], repo[ENV_REPO_SIZE] = "", status[16] = "", sort[16] =
 	    "created", csrf[CSRF_LEN + 1], ts[RFC3339_LEN];
 	struct page p;

@@ -48,6 +48,7 @@ struct repo_cfg {
 	char *migrations;     /* repo:PATH | dir:/abs | blueprint:NAME | none */
 	char *seed;           /* repo:PATH | file:/abs | blueprint:NAME | none */
 	int64_t migration_timeout; /* seconds; 0: [server] migration_timeout */
+	int64_t max_environments;  /* 0: only [server] max_environments */
 	char *comment_password; /* NULL: [server] comment_password */
 };
 
@@ -68,6 +69,9 @@ struct config {
 		int64_t shutdown_timeout;
 		/* The longest a migration file or the seed may run, seconds. */
 		int64_t migration_timeout;
+		/* Pull request environments holding a database at once
+		 * (0: no cap); past it they wait as "queued". */
+		int64_t max_environments;
 		char *tls_cert;          /* PEM certificate (chain) */
 		char *tls_key;           /* PEM private key */
 		/* POST /api/v1/databases: the longest ttl granted and how

@@ -97,6 +97,10 @@ reaper_pass(const struct config *cfg, struct store *st)
 			enqueued = true;
 		}
 	}
+	/* Queued environments are woken by each teardown; this catches a
+	 * wake-up lost to a crash, or a cap raised by a reload. */
+	if (store_env_wake_queued(st) == 0)
+		enqueued = true;
 	for (i = 0; engine_at((size_t)i) != NULL; i++) {
 		const char *name = engine_at((size_t)i)->name;
 

@@ -113,9 +113,48 @@ store_pool_each_creating(struct store *st, const char *engine,
 	return rc;
 }
 
+/* Inside the claim's transaction: whether e may take a slot. Counted in
+ * the same transaction as the claim, so two workers cannot both take the
+ * last one. 0 yes, 1 no (cap's out fields set), -1 error. */
+static int
+cap_check(struct store *st, const struct env *e, struct store_cap *cap)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t all, mine;
+	int rc = -1;
+
+	if (store_prepare(st, "SELECT COUNT(*), COALESCE(SUM(provider = ?2 "
+	    "AND repo = ?3), 0) FROM environments WHERE secret IS NOT NULL "
+	    "AND provider != ?4 AND id != ?1", &s) != 0)
+		return -1;
+	store_bind_text(s, 1, e->id);
+	store_bind_text(s, 2, e->provider);
+	store_bind_text(s, 3, e->repo);
+	store_bind_text(s, 4, ENV_CI);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		store_log_error(st, "count environments");
+		goto out;
+	}
+	all = sqlite3_column_int64(s, 0);
+	mine = sqlite3_column_int64(s, 1);
+	rc = 0;
+	cap->by_repo = false;
+	if (cap->repo_max > 0 && mine >= cap->repo_max) {
+		cap->held = mine;
+		cap->by_repo = true;
+		rc = 1;
+	} else if (cap->server_max > 0 && all >= cap->server_max) {
+		cap->held = all;
+		rc = 1;
+	}
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int
 store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
-    const struct store_reseal *rs)
+    const struct store_reseal *rs, struct store_cap *cap)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
@@ -123,6 +162,10 @@ store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
 	e->pool_db[0] = '\0';
 	if (store_begin(st) != 0)
 		return -1;
+	if (cap != NULL && strcmp(e->provider, ENV_CI) != 0 &&
+	    (rc = cap_check(st, e, cap)) != 0)
+		goto out;
+	rc = -1;
 	if (store_prepare(st, "UPDATE pool SET state = 'claimed', env_id = ?2 "
 	    "WHERE rowid = (SELECT rowid FROM pool WHERE engine = ?1 AND "
 	    "state = 'idle' ORDER BY created_at, rowid LIMIT 1) "
@@ -159,5 +202,36 @@ out:
 		store_rollback(st);
 		e->pool_db[0] = '\0';
 	}
+	return rc;
+}
+
+int
+store_env_wake_queued(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	char id[ENV_ID_SIZE];
+	int rc = -1, step;
+
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_prepare(st, "SELECT id FROM environments WHERE status = "
+	    "'queued' ORDER BY created_at, rowid", &s) != 0)
+		goto out;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		store_column_text(s, 0, id, sizeof(id));
+		if (store_job_insert(st, "env", id, 0) != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		store_log_error(st, "list queued environments");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	rc = store_commit(st);
+out:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		store_rollback(st);
 	return rc;
 }

@@ -26,6 +26,7 @@ static const char *const status_names[] = {
 	[ENV_FAILED] = "failed",
 	[ENV_DELETING] = "deleting",
 	[ENV_DELETED] = "deleted",
+	[ENV_QUEUED] = "queued",
 };
 
 const char *

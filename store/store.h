@@ -39,6 +39,7 @@
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
 	ENV_DELETING, ENV_DELETED,
+	ENV_QUEUED,                  /* waiting for a slot under a cap */
 };
 
 const char *env_status_name(enum env_status s);
@@ -294,8 +295,28 @@ struct store_reseal {
  * pool database's name too. When the member has a password of its own
  * and rs is given, e takes that password (rs->fn); otherwise e keeps the
  * one it has. 0 ok, -1 error. */
+/* The caps an environment's claim is admitted under (0: none). An
+ * environment holds a slot from its claim to its teardown (its sealed
+ * password is what marks it), so the count is of databases, not of
+ * events. CI databases (ENV_CI) have their own cap and do not count. */
+struct store_cap {
+	int64_t server_max;          /* [server] max_environments */
+	int64_t repo_max;            /* [repo:...] max_environments */
+	int64_t held;                /* out: slots held when refused */
+	bool by_repo;                /* out: the repository's cap refused */
+};
+
+/* With cap (a first claim), the claim is refused when the slots held
+ * have reached a cap: 1, with nothing changed and cap's out fields set. */
 int store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
-    const struct store_reseal *rs) MUST_CHECK;
+    const struct store_reseal *rs, struct store_cap *cap)
+    MUST_CHECK;
+
+/* A slot may have freed: give every queued environment its "env" job
+ * again, oldest first, so the oldest is admitted first (first come,
+ * first served); the others find the caps full and stay queued. 0 or
+ * -1. */
+int store_env_wake_queued(struct store *st) MUST_CHECK;
 
 /* ---- the reaper's memory ---- */
 

@@ -199,8 +199,8 @@ marked_line(const char *text)
 /* ---- a complete, valid file ---- */
 
 static const char full_text[] =
-    "; previewd.conf setting every key\n"
-    "[server]\n"
+    "[server]\n"                         /* a file setting every key */
+    "max_environments = 150\n"
     "listen = 0.0.0.0:9090\n"
     "public_url = https://previews.example.com\n"
     "state_path = /srv/previewd/state.db\n"
@@ -251,6 +251,7 @@ static const char full_text[] =
     "seed = file:/srv/seed.sql\n"
     "migration_timeout = 90s\n"
     "comment_password = always\n"
+    "max_environments = 30\n"
     "\n"
     "[gitlab]\n"
     "api_url = https://gitlab.example.com/api/v4\n"
@@ -288,6 +289,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->server.max_ttl, 12 * 3600);
 	assert_int_equal(c->server.max_databases, 20);
 	assert_int_equal(c->server.migration_timeout, 300);
+	assert_int_equal(c->server.max_environments, 150);
 
 	assert_true(c->postgres.configured);
 	assert_int_equal(c->postgres.line, 20);
@@ -323,6 +325,7 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->repos[1].pattern, "acme/api");
 	assert_int_equal(c->repos[1].line, 47);
 	assert_int_equal(c->repos[1].migration_timeout, 90);
+	assert_int_equal(c->repos[1].max_environments, 30);
 	assert_int_equal(c->repos[0].migration_timeout, 0);   /* the server's */
 	assert_string_equal(c->repos[1].engine, "mysql");
 	assert_int_equal(c->repos[1].ttl, 72 * 3600);
