@@ -114,31 +114,35 @@ def test_more_never_ending_migrations_than_workers(engine, forge, previewd_facto
     running = next(n for n, r in roles.items() if sessions_of(engine, r, pattern))
     waiting = 3 - running
     assert status_of(d, "acme/slow", running) == "migrating"
-    assert status_of(d, "acme/slow", waiting) == "migrating"
+    # The other was claimed too (the fast lane) and waits for a SQL worker.
+    wait_until(lambda: status_of(d, "acme/slow", waiting) == "migrating", timeout=60,
+               what="the second one claimed and waiting to migrate")
 
     # A pull request without migrations is claimed and ready meanwhile.
     push(d, "opened", 3, "acme/shop")
-    wait_until(lambda: status_of(d, "acme/shop", 3) == "ready", timeout=30,
+    wait_until(lambda: status_of(d, "acme/shop", 3) == "ready", timeout=60,
                what="acme/shop#3 ready beside the stuck migrations")
     # The pool the three claims emptied is refilled by the fast lane.
-    wait_until(lambda: idle_pool(d) == 2, timeout=30, what="the pool to refill")
+    wait_until(lambda: idle_pool(d) == 2, timeout=60, what="the pool to refill")
 
     # Closing the one whose statement runs cancels it on the server and
     # drops its database and role within seconds.
     gone = env_now(d, "acme/slow", running)
     push(d, "closed", running, "acme/slow")
-    wait_until(lambda: status_of(d, "acme/slow", running) == "deleted", timeout=30,
+    wait_until(lambda: status_of(d, "acme/slow", running) == "deleted", timeout=60,
                what="the running one deleted")
     assert gone["database"] not in engine.databases()
     assert gone["user"] not in engine.roles()
-    assert sessions_of(engine, roles[running], "%") == 0
+    wait_until(lambda: sessions_of(engine, roles[running], "%") == 0, timeout=10,
+               what="no session of the deleted role left")
     # The other one now runs its own never-ending migration; close it too.
     wait_until(lambda: sessions_of(engine, roles[waiting], pattern) > 0, timeout=60,
                what="the second migration to start")
     push(d, "closed", waiting, "acme/slow")
-    wait_until(lambda: status_of(d, "acme/slow", waiting) == "deleted", timeout=30,
+    wait_until(lambda: status_of(d, "acme/slow", waiting) == "deleted", timeout=60,
                what="the second one deleted")
-    assert sessions_of(engine, roles[waiting], "%") == 0
+    wait_until(lambda: sessions_of(engine, roles[waiting], "%") == 0, timeout=10,
+               what="no session of the second role left")
     assert status_of(d, "acme/shop", 3) == "ready"
     assert "cancelled on the server" in d.log()
 
