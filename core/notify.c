@@ -15,6 +15,7 @@
 #include "forges/vercel.h"
 #include "lib/crypto.h"
 #include "lib/fault.h"
+#include "lib/inert.h"
 #include "lib/log.h"
 #include "lib/template.h"
 
@@ -58,13 +59,44 @@ password_shown(const struct config *cfg, const struct env *e)
 	return e->private_repo;
 }
 
-/* Text safe inside a fenced code block: no backticks, bounded. */
+/*
+ * What a repository controls (a file's name, the database's error, which
+ * can echo the pull request's SQL) reaches the comment only as code: a
+ * code span or a fenced block the value cannot close (lib/inert.h), since
+ * code is the one place where GitHub and GitLab make no markup, links,
+ * mentions or references. The older values (error_block, failed_file,
+ * for templates written before) stay safe inside the plain fences and
+ * backticks those templates put around them: no backtick, no line break
+ * where a span cannot hold one, no control character, well-formed UTF-8.
+ */
+#define CODE_MAX ((size_t)8192)
+
 static void
-code_block_text(const char *s, char *out, size_t outsz)
+add_code(cJSON *d, const char *name, const char *s, bool fenced)
 {
+	struct buf b;
+
+	buf_init(&b, CODE_MAX);
+	if ((fenced ? inert_md_fence(s, &b) : inert_md_span(s, &b)) == 0)
+		cJSON_AddStringToObject(d, name, b.data);
+	buf_release(&b);
+}
+
+/* s for the inside of a ``` fence (lines) or of single backticks, into
+ * out: escaped, and backticks made quotes. */
+static void
+legacy_code(const char *s, bool lines, char *out, size_t outsz)
+{
+	struct buf b;
 	size_t i;
 
-	str_copy(out, s, outsz);
+	buf_init(&b, outsz - 1);
+	out[0] = '\0';
+	/* Cut short (-1), b still holds what fitted, in whole characters. */
+	if (inert_md_text(s, lines, &b) != 0 && b.data == NULL)
+		return;
+	str_copy(out, b.data, outsz);
+	buf_release(&b);
 	for (i = 0; out[i] != '\0'; i++)
 		if (out[i] == '`')
 			out[i] = '\'';
@@ -82,8 +114,7 @@ failed_file(const char *error, char *out, size_t outsz)
 	else if (str_starts(error, "seed "))
 		start = error + 5;
 	if (start == NULL || (end = strstr(start, " failed: ")) == NULL ||
-	    (size_t)(end - start) >= outsz || memchr(start, '`',
-	    (size_t)(end - start)) != NULL)
+	    (size_t)(end - start) >= outsz)
 		return;
 	memcpy(out, start, (size_t)(end - start));
 	out[end - start] = '\0';
@@ -153,13 +184,23 @@ comment_data(const struct config *cfg, const struct env *e)
 
 	/* The error, for failures; a rebuild's note; a deletion's reason. */
 	if (e->status == ENV_FAILED) {
+		char file[sizeof(e->error)];
+
 		cJSON_AddStringToObject(d, "error", e->error);
-		code_block_text(e->error, buf, sizeof(buf));
+		add_code(d, "error_fenced", e->error, true);
+		legacy_code(e->error, true, buf, sizeof(buf));
 		cJSON_AddStringToObject(d, "error_block", buf);
-		failed_file(e->error, buf, sizeof(buf));
+		failed_file(e->error, file, sizeof(file));
+		add_code(d, "failed_file_code", file, false);
+		/* A name with a backtick never fitted the old single
+		 * backticks: those templates say "At commit" instead. */
+		if (strchr(file, '`') != NULL)
+			file[0] = '\0';
+		legacy_code(file, false, buf, sizeof(buf));
 		cJSON_AddStringToObject(d, "failed_file", buf);
 	} else if (e->status == ENV_READY) {
 		cJSON_AddStringToObject(d, "note", e->error);
+		add_code(d, "note_code", e->error, false);
 	} else if (e->status == ENV_DELETED) {
 		cJSON_AddStringToObject(d, "reason", e->error);
 	}

@@ -3,9 +3,13 @@
  */
 #include "forges/forge.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+
+#include "lib/crypto.h"
+#include "lib/log.h"
 
 int
 forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
@@ -35,22 +39,108 @@ forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
 
 int
 forge_find_marked(const char *json, size_t len, const char *marker,
-    int64_t *id)
+    const char *author, int64_t self, int64_t *id)
 {
 	cJSON *doc = cJSON_ParseWithLength(json, len);
-	const cJSON *item, *body, *iid;
+	const cJSON *item, *body, *iid, *who, *whoid;
 	int n = 0;
 
 	cJSON_ArrayForEach(item, doc) {
 		n++;
 		body = cJSON_GetObjectItemCaseSensitive(item, "body");
 		iid = cJSON_GetObjectItemCaseSensitive(item, "id");
-		if (cJSON_IsString(body) && cJSON_IsNumber(iid) &&
-		    strstr(body->valuestring, marker) != NULL) {
+		if (!cJSON_IsString(body) || !cJSON_IsNumber(iid) ||
+		    strstr(body->valuestring, marker) == NULL)
+			continue;
+		who = cJSON_GetObjectItemCaseSensitive(item, author);
+		whoid = cJSON_GetObjectItemCaseSensitive(who, "id");
+		if (cJSON_IsNumber(whoid) && self > 0 &&
+		    (int64_t)whoid->valuedouble == self) {
 			*id = (int64_t)iid->valuedouble;
 			break;
 		}
+		/* The id only: the body is someone else's text. */
+		log_info("comment %lld carries previewd's marker but was written "
+		    "by account %lld, not by previewd (%lld): left alone",
+		    (long long)iid->valuedouble, cJSON_IsNumber(whoid) ?
+		    (long long)whoid->valuedouble : -1LL, (long long)self);
 	}
 	cJSON_Delete(doc);
 	return n;
+}
+
+/* ---- who previewd is ---- */
+
+#define IDENTITIES 8
+
+static pthread_mutex_t identity_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char key[65];
+	struct forge_identity who;
+	int64_t fetched_at;
+} identities[IDENTITIES];
+
+void
+forge_identity_key(const char *const *parts, char key[65])
+{
+	static const char salt[] = "previewd forge identity";
+	unsigned char mac[64];
+	unsigned maclen = 0;
+	struct buf b;
+
+	/* A keyed digest, so the cache holds nothing a token could be
+	 * found from. */
+	buf_init(&b, 64 * 1024);
+	for (; *parts != NULL; parts++)
+		if (buf_addstr(&b, *parts) != 0 || buf_addstr(&b, "\n") != 0)
+			break;
+	if (b.data == NULL || crypto_hmac("sha256", salt, sizeof(salt) - 1,
+	    b.data, b.len, mac, &maclen) != 0)
+		maclen = 0;
+	hex_encode(mac, maclen, key);
+	if (b.data != NULL)
+		crypto_wipe(b.data, b.cap);
+	buf_release(&b);
+}
+
+bool
+forge_identity_get(const char *key, struct forge_identity *out)
+{
+	bool found = false;
+	size_t i;
+
+	if (key[0] == '\0')
+		return false;
+	pthread_mutex_lock(&identity_lock);
+	for (i = 0; i < IDENTITIES && !found; i++) {
+		if (strcmp(identities[i].key, key) == 0 &&
+		    now_s() - identities[i].fetched_at < FORGE_IDENTITY_TTL) {
+			*out = identities[i].who;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&identity_lock);
+	return found;
+}
+
+void
+forge_identity_put(const char *key, const struct forge_identity *in)
+{
+	size_t i, slot = 0;
+
+	if (key[0] == '\0')
+		return;
+	pthread_mutex_lock(&identity_lock);
+	for (i = 0; i < IDENTITIES; i++) {
+		if (strcmp(identities[i].key, key) == 0) {
+			slot = i;
+			break;
+		}
+		if (identities[i].fetched_at < identities[slot].fetched_at)
+			slot = i;       /* the oldest goes */
+	}
+	str_copy(identities[slot].key, key, sizeof(identities[slot].key));
+	identities[slot].who = *in;
+	identities[slot].fetched_at = now_s();
+	pthread_mutex_unlock(&identity_lock);
 }

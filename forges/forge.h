@@ -53,11 +53,34 @@ struct forge_open {
 int forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
     MUST_CHECK;
 
+/* Who previewd is on a forge: the account its comments are written by
+ * (the token's user, or a GitHub App's bot). */
+struct forge_identity {
+	int64_t id;
+	char login[256];
+};
+
+/* Identities are fetched by a job worker when first needed, and cached
+ * by a digest of the configuration that decides them (the API's URL and
+ * the token, or the App), so a reload with another token asks again;
+ * an entry older than FORGE_IDENTITY_TTL seconds is asked again too.
+ * forge_identity_key makes the digest (hex, 65 bytes) of parts joined by
+ * newlines; no token is kept. Thread-safe. */
+#define FORGE_IDENTITY_TTL 3600
+void forge_identity_key(const char *const *parts, char key[65]);
+bool forge_identity_get(const char *key, struct forge_identity *out);
+void forge_identity_put(const char *key, const struct forge_identity *in);
+
 /* One page of a pull request's comments (GitHub) or notes (GitLab): a
- * JSON array of objects with "id" and "body". Sets *id to the first whose
- * body holds marker (left alone when none); returns how many items the
- * page had, so the caller knows whether there is another. */
+ * JSON array of objects with "id", "body" and the writer under author
+ * ("user" on GitHub, "author" on GitLab, each with its "id"). Sets *id to
+ * the first whose body holds marker and whose writer is self (left alone
+ * when none): anyone can write the marker into a comment of their own,
+ * and previewd must never take over (and fill with a password) a comment
+ * someone else wrote. Such a comment is logged, by id, and passed over.
+ * Returns how many items the page had, so the caller knows whether there
+ * is another. */
 int forge_find_marked(const char *json, size_t len, const char *marker,
-    int64_t *id);
+    const char *author, int64_t self, int64_t *id);
 
 #endif

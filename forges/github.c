@@ -10,6 +10,7 @@
 
 #include "forges/github_app.h"
 #include "lib/crypto.h"
+#include "lib/log.h"
 
 #define LIST_MAX ((size_t)16 << 20)
 #define COMMENT_PAGES 10      /* 1,000 comments searched for our marker */
@@ -208,10 +209,88 @@ comment_json(const char *body)
 	return s;
 }
 
+/* A user object's id and login (GET /user, GET /users/{login}). */
+static enum forge_rc
+identity_from(struct forge_call *call, const struct http_response *res,
+    struct forge_identity *who)
+{
+	cJSON *json = cJSON_ParseWithLength(res->body.data, res->body.len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(json, "id");
+	const cJSON *login = cJSON_GetObjectItemCaseSensitive(json, "login");
+	enum forge_rc rc = FORGE_FAIL;
+
+	if (cJSON_IsNumber(id) && id->valuedouble > 0 &&
+	    cJSON_IsString(login) && str_copy(who->login, login->valuestring,
+	    sizeof(who->login)) == 0) {
+		who->id = (int64_t)id->valuedouble;
+		rc = FORGE_OK;
+	} else {
+		str_copy(call->error, "GitHub answered no user id",
+		    sizeof(call->error));
+	}
+	cJSON_Delete(json);
+	return rc;
+}
+
+enum forge_rc
+github_identity(struct forge_call *call, struct forge_identity *who)
+{
+	const struct config *cfg = call->cfg;
+	bool app = cfg->github.app_id != 0 && call->installation > 0;
+	char key[65], appid[32], slug[200], login[256], elogin[800];
+	char url[1200];
+	const char *app_parts[] = { "github app", cfg->github.api_url, appid,
+	    cfg->github.private_key_file, NULL };
+	const char *token_parts[] = { "github token", cfg->github.api_url,
+	    cfg->github.token, NULL };
+	struct http_response res;
+	enum forge_rc rc;
+
+	memset(who, 0, sizeof(*who));
+	snprintf(appid, sizeof(appid), "%lld", (long long)cfg->github.app_id);
+	if (!app && cfg->github.token == NULL) {
+		str_copy(call->error, "no [github] token or App to be",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	forge_identity_key(app ? app_parts : token_parts, key);
+	if (forge_identity_get(key, who))
+		return FORGE_OK;
+	/* An App writes as its bot account, "<slug>[bot]", which GET /user
+	 * does not answer for an installation token; a token writes as its
+	 * user. */
+	if (app) {
+		if ((rc = github_app_slug(call, slug, sizeof(slug))) != FORGE_OK)
+			return rc;
+		if (str_printf(login, sizeof(login), "%s[bot]", slug) != 0 ||
+		    forge_escape_path(login, true, elogin, sizeof(elogin)) != 0) {
+			str_copy(call->error, "GitHub answered an App slug too "
+			    "long", sizeof(call->error));
+			return FORGE_FAIL;
+		}
+		snprintf(url, sizeof(url), "%s/users/%s", cfg->github.api_url,
+		    elogin);
+	} else {
+		snprintf(url, sizeof(url), "%s/user", cfg->github.api_url);
+	}
+	rc = github_get(call, url, "Accept: application/vnd.github+json",
+	    256 * 1024, &res);
+	if (rc == FORGE_OK)
+		rc = identity_from(call, &res, who);
+	http_response_release(&res);
+	if (rc == FORGE_OK) {
+		forge_identity_put(key, who);
+		log_info("github: previewd comments as %s (id %lld)", who->login,
+		    (long long)who->id);
+	}
+	return rc;
+}
+
 enum forge_rc
 github_comment_find(struct forge_call *call, const char *repo, int64_t number,
     const char *marker, int64_t *id)
 {
+	struct forge_identity self;
 	struct http_response res;
 	char url[1024], erepo[512];
 	enum forge_rc rc = FORGE_OK;
@@ -220,6 +299,16 @@ github_comment_find(struct forge_call *call, const char *repo, int64_t number,
 	*id = 0;
 	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0)
 		return FORGE_FAIL;
+	rc = github_identity(call, &self);
+	if (rc == FORGE_RETRY)
+		return rc;
+	if (rc != FORGE_OK) {
+		/* No comment can be told to be previewd's own: a new one
+		 * is safer than someone else's. */
+		log_warnx("github: cannot tell which comments are previewd's "
+		    "own (%s): posting a new one", call->error);
+		return FORGE_OK;
+	}
 	for (page = 1; page <= COMMENT_PAGES && *id == 0; page++) {
 		snprintf(url, sizeof(url), "%s/repos/%s/issues/%lld/comments"
 		    "?per_page=100&page=%d", call->cfg->github.api_url, erepo,
@@ -230,7 +319,8 @@ github_comment_find(struct forge_call *call, const char *repo, int64_t number,
 			http_response_release(&res);
 			return rc;
 		}
-		n = forge_find_marked(res.body.data, res.body.len, marker, id);
+		n = forge_find_marked(res.body.data, res.body.len, marker,
+		    "user", self.id, id);
 		http_response_release(&res);
 		if (n < 100)
 			break;

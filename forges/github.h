@@ -24,9 +24,18 @@ enum forge_rc github_list_dir(struct forge_call *call, const char *repo,
 enum forge_rc github_read_file(struct forge_call *call, const char *repo,
     const char *path, const char *sha, size_t max, struct buf *out);
 
-/* The pull request's comments: the id of the first whose body contains
- * marker (0: none), so that a comment posted just before a crash is found
- * again instead of posted twice. */
+/* Who previewd's comments are written by: the token's user (GET /user),
+ * or for a GitHub App its bot account "<slug>[bot]" (GET /app with the
+ * App's JWT, then GET /users/{login}). Cached per configuration (see
+ * forge_identity_get). */
+enum forge_rc github_identity(struct forge_call *call,
+    struct forge_identity *who);
+
+/* The pull request's comments: the id of the first written by previewd
+ * (github_identity) whose body contains marker (0: none), so that a
+ * comment posted just before a crash is found again instead of posted
+ * twice, and a comment someone else wrote the marker into is never
+ * taken over. */
 enum forge_rc github_comment_find(struct forge_call *call, const char *repo,
     int64_t number, const char *marker, int64_t *id);
 

@@ -182,3 +182,44 @@ out:
 	http_response_release(&res);
 	return rc;
 }
+
+enum forge_rc
+github_app_slug(struct forge_call *call, char *out, size_t outsz)
+{
+	char jwt[4096], auth[4200], url[1024];
+	const char *headers[] = { auth, "Accept: application/vnd.github+json",
+	    "X-GitHub-Api-Version: 2022-11-28", NULL };
+	struct http_request req = { "GET", url, headers, NULL, 0, 256 * 1024 };
+	struct http_response res;
+	const cJSON *slug;
+	cJSON *json = NULL;
+	enum forge_rc rc;
+	int hrc;
+
+	if (github_app_jwt(call->cfg, jwt, sizeof(jwt)) != 0) {
+		str_copy(call->error, "cannot sign the GitHub App's JWT",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", jwt);
+	snprintf(url, sizeof(url), "%s/app", call->cfg->github.api_url);
+	hrc = http_do(call->http, &req, &res);
+	crypto_wipe(auth, sizeof(auth));
+	crypto_wipe(jwt, sizeof(jwt));
+	rc = http_classify(&res, hrc, "GitHub (app)", call->attempts,
+	    &call->retry_ms, call->error, sizeof(call->error));
+	if (rc != FORGE_OK)
+		goto out;
+	json = cJSON_ParseWithLength(res.body.data, res.body.len);
+	slug = cJSON_GetObjectItemCaseSensitive(json, "slug");
+	if (!cJSON_IsString(slug) || slug->valuestring[0] == '\0' ||
+	    str_copy(out, slug->valuestring, outsz) != 0) {
+		str_copy(call->error, "GitHub answered no App slug",
+		    sizeof(call->error));
+		rc = FORGE_FAIL;
+	}
+out:
+	cJSON_Delete(json);
+	http_response_release(&res);
+	return rc;
+}

@@ -18,6 +18,11 @@
 enum forge_rc github_app_token(struct forge_call *call, int64_t installation,
     char *out, size_t outsz);
 
+/* The App's slug, from GET /app with the App's JWT: its comments are
+ * written by the account "<slug>[bot]". */
+enum forge_rc github_app_slug(struct forge_call *call, char *out,
+    size_t outsz);
+
 /* A signed JWT for the App (for tests and the exchange). */
 int github_app_jwt(const struct config *cfg, char *out, size_t outsz)
     MUST_CHECK;

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "lib/crypto.h"
+#include "lib/log.h"
 
 #define PAGE_SIZE 100
 #define MAX_PAGES 20          /* 2,000 entries: past the 1,000-file cap */
@@ -170,9 +171,54 @@ notes_url(const struct forge_call *call, const char *project, int64_t iid,
 }
 
 enum forge_rc
+gitlab_identity(struct forge_call *call, struct forge_identity *who)
+{
+	const struct config *cfg = call->cfg;
+	const char *parts[] = { "gitlab token", cfg->gitlab.api_url,
+	    cfg->gitlab.token, NULL };
+	struct http_response res;
+	const cJSON *id, *name;
+	cJSON *json = NULL;
+	char key[65], url[1024];
+	enum forge_rc rc;
+
+	memset(who, 0, sizeof(*who));
+	if (cfg->gitlab.token == NULL) {
+		str_copy(call->error, "no [gitlab] token", sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	forge_identity_key(parts, key);
+	if (forge_identity_get(key, who))
+		return FORGE_OK;
+	snprintf(url, sizeof(url), "%s/user", cfg->gitlab.api_url);
+	rc = gitlab_get(call, url, 256 * 1024, &res);
+	if (rc == FORGE_OK) {
+		json = cJSON_ParseWithLength(res.body.data, res.body.len);
+		id = cJSON_GetObjectItemCaseSensitive(json, "id");
+		name = cJSON_GetObjectItemCaseSensitive(json, "username");
+		if (cJSON_IsNumber(id) && id->valuedouble > 0 &&
+		    cJSON_IsString(name) && str_copy(who->login,
+		    name->valuestring, sizeof(who->login)) == 0) {
+			who->id = (int64_t)id->valuedouble;
+			forge_identity_put(key, who);
+			log_info("gitlab: previewd comments as %s (id %lld)",
+			    who->login, (long long)who->id);
+		} else {
+			str_copy(call->error, "GitLab answered no user id",
+			    sizeof(call->error));
+			rc = FORGE_FAIL;
+		}
+	}
+	cJSON_Delete(json);
+	http_response_release(&res);
+	return rc;
+}
+
+enum forge_rc
 gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
     const char *marker, int64_t *id)
 {
+	struct forge_identity self;
 	char base[1024], url[1100];
 	struct http_response res;
 	enum forge_rc rc;
@@ -181,6 +227,16 @@ gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
 	*id = 0;
 	if (notes_url(call, project, iid, base, sizeof(base)) != 0)
 		return FORGE_FAIL;
+	rc = gitlab_identity(call, &self);
+	if (rc == FORGE_RETRY)
+		return rc;
+	if (rc != FORGE_OK) {
+		/* No note can be told to be previewd's own: a new one is
+		 * safer than someone else's. */
+		log_warnx("gitlab: cannot tell which notes are previewd's own "
+		    "(%s): posting a new one", call->error);
+		return FORGE_OK;
+	}
 	for (page = 1; page <= MAX_PAGES && *id == 0; page++) {
 		snprintf(url, sizeof(url), "%s?per_page=%d&page=%d", base,
 		    PAGE_SIZE, page);
@@ -189,7 +245,8 @@ gitlab_note_find(struct forge_call *call, const char *project, int64_t iid,
 			http_response_release(&res);
 			return rc;
 		}
-		n = forge_find_marked(res.body.data, res.body.len, marker, id);
+		n = forge_find_marked(res.body.data, res.body.len, marker,
+		    "author", self.id, id);
 		http_response_release(&res);
 		if (n < PAGE_SIZE)
 			break;

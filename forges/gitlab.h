@@ -26,8 +26,14 @@ enum forge_rc gitlab_read_file(struct forge_call *call, const char *project,
 enum forge_rc gitlab_open_merge_requests(struct forge_call *call,
     const char *project, struct forge_open *open);
 
-/* Merge request notes: find ours by marker (0: none), create, update
- * (FORGE_NOT_FOUND when a human deleted it). */
+/* Who previewd's notes are written by: the token's user, from GET /user.
+ * Cached per configuration (see forge_identity_get). */
+enum forge_rc gitlab_identity(struct forge_call *call,
+    struct forge_identity *who);
+
+/* Merge request notes: find ours (written by gitlab_identity's user and
+ * holding marker; 0: none), create, update (FORGE_NOT_FOUND when a human
+ * deleted it). */
 enum forge_rc gitlab_note_find(struct forge_call *call, const char *project,
     int64_t iid, const char *marker, int64_t *id);
 enum forge_rc gitlab_note_create(struct forge_call *call, const char *project,

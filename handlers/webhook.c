@@ -3,6 +3,7 @@
  */
 #include "handlers/webhook.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/jobs.h"
@@ -57,13 +58,15 @@ webhook_sha_ok(const char *s)
 
 static void
 reply_status(struct request *req, int status, const char *result,
-    const char *env_id)
+    const char *env_id, const char *reason)
 {
 	cJSON *root = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(root, "status", result);
 	if (env_id != NULL && env_id[0] != '\0')
 		cJSON_AddStringToObject(root, "environment", env_id);
+	if (reason != NULL)
+		cJSON_AddStringToObject(root, "reason", reason);
 	http_json(req, status, root);
 }
 
@@ -72,7 +75,8 @@ webhook_apply(struct request *req, const char *via, struct pr_event *ev,
     bool fork)
 {
 	const struct repo_cfg *rc;
-	char env_id[ENV_ID_SIZE];
+	char env_id[ENV_ID_SIZE], when[RFC3339_LEN], reason[400];
+	struct pr_deleted gone;
 	enum pr_result result;
 
 	/* The id goes into every log line about this change, as one
@@ -102,36 +106,46 @@ webhook_apply(struct request *req, const char *via, struct pr_event *ev,
 	ev->engine = rc->engine;
 	ev->ttl = rc->ttl;
 	if (http_store(req) == NULL ||
-	    store_pr_event(req->store, ev, &result, env_id) != 0) {
+	    store_pr_event(req->store, ev, &result, env_id, &gone) != 0) {
 		http_error(req, 503, "unavailable", "cannot record the "
 		    "delivery; redeliver it");
 		goto out;
 	}
 	req->outcome = result == PR_DUPLICATE ? MO_DUPLICATE : result ==
-	    PR_STALE ? MO_STALE : result == PR_IGNORED ? MO_IGNORED :
-	    MO_ACCEPTED;
+	    PR_STALE ? MO_STALE : result == PR_IGNORED ||
+	    result == PR_DELETED ? MO_IGNORED : MO_ACCEPTED;
 	if (result == PR_ACCEPTED && ev->op == PR_CLOSE)
 		metrics_deletion("close");
 	switch (result) {
 	case PR_DUPLICATE:
 		log_info("webhook %s: %s: duplicate delivery", via, ev->action);
-		reply_status(req, 200, "duplicate", NULL);
+		reply_status(req, 200, "duplicate", NULL, NULL);
 		break;
 	case PR_STALE:
 		log_info("webhook %s: %s: older than the last event applied, "
 		    "recorded only", via, ev->action);
-		reply_status(req, 202, "stale", env_id);
+		reply_status(req, 202, "stale", env_id, NULL);
 		break;
 	case PR_IGNORED:
 		log_info("webhook %s: %s: no environment to close", via,
 		    ev->action);
-		reply_status(req, 202, "ignored", env_id);
+		reply_status(req, 202, "ignored", env_id, NULL);
+		break;
+	case PR_DELETED:
+		time_rfc3339(gone.at, when);
+		log_info("webhook %s: %s: not newer than the deletion at %s "
+		    "(%s): ignored", via, ev->action, when, gone.why);
+		snprintf(reason, sizeof(reason), "the environment was deleted "
+		    "at %s (%s); events for this pull request not newer than "
+		    "that are ignored: a new push or a reopen brings it back",
+		    when, gone.why);
+		reply_status(req, 202, "ignored", env_id, reason);
 		break;
 	case PR_ACCEPTED:
 		jobs_notify();
 		log_info("webhook %s: %s accepted env=%s", via, ev->action,
 		    env_id);
-		reply_status(req, 202, "accepted", env_id);
+		reply_status(req, 202, "accepted", env_id, NULL);
 		break;
 	}
 out:

@@ -3,6 +3,8 @@
  */
 #include "lib/log.h"
 
+#include "lib/inert.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,24 +56,6 @@ log_context_clear(void)
 	log_ctx[0] = '\0';
 }
 
-static void
-json_escape(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		int rc;
-
-		if (c == '"' || c == '\\')
-			rc = buf_printf(b, "\\%c", c);
-		else if (c < 0x20)
-			rc = buf_printf(b, "\\u%04x", c);
-		else
-			rc = buf_add(b, s, 1);
-		if (rc != 0)
-			return;
-	}
-}
-
 /* The context "k=v k=v" as JSON members: ,"k":"v",... Keys come from
  * log_context's format strings, values never hold spaces (webhook.c
  * checks delivery ids; repositories and ids have their own charsets). */
@@ -85,12 +69,15 @@ json_context(struct buf *b)
 		end = p + strcspn(p, " ");
 		eq = memchr(p, '=', (size_t)(end - p));
 		if (eq != NULL && eq > p) {
-			char value[sizeof(log_ctx)];
+			char key[sizeof(log_ctx)], value[sizeof(log_ctx)];
 
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - p), p);
 			snprintf(value, sizeof(value), "%.*s", (int)(end - eq - 1),
 			    eq + 1);
-			rc |= buf_printf(b, ",\"%.*s\":\"", (int)(eq - p), p);
-			json_escape(b, value);
+			rc |= buf_addstr(b, ",\"");
+			rc |= inert_json(key, b);
+			rc |= buf_addstr(b, "\":\"");
+			rc |= inert_json(value, b);
 			rc |= buf_addstr(b, "\"");
 		}
 		p = *end == ' ' ? end + 1 : end;
@@ -98,8 +85,15 @@ json_context(struct buf *b)
 	return rc;
 }
 
-/* Build the whole line first and write it with one write(2), so lines
- * from different threads never interleave. */
+/*
+ * Build the whole line first and write it with one write(2), so lines
+ * from different threads never interleave. This is the one place every
+ * line is written, so it is where text from outside (a migration file's
+ * name, a database's error echoing a pull request's SQL) is made inert:
+ * no caller can forget, and no value can start a forged line. The buffer
+ * holds the worst case: every byte of the message (4 KiB), the suffix
+ * and the context escaped to six.
+ */
 static void
 log_emit(enum log_level level, const char *msg, const char *suffix)
 {
@@ -115,22 +109,30 @@ log_emit(enum log_level level, const char *msg, const char *suffix)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
 
-	buf_init(&b, 16384);
+	buf_init(&b, 64 * 1024);
 	if (log_fmt == LOG_JSON) {
 		rc = buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"",
 		    stamp, level_names[level]);
-		json_escape(&b, msg);
+		rc |= inert_json(msg, &b);
 		if (suffix != NULL) {
 			rc |= buf_addstr(&b, ": ");
-			json_escape(&b, suffix);
+			rc |= inert_json(suffix, &b);
 		}
 		rc |= buf_addstr(&b, "\"");
 		rc |= json_context(&b);
 		rc |= buf_addstr(&b, "}\n");
 	} else {
-		rc = buf_printf(&b, "%s %-5s %s%s%s%s%s\n", stamp,
-		    level_names[level], msg, suffix ? ": " : "",
-		    suffix ? suffix : "", log_ctx[0] ? " " : "", log_ctx);
+		rc = buf_printf(&b, "%s %-5s ", stamp, level_names[level]);
+		rc |= inert_line(msg, &b);
+		if (suffix != NULL) {
+			rc |= buf_addstr(&b, ": ");
+			rc |= inert_line(suffix, &b);
+		}
+		if (log_ctx[0] != '\0') {
+			rc |= buf_addstr(&b, " ");
+			rc |= inert_line(log_ctx, &b);
+		}
+		rc |= buf_addstr(&b, "\n");
 	}
 	if (rc == 0 && b.len > 0) {
 		ssize_t w = write(STDERR_FILENO, b.data, b.len);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/inert.h"
+
 #define MAX_DEPTH 16
 #define MAX_NAME 128
 
@@ -281,10 +283,22 @@ out:
 int
 template_escape(enum template_escape esc, const char *s, struct buf *out)
 {
-	const char *first = s;
+	struct buf clean;
+	const char *first;
 	int rc = 0;
 
-	for (; *s != '\0'; s++) {
+	/* Markdown first loses what could start a line or hide text: line
+	 * breaks and other controls are shown as escapes (\n), bytes that
+	 * are not UTF-8 become U+FFFD (lib/inert.h). */
+	buf_init(&clean, out->max);
+	if (esc == TEMPLATE_MARKDOWN) {
+		if (inert_md_text(s, false, &clean) != 0) {
+			buf_release(&clean);
+			return -1;
+		}
+		s = clean.data;
+	}
+	for (first = s; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 		const char *rep = NULL;
 		char two[3];
@@ -314,11 +328,10 @@ template_escape(enum template_escape esc, const char *s, struct buf *out)
 		}
 		if (rep != NULL)
 			rc |= buf_addstr(out, rep);
-		else if (c == '\n' && esc == TEMPLATE_MARKDOWN)
-			rc |= buf_addstr(out, " ");   /* no new blocks */
 		else
 			rc |= buf_add(out, s, 1);
 	}
+	buf_release(&clean);
 	return rc;
 }
 

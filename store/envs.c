@@ -17,7 +17,7 @@
 	"role_name, pool_db, secret, error, created_at, updated_at, " \
 	"api_target, reset_db, private_repo, installation_id, comment_id, " \
 	"comment_hash, retry_requested, retried, size_bytes, last_delivery, " \
-	"blueprint, applying"
+	"blueprint, applying, deleted_at, deleted_why"
 
 static void
 env_from_row(sqlite3_stmt *s, struct env *e)
@@ -67,6 +67,8 @@ env_from_row(sqlite3_stmt *s, struct env *e)
 	store_column_text(s, 30, e->last_delivery, sizeof(e->last_delivery));
 	store_column_text(s, 31, e->blueprint, sizeof(e->blueprint));
 	store_column_text(s, 32, e->applying, sizeof(e->applying));
+	e->deleted_at = sqlite3_column_int64(s, 33);
+	store_column_text(s, 34, e->deleted_why, sizeof(e->deleted_why));
 }
 
 static int
@@ -227,8 +229,12 @@ store_env_request_delete(struct store *st, const char *id, const char *reason)
 
 	if (store_begin(st) != 0)
 		return -1;
+	/* The deletion's point in time is never before the last event
+	 * applied: the forge's clock set that one, and an event as old
+	 * must not undo the deletion either. */
 	if (store_prepare(st, "UPDATE environments SET want_present = 0, "
 	    "error = CASE WHEN status = 'failed' THEN error ELSE ?2 END, "
+	    "deleted_at = MAX(event_at, ?3), deleted_why = ?2, "
 	    "updated_at = ?3 "
 	    "WHERE id = ?1 AND (want_present = 1 OR status != 'deleted')",
 	    &s) != 0)

@@ -181,6 +181,12 @@ static const char *const migrations[] = {
 	 * whose DDL is not transactional (MariaDB): a crash leaves it set. */
 	"ALTER TABLE environments ADD COLUMN applying TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 3 -> 4: a deletion by an admin or the TTL, remembered so that an
+	 * older event (a captured webhook sent again) does not undo it. */
+	"ALTER TABLE environments ADD COLUMN deleted_at INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE environments ADD COLUMN deleted_why TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

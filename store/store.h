@@ -34,7 +34,7 @@
 #include "lib/util.h"
 
 /* Latest schema version; see the migrations table in store/sqlite.c. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -74,6 +74,12 @@ struct env {
 	int64_t size_bytes;          /* the database's size, -1 unknown */
 	char last_delivery[136];     /* the webhook that last moved it */
 	char blueprint[64];          /* a CI database's blueprint, or "" */
+	/* A deletion by the API, the admin page, the TTL or the
+	 * reconciliation (event-owned): its point in time, never before the
+	 * last event applied, and its reason; 0 and "" once an event
+	 * brought the environment back. Events not newer stay ignored. */
+	int64_t deleted_at;
+	char deleted_why[128];
 	/* desired */
 	bool want_present;
 	char want_sha[ENV_SHA_SIZE];
@@ -121,7 +127,14 @@ int store_migrate(struct store *st, char *err, size_t errlen) MUST_CHECK;
 /* ---- webhooks ---- */
 
 enum pr_op { PR_OPEN, PR_SYNC, PR_CLOSE };
-enum pr_result { PR_ACCEPTED, PR_DUPLICATE, PR_STALE, PR_IGNORED };
+enum pr_result { PR_ACCEPTED, PR_DUPLICATE, PR_STALE, PR_IGNORED,
+	PR_DELETED };
+
+/* The deletion a PR_DELETED event would have undone. */
+struct pr_deleted {
+	int64_t at;                  /* env.deleted_at */
+	char why[128];               /* env.deleted_why */
+};
 
 struct pr_event {
 	const char *provider;    /* "github" */
@@ -151,9 +164,15 @@ struct pr_event {
  * environment's job, in one transaction. Deliveries already seen are
  * PR_DUPLICATE; events older than the last applied one are PR_STALE
  * (recorded, not applied); a close for an unknown pull request is recorded
- * as PR_IGNORED so that an older open arriving later stays ignored. */
+ * as PR_IGNORED so that an older open arriving later stays ignored. An
+ * open or a push for an environment deleted by store_env_request_delete,
+ * not newer than the deletion, is PR_DELETED (recorded as ignored, not
+ * applied; *deleted, when given, says which deletion): a captured body
+ * sent again under a new delivery id does not bring it back, a new push
+ * or a reopen (a newer updated_at) does. */
 int store_pr_event(struct store *st, const struct pr_event *ev,
-    enum pr_result *result, char env_id[ENV_ID_SIZE]) MUST_CHECK;
+    enum pr_result *result, char env_id[ENV_ID_SIZE],
+    struct pr_deleted *deleted) MUST_CHECK;
 
 /* ---- CI databases ---- */
 
@@ -226,8 +245,10 @@ int store_env_set_comment(struct store *st, const char *id,
 
 /* Ask for an environment to be deleted (DELETE in the API, the reaper's
  * TTL) and enqueue its job. reason goes to the error column when the
- * environment is not otherwise failed. 0 ok, 1 not found or already
- * deleted, -1 error. */
+ * environment is not otherwise failed, and with the point in time (now,
+ * or the last event's time if that is later) to deleted_at and
+ * deleted_why, which keep older events from undoing the deletion (see
+ * store_pr_event). 0 ok, 1 not found or already deleted, -1 error. */
 int store_env_request_delete(struct store *st, const char *id,
     const char *reason) MUST_CHECK;
 

@@ -25,9 +25,11 @@ env_apply(struct store *st, const struct pr_event *ev, const char *id)
 			return -1;
 	} else {
 		/* A deleted environment comes back (reopened): it starts
-		 * over with a fresh claim and a fresh password. */
+		 * over with a fresh claim and a fresh password, and the
+		 * deletion no longer holds events back. */
 		if (store_prepare(st, "UPDATE environments SET "
 		    "want_present = 1, want_sha = ?4, event_at = ?2, "
+		    "deleted_at = 0, deleted_why = '', "
 		    "activity_at = ?3, expires_at = ?3 + ?5, ttl = ?5, "
 		    "updated_at = ?3, private_repo = ?6, "
 		    "installation_id = CASE WHEN ?7 > 0 THEN ?7 "
@@ -131,11 +133,13 @@ store_vercel_synced(struct store *st, const char *env_id, const char *project,
 static const char *const pr_result_names[] = {
 	[PR_ACCEPTED] = "accepted", [PR_DUPLICATE] = "duplicate",
 	[PR_STALE] = "stale", [PR_IGNORED] = "ignored",
+	[PR_DELETED] = "ignored",
 };
 
 int
 store_pr_event(struct store *st, const struct pr_event *ev,
-    enum pr_result *result, char env_id[ENV_ID_SIZE])
+    enum pr_result *result, char env_id[ENV_ID_SIZE],
+    struct pr_deleted *deleted)
 {
 	sqlite3_stmt *s = NULL;
 	struct env *cur = NULL;
@@ -180,16 +184,29 @@ store_pr_event(struct store *st, const struct pr_event *ev,
 	} else {
 		str_copy(env_id, cur->id, ENV_ID_SIZE);
 		/* Forges do not promise delivery order; the pull request's own
-		 * updated_at does. Equal times apply in arrival order. */
-		if (ev->event_at < cur->event_at)
+		 * updated_at does. Equal times apply in arrival order; but
+		 * what an admin or the TTL deleted stays deleted for every
+		 * event not newer than the deletion: a captured "opened"
+		 * body, signed and all, sent again with a new delivery id
+		 * carries its old updated_at. */
+		if (ev->op != PR_CLOSE && !cur->want_present &&
+		    cur->deleted_at > 0 && ev->event_at <= cur->deleted_at) {
+			*result = PR_DELETED;
+			if (deleted != NULL) {
+				deleted->at = cur->deleted_at;
+				str_copy(deleted->why, cur->deleted_why,
+				    sizeof(deleted->why));
+			}
+		} else if (ev->event_at < cur->event_at) {
 			*result = PR_STALE;
-		else if (ev->op == PR_CLOSE && !cur->want_present &&
-		    cur->status == ENV_DELETED)
+		} else if (ev->op == PR_CLOSE && !cur->want_present &&
+		    cur->status == ENV_DELETED) {
 			*result = PR_IGNORED;
-		else if (env_apply(st, ev, env_id) != 0)
+		} else if (env_apply(st, ev, env_id) != 0) {
 			goto out;
-		else
+		} else {
 			*result = PR_ACCEPTED;
+		}
 	}
 	if (*result == PR_ACCEPTED && store_job_insert(st, "env", env_id, 0) != 0)
 		goto out;
@@ -199,7 +216,7 @@ store_pr_event(struct store *st, const struct pr_event *ev,
 	    ev->delivery) != 0)
 		goto out;
 	if (ev->vercel_project != NULL && *result != PR_IGNORED &&
-	    vercel_link(st, ev, env_id) != 0)
+	    *result != PR_DELETED && vercel_link(st, ev, env_id) != 0)
 		goto out;
 
 	if (store_prepare(st, "UPDATE deliveries SET env_id = ?3, result = ?4 "

@@ -11,11 +11,11 @@
  *   - a refused template gets "LINE: reason" in err;
  *   - rendering is deterministic (twice, same bytes) and stays within the
  *     buffer's maximum, failing cleanly when it would not;
- *   - escaping holds: in the context's strings U+0001 stands before every
+ *   - escaping holds: in the context's strings U+E000 stands before every
  *     character that could start markup; unless the template itself holds
- *     U+0001 or a {{{raw}}} tag, no U+0001 in the output may be followed
+ *     U+E000 or a {{{raw}}} tag, no U+E000 in the output may be followed
  *     by markup (HTML: < > " '; Markdown: those and * _ [ ] ` | ~ @ ( ) !
- *     and newline); and template_escape of the input alone leaves no
+ *     and line breaks); and template_escape of the input alone leaves no
  *     '<' or '>' (for HTML no quote; for Markdown no newline).
  */
 #include "tests/fuzz/fuzz.h"
@@ -28,11 +28,14 @@
 
 static cJSON *ctx;
 
-/* Every place a value could start markup is marked with U+0001 just
- * before it: after escaping, no U+0001 may be followed by markup. */
+/* Every place a value could start markup is marked with U+E000 just
+ * before it: after escaping, no U+E000 may be followed by markup. (A
+ * private-use character: Markdown escaping shows control characters
+ * such as U+0001 as escapes, which would hide the marks.) */
+#define MARK "\xee\x80\x80"
 static const char context_json[] =
     "{"
-    "\"id\": \"\\u0001<!-- -->env_01\","
+    "\"id\": \"\\ue000<!-- -->env_01\","
     "\"name\": \"pvd_shop_1a2b3c4d_42\","
     "\"repo\": \"acme/shop\","
     "\"number\": 42, \"port\": 5432, \"zero\": 0, \"neg\": -1,"
@@ -41,16 +44,16 @@ static const char context_json[] =
     "\"password_shown\": false, \"none\": null, \"empty\": \"\","
     "\"engine\": \"postgres\","
     "\"database_url\": \"postgresql://u:p%40ss@db.example.com:5432/pvd\","
-    "\"note\": \"\\u0001<b>bold</b> \\u0001*em* \\u0001_u_ \\u0001[l]"
-    "\\u0001(http://x) \\u0001@user \\u0001`c` \\u0001~s~ \\u0001|t| "
-    "\\u0001!img \\u0001\\\"q\\u0001\\\" \\u0001'a' & \\\\ \\u0001\\n# h\\n- i\","
-    "\"error_block\": \"\\u0001<script>alert(1)\\u0001</script>\\u0001\\n```\","
-    "\"host\": \"\\u0001*db*.example.com\","
-    "\"pool\": {\"idle\": 3, \"name\": \"\\u0001<i>pool\\u0001</i>\","
-    "  \"deep\": {\"er\": {\"est\": \"\\u0001>x\"}}},"
-    "\"list\": [{\"x\": \"\\u0001<1>\", \"y\": true}, {\"x\": \"\\u0001*2*\"}],"
+    "\"note\": \"\\ue000<b>bold</b> \\ue000*em* \\ue000_u_ \\ue000[l]"
+    "\\ue000(http://x) \\ue000@user \\ue000`c` \\ue000~s~ \\ue000|t| "
+    "\\ue000!img \\ue000\\\"q\\ue000\\\" \\ue000'a' & \\\\ \\ue000\\n# h\\n- i \\ue000\\r# cr\","
+    "\"error_block\": \"\\ue000<script>alert(1)\\ue000</script>\\ue000\\n```\","
+    "\"host\": \"\\ue000*db*.example.com\","
+    "\"pool\": {\"idle\": 3, \"name\": \"\\ue000<i>pool\\ue000</i>\","
+    "  \"deep\": {\"er\": {\"est\": \"\\ue000>x\"}}},"
+    "\"list\": [{\"x\": \"\\ue000<1>\", \"y\": true}, {\"x\": \"\\ue000*2*\"}],"
     "\"nums\": [1, 2],"
-    "\"nested\": [[\"\\u0001<a>\", \"b\"], []],"
+    "\"nested\": [[\"\\ue000<a>\", \"b\"], []],"
     "\"emptylist\": [], \"emptyobj\": {}"
     "}";
 
@@ -91,11 +94,15 @@ static void
 check_output(enum template_escape esc, const struct buf *out)
 {
 	const char *markup = esc == TEMPLATE_HTML ? "<>\"'" :
-	    "<>*_[]`|~@()!\"'\n";
+	    "<>*_[]`|~@()!\"'\n\r";
 	const char *p = out->data, *end = out->data + out->len;
 
-	while (p < end && (p = memchr(p, '\x01', (size_t)(end - p))) != NULL) {
-		p++;
+	while (end - p >= (ptrdiff_t)sizeof(MARK) - 1) {
+		if (memcmp(p, MARK, sizeof(MARK) - 1) != 0) {
+			p++;
+			continue;
+		}
+		p += sizeof(MARK) - 1;
 		FUZZ_CHECK(p == end || *p == '\0' || strchr(markup, *p) == NULL,
 		    "a value's '%c' reached the %s output unescaped", *p,
 		    esc == TEMPLATE_HTML ? "HTML" : "Markdown");
@@ -144,7 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(out.len == again.len &&
 		    memcmp(out.data, again.data, out.len) == 0,
 		    "two renders differ");
-		if (memchr(text, '\x01', len) == NULL &&
+		if (!fuzz_contains(text, len, MARK) &&
 		    !fuzz_contains(text, len, "{{{"))
 			check_output(esc, &out);
 	}

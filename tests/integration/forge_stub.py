@@ -26,11 +26,19 @@ GitHub
          first ref set with set_tree ("default branch").
          404 {"message": "Not Found"} for a missing path or repository,
          404 {"message": "No commit found for the ref REF"} for a missing ref.
-  POST   /repos/O/R/issues/N/comments          201, Location header
+  POST   /repos/O/R/issues/N/comments          201, Location header; the comment's
+         `user` is who the token belongs to: github_user for github_token,
+         the App's bot ("<app_slug>[bot]", type Bot) for an installation token
   GET    /repos/O/R/issues/N/comments          paginated (per_page, page, Link)
   GET|PATCH|DELETE /repos/O/R/issues/comments/ID   404 once deleted
   GET    /repos/O/R/pulls[?state=open]          paginated
   POST   /app/installations/ID/access_tokens   JWT checked, 201 {token, expires_at}
+  GET    /app                                  JWT checked, 200 {id, slug, name, ...}
+  GET    /user                                 the token's user (github_user); an
+         installation token: 403 "Resource not accessible by integration", as
+         on GitHub; no token: 401 "Requires authentication"
+  GET    /users/LOGIN                          github_user, the App's bot, or an
+         account a planted comment was written by; else 404
   Every GitHub answer carries X-RateLimit-{Limit,Remaining,Used,Reset,Resource};
   every 200 GET answer an ETag, and If-None-Match with a matching ETag
   answers 304 (no body).
@@ -46,7 +54,9 @@ GitLab (under /api/v4; project ids may be numbers or URL-encoded paths)
   GET    /projects/P/repository/files/ENCODED_PATH?ref=       JSON, base64 content
          The file path must be ONE percent-encoded segment (db%2Fmigrations%2Fx.sql);
          an unencoded slash does not match the route, as on GitLab.
-  POST|GET /projects/P/merge_requests/IID/notes    201 {id, body, ...}
+  GET    /user                                 the token's user (gitlab_user)
+  POST|GET /projects/P/merge_requests/IID/notes    201 {id, body, author, ...};
+         the author is gitlab_user
   GET|PUT|DELETE /projects/P/merge_requests/IID/notes/ID   404 {"message": "404 Note Not Found"}
   GET    /projects/P/merge_requests?state=opened   paginated
   Unknown routes: 404 {"error": "404 Not Found"}; bad token: 401 {"message": "401 Unauthorized"}.
@@ -450,14 +460,21 @@ class ForgeStub:
       app_token_ttl    seconds an installation token lives (3600).
       app_id           None, or the `iss` a GitHub App JWT must carry.
       app_public_key   None, or a PEM public key / (n, e): JWTs must be RS256-signed by it.
+      app_slug, app_bot_id  the App's slug (GET /app) and its bot account's id
+                       ("<app_slug>[bot]", the author of comments made with an
+                       installation token).
+      github_user      the account github_token belongs to ({login, id, type}).
+      gitlab_user      the account gitlab_token belongs to ({id, username, name}).
       rate_limit_limit / rate_limit_remaining / rate_limit_reset
                        the X-RateLimit-* values on GitHub answers (5000 / 4999 /
                        now + 1 h, epoch seconds).
       listing_order    "reverse" (default), "sorted" or "shuffle" (fixed seed).
       keepalive_timeout seconds an idle connection stays open (30).
 
-    State tests read: requests, comments, notes, vercel_env, app_jwts, errors
+    State tests read: requests, comments, notes, vercel_env, app_jwts (JWTs
+    exchanged for installation tokens), app_info_jwts (JWTs of GET /app), errors
     (tracebacks of stub bugs, answered 500 - the fixture fails on any).
+    plant_comment() / plant_note() write one as another account.
     """
 
     def __init__(self):
@@ -477,6 +494,10 @@ class ForgeStub:
         self.app_token_ttl = 3600
         self.app_id = None
         self.app_public_key = None
+        self.app_slug = "previewd-app"
+        self.app_bot_id = 41898282
+        self.github_user = {"login": "previewd-bot", "id": 7_000_001, "type": "User"}
+        self.gitlab_user = {"id": 1, "username": "previewd-bot", "name": "previewd"}
         self.rate_limit_limit = 5000
         self.rate_limit_remaining = 4999
         self.rate_limit_reset = int(time.time()) + 3600
@@ -489,6 +510,7 @@ class ForgeStub:
         self.notes = {}
         self.vercel_env = []
         self.app_jwts = []
+        self.app_info_jwts = []
 
         self._scripts = []
         self._gh_trees = {}            # repo -> {ref: {path: bytes}}
@@ -502,6 +524,7 @@ class ForgeStub:
         self._comment_ids = itertools.count(FIRST_COMMENT_ID)
         self._note_ids = itertools.count(FIRST_NOTE_ID)
         self._vercel_keys = {}         # project -> [(key, set(targets), gitBranch)]
+        self._gh_users = {}            # login -> account, of planted comments
 
     # -- life cycle -----------------------------------------------------------
 
@@ -638,6 +661,36 @@ class ForgeStub:
         """Delete a GitHub comment as a user would; PATCH on it then 404s."""
         with self._lock:
             self.comments.pop(int(comment_id), None)
+
+    def plant_comment(self, repo, number, body, user=None):
+        """A comment on repo's issue/pull request `number` written by
+        another account (default a user "mallory"), as if through GitHub's
+        web page; returns the stored comment (a dict with its "id")."""
+        user = dict(user or {"login": "mallory", "id": 6_660_001, "type": "User"})
+        now = _iso()
+        with self._lock:
+            cid = next(self._comment_ids)
+            c = {"id": cid, "repo": repo, "number": int(number), "body": body,
+                 "created_at": now, "updated_at": now, "user": user}
+            self.comments[cid] = c
+            self._gh_users[user["login"]] = user
+            return c
+
+    def plant_note(self, project_id, iid, body, author=None):
+        """A note on a GitLab merge request written by another account
+        (default "mallory"); returns the stored note."""
+        author = dict(author or {"id": 666, "username": "mallory", "name": "Mallory"})
+        now = _iso()
+        with self._lock:
+            nid = next(self._note_ids)
+            n = {"id": nid, "project": str(project_id), "iid": int(iid), "body": body,
+                 "created_at": now, "updated_at": now, "author": author}
+            self.notes[nid] = n
+            return n
+
+    def app_bot(self):
+        """The account an App's installation token writes as."""
+        return {"login": "%s[bot]" % self.app_slug, "id": self.app_bot_id, "type": "Bot"}
 
     def delete_note(self, note_id):
         with self._lock:
@@ -813,16 +866,50 @@ class ForgeStub:
                 return exp > time.time()
             return token in self.app_tokens.values()    # preset, not handed out yet
 
+    def _gh_bearer(self, req):
+        scheme, _, token = req.headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() in ("bearer", "token") else ""
+
+    def _gh_installation_token(self, token):
+        with self._lock:
+            return token in self._issued or token in self.app_tokens.values()
+
+    def _gh_author(self, req):
+        """Who a comment made with req's token is written by."""
+        if self._gh_installation_token(self._gh_bearer(req)):
+            return self.app_bot()
+        return dict(self.github_user)
+
     def _github(self, req):
         m = re.match(r"^/app/installations/([^/]+)/access_tokens$", req.path)
         if m:
             if req.method != "POST":
                 return self._gh_not_found()
             return self._gh_access_token(req, unquote(m.group(1)))
+        if req.path == "/app":
+            if req.method != "GET":
+                return self._gh_not_found()
+            return self._gh_app(req)
         with self._lock:
             need_auth = self.github_token is not None or self._app_auth or bool(self.app_tokens)
         if need_auth and not self._gh_token_ok(req):
             return self._gh_error(401, "Bad credentials")
+        if req.path == "/user" and req.method == "GET":
+            token = self._gh_bearer(req)
+            if not token:
+                return self._gh_error(401, "Requires authentication")
+            if self._gh_installation_token(token):
+                return self._gh_error(403, "Resource not accessible by integration")
+            return _json_answer(200, self._gh_user_json(self.github_user))
+        m = re.match(r"^/users/([^/]+)$", req.path)
+        if m and req.method == "GET":
+            login = unquote(m.group(1))
+            with self._lock:
+                known = {u["login"]: u for u in
+                         [self.github_user, self.app_bot()] + list(self._gh_users.values())}
+            if login not in known:
+                return self._gh_not_found()
+            return _json_answer(200, self._gh_user_json(known[login]))
         m = re.match(r"^/repos/([^/]+)/([^/]+)/(.*)$", req.path)
         if not m:
             return self._gh_not_found()
@@ -973,6 +1060,12 @@ class ForgeStub:
 
     # comments
 
+    def _gh_user_json(self, u):
+        return {"login": u["login"], "id": u["id"], "type": u.get("type", "User"),
+                "node_id": "U_" + str(u["id"]),
+                "url": "%s/users/%s" % (self.url, quote(u["login"], safe="")),
+                "site_admin": False}
+
     def _gh_comment_json(self, c):
         repo = c["repo"]
         return {
@@ -983,7 +1076,7 @@ class ForgeStub:
                         % (repo, c["number"], c["id"]),
             "issue_url": "%s/repos/%s/issues/%d" % (self.url, repo, c["number"]),
             "body": c["body"],
-            "user": {"login": "previewd[bot]", "id": 41898282, "type": "Bot"},
+            "user": self._gh_user_json(c.get("user") or self.github_user),
             "created_at": c["created_at"], "updated_at": c["updated_at"],
             "author_association": "NONE",
         }
@@ -1011,7 +1104,7 @@ class ForgeStub:
         with self._lock:
             cid = next(self._comment_ids)
             c = {"id": cid, "repo": repo, "number": number, "body": body,
-                 "created_at": now, "updated_at": now}
+                 "created_at": now, "updated_at": now, "user": self._gh_author(req)}
             self.comments[cid] = c
             out = self._gh_comment_json(c)
         return _json_answer(201, out, {"Location": out["url"]})
@@ -1047,8 +1140,47 @@ class ForgeStub:
 
     # GitHub App installation tokens
 
+    def _gh_app(self, req):
+        err = self._gh_jwt_error(req, None)
+        if err:
+            return err
+        return _json_answer(200, {
+            "id": int(self.app_id) if str(self.app_id or "").isdigit() else 1,
+            "slug": self.app_slug, "node_id": "A_" + self.app_slug,
+            "name": self.app_slug.replace("-", " ").title(),
+            "owner": {"login": "acme", "id": 4242, "type": "Organization"},
+            "permissions": {"contents": "read", "issues": "write",
+                            "pull_requests": "write", "metadata": "read"},
+            "events": ["pull_request"],
+        })
+
     def _gh_access_token(self, req, installation):
         inst = int(installation) if installation.isdigit() else installation
+        err = self._gh_jwt_error(req, inst)
+        if err:
+            return err
+        now = time.time()
+        expires = now + self.app_token_ttl
+        with self._lock:
+            token = self.app_tokens.get(inst)
+            if token is None or token in self._revoked or token in self._generated:
+                # like GitHub: a new token per call; earlier ones stay valid
+                token = "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")
+                self._generated.add(token)
+                self.app_tokens[inst] = token
+            self._issued[token] = expires
+            self._app_auth = True
+        return _json_answer(201, {
+            "token": token, "expires_at": _iso(expires),
+            "permissions": {"contents": "read", "issues": "write",
+                            "pull_requests": "write", "metadata": "read"},
+            "repository_selection": "selected",
+        })
+
+    def _gh_jwt_error(self, req, inst):
+        """None when req carries a valid App JWT, else GitHub's 401 answer.
+        The JWT is recorded in app_jwts (exchanges for installation inst) or,
+        for GET /app (inst None), in app_info_jwts."""
         scheme, _, jwt = req.headers.get("authorization", "").partition(" ")
         jwt = jwt.strip()
         if scheme.lower() != "bearer" or not jwt:
@@ -1058,8 +1190,8 @@ class ForgeStub:
         except ValueError:
             return self._gh_error(401, "A JSON web token could not be decoded", APPS_DOCS)
         with self._lock:
-            self.app_jwts.append({"installation_id": inst, "jwt": jwt,
-                                  "header": header, "claims": claims})
+            (self.app_jwts if inst is not None else self.app_info_jwts).append(
+                {"installation_id": inst, "jwt": jwt, "header": header, "claims": claims})
         now = time.time()
         iat, exp = claims.get("iat"), claims.get("exp")
         if header.get("alg") != "RS256":
@@ -1081,22 +1213,7 @@ class ForgeStub:
         if self.app_public_key is not None and not rs256_valid(signing_input, sig,
                                                                self.app_public_key):
             return self._gh_error(401, "A JSON web token could not be decoded", APPS_DOCS)
-        expires = now + self.app_token_ttl
-        with self._lock:
-            token = self.app_tokens.get(inst)
-            if token is None or token in self._revoked or token in self._generated:
-                # like GitHub: a new token per call; earlier ones stay valid
-                token = "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")
-                self._generated.add(token)
-                self.app_tokens[inst] = token
-            self._issued[token] = expires
-            self._app_auth = True
-        return _json_answer(201, {
-            "token": token, "expires_at": _iso(expires),
-            "permissions": {"contents": "read", "issues": "write",
-                            "pull_requests": "write", "metadata": "read"},
-            "repository_selection": "selected",
-        })
+        return None
 
     # -- GitLab ---------------------------------------------------------------
 
@@ -1113,6 +1230,11 @@ class ForgeStub:
             if token != self.gitlab_token:
                 return self._gl_msg(401, "401 Unauthorized")
         not_found = _json_answer(404, {"error": "404 Not Found"})
+        if req.path == "/api/v4/user" and req.method == "GET":
+            u = dict(self.gitlab_user)
+            u.setdefault("state", "active")
+            u.setdefault("web_url", "https://gitlab.example.com/" + u["username"])
+            return _json_answer(200, u)
         m = re.match(r"^/api/v4/projects/([^/]+)/(.*)$", req.path)
         if not m:
             return not_found
@@ -1223,7 +1345,7 @@ class ForgeStub:
     def _gl_note_json(self, n):
         return {
             "id": n["id"], "type": None, "body": n["body"], "attachment": None,
-            "author": {"id": 1, "username": "previewd-bot", "name": "previewd"},
+            "author": dict(n.get("author") or self.gitlab_user),
             "created_at": n["created_at"], "updated_at": n["updated_at"],
             "system": False, "noteable_id": n["iid"], "noteable_type": "MergeRequest",
             "noteable_iid": n["iid"],
@@ -1254,7 +1376,7 @@ class ForgeStub:
         with self._lock:
             nid = next(self._note_ids)
             n = {"id": nid, "project": project, "iid": iid, "body": body,
-                 "created_at": now, "updated_at": now}
+                 "created_at": now, "updated_at": now, "author": dict(self.gitlab_user)}
             self.notes[nid] = n
             return _json_answer(201, self._gl_note_json(n))
 

@@ -213,6 +213,49 @@ def test_comments_create_edit_and_404_after_delete(forge):
     assert call(base + "/7/comments", "POST", {"body": "x" * 65537})[0] == 422
 
 
+def test_comment_authors_and_identities(forge):
+    """Who wrote a comment, and who a token is: what previewd compares."""
+    forge.github_token = "s3cret"
+    auth = {"Authorization": "Bearer s3cret"}
+    base = forge.url + "/repos/acme/shop/issues"
+    planted = forge.plant_comment("acme/shop", 7, "<!-- previewd:env_1 -->")
+    status, _, c = call_json(base + "/7/comments", "POST", {"body": "mine"}, headers=auth)
+    assert status == 201 and c["user"]["login"] == forge.github_user["login"]
+    _, _, listed = call_json(base + "/7/comments", headers=auth)
+    assert [(x["id"], x["user"]["id"]) for x in listed] == [
+        (planted["id"], 6_660_001), (c["id"], forge.github_user["id"])]
+
+    status, _, me = call_json(forge.url + "/user", headers=auth)
+    assert status == 200 and (me["login"], me["id"]) == (
+        forge.github_user["login"], forge.github_user["id"])
+    assert call(forge.url + "/user")[0] == 401
+    status, _, u = call_json(forge.url + "/users/mallory", headers=auth)
+    assert status == 200 and u["id"] == 6_660_001
+    assert call(forge.url + "/users/nobody", headers=auth)[0] == 404
+    status, _, bot = call_json(forge.url + "/users/previewd-app%5Bbot%5D", headers=auth)
+    assert status == 200 and bot["type"] == "Bot" and bot["id"] == forge.app_bot_id
+
+    # An installation token: comments are the App's bot's, GET /user is
+    # refused as on GitHub.
+    forge.app_tokens[9] = "ghs_preset"
+    inst = {"Authorization": "Bearer ghs_preset"}
+    status, _, c2 = call_json(base + "/7/comments", "POST", {"body": "bot"}, headers=inst)
+    assert status == 201 and c2["user"]["login"] == "previewd-app[bot]"
+    assert call(forge.url + "/user", headers=inst)[0] == 403
+    # GET /app wants the App's JWT.
+    assert call(forge.url + "/app", headers=inst)[0] == 401
+
+    gl = forge.gitlab_url
+    status, _, glme = call_json(gl + "/user")
+    assert status == 200 and glme["id"] == forge.gitlab_user["id"]
+    note = forge.plant_note(4711, 3, "<!-- previewd:env_2 -->")
+    status, _, n2 = call_json(gl + "/projects/4711/merge_requests/3/notes", "POST",
+                              {"body": "mine"})
+    _, _, notes = call_json(gl + "/projects/4711/merge_requests/3/notes")
+    assert {n["id"]: n["author"]["id"] for n in notes} == {
+        note["id"]: 666, n2["id"]: forge.gitlab_user["id"]}
+
+
 def test_pulls_etag_304(forge):
     forge.set_open_pulls("acme/shop", [3, (5, "a" * 40)])
     url = forge.url + "/repos/acme/shop/pulls?state=open&per_page=100"
@@ -263,6 +306,10 @@ def test_app_access_tokens(forge, tmp_path):
     assert forge.app_tokens[42] == tok["token"]
     assert forge.app_jwts[-1]["jwt"] == good and forge.app_jwts[-1]["claims"]["iss"] == 1234
     assert jwt_parts(good)[1]["exp"] == now + 540
+    # GET /app with the same JWT: the App, its slug.
+    status, _, app = call_json(forge.url + "/app", headers={"Authorization": "Bearer " + good})
+    assert status == 200 and app["slug"] == forge.app_slug and app["id"] == 1234
+    assert forge.app_info_jwts[-1]["jwt"] == good and len(forge.app_jwts) == 1
 
     # once a token was handed out, GitHub calls need it
     c_url = contents(forge, "db", "sha1")

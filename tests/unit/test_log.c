@@ -4,7 +4,10 @@
  *
  *   - text: "TIMESTAMP LEVEL message key=value..." on one line;
  *   - json: one object per line, the context's key=value pairs as members,
- *     quotes, backslashes and control characters escaped;
+ *     quotes, backslashes and control characters escaped, invalid UTF-8
+ *     replaced with U+FFFD;
+ *   - a value with a line break (a migration file's name) cannot start a
+ *     line of its own: it shows as \n (lib/inert.h);
  *   - levels below the minimum print nothing;
  *   - a cleared context adds nothing.
  *
@@ -123,6 +126,41 @@ test_json_line_without_context(void **state)
 	assert_string_equal(rest, "\",\"level\":\"error\",\"msg\":\"plain\"}\n");
 }
 
+/* A migration file's name (chosen by whoever opens a pull request) with
+ * a line break in it cannot forge a second line. */
+static void
+test_text_line_cannot_be_split_by_a_value(void **state)
+{
+	struct capture *c = *state;
+	const char *t;
+
+	log_setup(LL_INFO, LOG_TEXT);
+	log_context("env=%s", "env_01\nforged=1");
+	log_warnx("migration %s failed", "x.sql\n2026-01-01T00:00:00.000Z "
+	    "error forged\r\x1b[2K\xe2\x80\xae\xff");
+	t = captured(c);
+	assert_int_equal(strchr(t, '\n'), t + strlen(t) - 1);
+	assert_string_equal(t + 25, "warn  migration x.sql\\n2026-01-01T00:00:"
+	    "00.000Z error forged\\r\\x1b[2K\\u202e\\xff failed "
+	    "env=env_01\\nforged=1\n");
+}
+
+/* The JSON line stays one valid object: invalid UTF-8 (a database's
+ * error in another encoding) becomes U+FFFD. */
+static void
+test_json_line_is_valid_utf8(void **state)
+{
+	struct capture *c = *state;
+	const char *rest;
+
+	log_setup(LL_INFO, LOG_JSON);
+	log_warnx("bad \xff\xc3 del\x7f nl\n");
+	rest = strstr(captured(c), "\",\"level\"");
+	assert_non_null(rest);
+	assert_string_equal(rest, "\",\"level\":\"warn\",\"msg\":\"bad "
+	    "\xef\xbf\xbd\xef\xbf\xbd del\\u007f nl\\u000a\"}\n");
+}
+
 static void
 test_below_minimum_prints_nothing(void **state)
 {
@@ -147,6 +185,10 @@ main(void)
 		    test_json_line_has_context_as_members, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_json_line_without_context, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_text_line_cannot_be_split_by_a_value, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_json_line_is_valid_utf8, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_below_minimum_prints_nothing, setup, teardown),
 	};

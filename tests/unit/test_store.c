@@ -133,7 +133,7 @@ event_ttl(struct store *st, enum pr_op op, const char *delivery,
 	enum pr_result r = (enum pr_result)-1;
 	char scratch[ENV_ID_SIZE];
 
-	if (store_pr_event(st, &ev, &r, id != NULL ? id : scratch) != 0)
+	if (store_pr_event(st, &ev, &r, id != NULL ? id : scratch, NULL) != 0)
 		fail_msg("store_pr_event(%s, %s #%lld) failed", delivery, repo,
 		    (long long)number);
 	return r;
@@ -894,6 +894,79 @@ test_request_delete(void **state)
 	run_job(f->st, "env", id2);
 }
 
+/* Regression: a captured "opened" body sent again with a new delivery id
+ * after an admin's DELETE brought the environment back. */
+static void
+test_deleted_stays_deleted_for_older_events(void **state)
+{
+	struct fx *f = *state;
+	char id[ENV_ID_SIZE], id2[ENV_ID_SIZE];
+	struct pr_event ev = {
+		.provider = "github", .delivery = "replay", .event = "pull_request",
+		.action = "opened", .op = PR_OPEN, .repo = "acme/shop",
+		.number = 4, .head_sha = "sha-1", .event_at = 1000,
+		.engine = "postgres", .ttl = 3600,
+	};
+	struct pr_deleted gone;
+	enum pr_result r;
+	int64_t before = now_s();
+	struct env e;
+
+	assert_int_equal(event(f->st, PR_OPEN, "d1", "acme/shop", 4, 1000,
+	    "sha-1", id), PR_ACCEPTED);
+	run_job(f->st, "env", id);
+	assert_int_equal(store_env_request_delete(f->st, id,
+	    "deleted through the API"), 0);
+	get_env(f->st, id, &e);
+	/* Not before the last event, nor before the deletion itself. */
+	assert_true(e.deleted_at >= before);
+	assert_string_equal(e.deleted_why, "deleted through the API");
+	run_job(f->st, "env", id);
+
+	/* The same body, a new delivery id: recorded, not applied. */
+	memset(&gone, 0, sizeof(gone));
+	assert_int_equal(store_pr_event(f->st, &ev, &r, id2, &gone), 0);
+	assert_int_equal(r, PR_DELETED);
+	assert_string_equal(id2, id);
+	assert_int_equal(gone.at, e.deleted_at);
+	assert_string_equal(gone.why, "deleted through the API");
+	assert_no_job_due(f->st);
+	get_env(f->st, id, &e);
+	assert_false(e.want_present);
+	/* Up to the deletion's second itself. */
+	assert_int_equal(event(f->st, PR_SYNC, "d2", "acme/shop", 4,
+	    e.deleted_at, "sha-2", id2), PR_DELETED);
+	assert_int_equal(event(f->st, PR_OPEN, "replay", "acme/shop", 4, 1000,
+	    "sha-1", id2), PR_DUPLICATE);
+	assert_no_job_due(f->st);
+
+	/* A newer push brings it back, and the deletion holds nothing back
+	 * any more. */
+	assert_int_equal(event(f->st, PR_SYNC, "d3", "acme/shop", 4,
+	    e.deleted_at + 1, "sha-2", id2), PR_ACCEPTED);
+	get_env(f->st, id, &e);
+	assert_true(e.want_present);
+	assert_int_equal(e.deleted_at, 0);
+	assert_string_equal(e.deleted_why, "");
+	run_job(f->st, "env", id);
+
+	/* An event recorded later than previewd's clock (the forge's clock
+	 * ahead): the deletion counts from that event. */
+	assert_int_equal(event(f->st, PR_SYNC, "d4", "acme/shop", 4,
+	    before + 86400, "sha-3", id2), PR_ACCEPTED);
+	run_job(f->st, "env", id);
+	assert_int_equal(store_env_request_delete(f->st, id, "expired"), 0);
+	get_env(f->st, id, &e);
+	assert_int_equal(e.deleted_at, before + 86400);
+	run_job(f->st, "env", id);
+	assert_int_equal(event(f->st, PR_SYNC, "d5", "acme/shop", 4,
+	    before + 86400, "sha-3", id2), PR_DELETED);
+	/* A close is not held back (there is nothing to undo). */
+	assert_int_equal(event(f->st, PR_CLOSE, "d6", "acme/shop", 4,
+	    before + 86401, "sha-3", id2), PR_ACCEPTED);
+	run_job(f->st, "env", id);
+}
+
 struct ids {
 	char v[8][ENV_ID_SIZE];
 	size_t n;
@@ -1288,6 +1361,7 @@ main(void)
 		T(test_claim_keep_pool_name),
 		T(test_claim_oldest_within_one_second),
 		T(test_request_delete),
+		T(test_deleted_stays_deleted_for_older_events),
 		T(test_expired),
 		T(test_activity_extends_expiry),
 		T(test_save_get_each),
