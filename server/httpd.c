@@ -298,7 +298,7 @@ int
 httpd_start(const struct config *cfg, char *err, size_t errlen)
 {
 	struct mg_callbacks cb;
-	char ports[300];
+	char ports[300], timeout_ms[32];
 	const char *options[] = {
 		"listening_ports", ports,
 		/* Long polls hold a thread each; the API caps how many may
@@ -308,7 +308,9 @@ httpd_start(const struct config *cfg, char *err, size_t errlen)
 		"listen_backlog", "1024",
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", "5000",
-		"request_timeout_ms", "30000",
+		/* civetweb's own timeout: for the header block, a deadline
+		 * from when a thread takes the connection. */
+		"request_timeout_ms", timeout_ms,
 		"tcp_nodelay", "1",
 		NULL, NULL,     /* room for the TLS option */
 		NULL,
@@ -317,6 +319,8 @@ httpd_start(const struct config *cfg, char *err, size_t errlen)
 	if (listen_spec(cfg->server.listen, ports, sizeof(ports), err,
 	    errlen) != 0)
 		return -1;
+	snprintf(timeout_ms, sizeof(timeout_ms), "%lld",
+	    (long long)cfg->server.request_timeout * 1000);
 	httpd_cfg = cfg;
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = httpd_log_message;

@@ -198,8 +198,10 @@ marked_line(const char *text)
 
 /* ---- a complete, valid file ---- */
 
+/* A previewd.conf setting every key. The line numbers noted on the right
+ * are asserted below: a new [server] key replaces a line, it is not
+ * inserted (request_timeout took the place of a first comment line). */
 static const char full_text[] =
-    "; previewd.conf setting every key\n"
     "[server]\n"
     "listen = 0.0.0.0:9090\n"
     "public_url = https://previews.example.com\n"
@@ -218,6 +220,7 @@ static const char full_text[] =
     "max_ttl = 12h\n"
     "max_databases = 20\n"
     "migration_timeout = 5m\n"
+    "request_timeout = 12s\n"
     "[postgres]\n"                                               /* 20 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
@@ -288,6 +291,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->server.max_ttl, 12 * 3600);
 	assert_int_equal(c->server.max_databases, 20);
 	assert_int_equal(c->server.migration_timeout, 300);
+	assert_int_equal(c->server.request_timeout, 12);
 
 	assert_true(c->postgres.configured);
 	assert_int_equal(c->postgres.line, 20);
@@ -428,6 +432,7 @@ test_defaults_for_omitted_keys(void **state)
 	assert_int_equal(c->server.workers, 4);
 	assert_int_equal(c->server.max_ttl, 24 * 3600);
 	assert_int_equal(c->server.max_databases, 50);
+	assert_int_equal(c->server.request_timeout, 30);
 	assert_string_equal(c->server.log_level, "info");
 	assert_string_equal(c->server.log_format, "text");
 	assert_null(c->server.ci_token);
