@@ -26,11 +26,11 @@
  *
  * - Time. Each place carries the request's deadline (request_timeout from
  *   when its reading began). mg_read cannot be given a deadline, and
- *   civetweb 1.15 does not hand out a connection's socket, so the socket is
- *   found by its addresses (find_socket) and a watchdog thread shuts down
- *   its read side when the deadline passes: civetweb's poll wakes up, the
- *   read ends, and the handler answers 408 on the write side, which is
- *   still open. Polling the socket before each read would not do: civetweb
+ *   civetweb 1.15 does not hand out a connection's socket, so when the
+ *   deadline passes a watchdog thread finds the socket by its addresses
+ *   (find_socket; a request done in time never pays for the search) and
+ *   shuts down its read side: civetweb's poll wakes up, the read ends,
+ *   and the handler answers 408 on the write side, which is still open. Polling the socket before each read would not do: civetweb
  *   may already hold part of the body in its own buffer (read with the
  *   headers), which a poll cannot see, and with TLS bytes on the socket
  *   are not bytes of the body.
@@ -42,7 +42,6 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -52,13 +51,23 @@
 
 #include "lib/log.h"
 
+/* What the watchdog needs to find a connection's socket. */
+struct peer {
+	char addr[48];               /* civetweb's remote_addr */
+	int port;                    /* the client's */
+	int our_port;                /* the server's */
+};
+
 static struct place {
 	bool used;
+	bool due;                    /* its deadline passed: the watchdog acts */
 	bool cut;                    /* its read side was shut down */
-	int fd;                      /* -1 until found */
+	uint64_t gen;                /* which taking of the place */
 	int64_t deadline;            /* mono_ms() */
 	struct in6_addr client;      /* client_key() */
+	struct peer peer;
 } places[INTAKE_MAX];
+static uint64_t intake_gen;
 
 static pthread_mutex_t intake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t intake_cond;
@@ -114,14 +123,14 @@ is_connection(int fd, int family, const unsigned char *addr, int port,
 }
 
 /*
- * The socket of the request's connection: the one whose peer is the
- * request's remote address and port and whose own port is the server's (a
- * TCP connection is named by those four). One getpeername per open
- * descriptor, for each request that reads a body: a fraction of a
- * millisecond with hundreds of connections open. -1 when not found.
+ * The socket of a connection: the one whose peer is the client's address
+ * and port and whose own port is the server's (a TCP connection is named
+ * by those four). One getpeername per open descriptor: a fraction of a
+ * millisecond with hundreds of connections open, paid only by a request
+ * still reading at its deadline. -1 when not found.
  */
 static int
-find_socket(const struct mg_request_info *ri)
+find_socket(const struct peer *peer)
 {
 	unsigned char addr[16];
 	struct rlimit rl;
@@ -130,9 +139,9 @@ find_socket(const struct mg_request_info *ri)
 	int64_t v;
 	DIR *d;
 
-	if (inet_pton(AF_INET, ri->remote_addr, addr) == 1)
+	if (inet_pton(AF_INET, peer->addr, addr) == 1)
 		family = AF_INET;
-	else if (inet_pton(AF_INET6, ri->remote_addr, addr) == 1)
+	else if (inet_pton(AF_INET6, peer->addr, addr) == 1)
 		family = AF_INET6;
 	else
 		return -1;
@@ -140,7 +149,7 @@ find_socket(const struct mg_request_info *ri)
 		while (fd < 0 && (e = readdir(d)) != NULL)
 			if (parse_int64(e->d_name, 0, INT_MAX, &v) == 0 &&
 			    (int)v != dirfd(d) && is_connection((int)v, family,
-			    addr, ri->remote_port, ri->server_port))
+			    addr, peer->port, peer->our_port))
 				fd = (int)v;
 		closedir(d);
 		return fd;
@@ -149,39 +158,77 @@ find_socket(const struct mg_request_info *ri)
 	max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
 	    (int)rl.rlim_cur : 65536;
 	for (n = 0; n < max && fd < 0; n++)
-		if (is_connection(n, family, addr, ri->remote_port,
-		    ri->server_port))
+		if (is_connection(n, family, addr, peer->port, peer->our_port))
 			fd = n;
 	return fd;
 }
 
-/* Shut down the read side of every connection past its deadline; sleep
- * until the next deadline (or a new place, or the stop). */
+/* Cut off the places whose deadline passed (intake_lock held; it is let
+ * go while the sockets are looked for). */
+static void
+cut_off(const int *due, int n)
+{
+	static bool warned;
+	struct peer peer[INTAKE_MAX];
+	uint64_t gen[INTAKE_MAX];
+	int fd[INTAKE_MAX], i;
+
+	for (i = 0; i < n; i++) {
+		peer[i] = places[due[i]].peer;
+		gen[i] = places[due[i]].gen;
+	}
+	pthread_mutex_unlock(&intake_lock);
+	for (i = 0; i < n; i++)
+		fd[i] = find_socket(&peer[i]);
+	pthread_mutex_lock(&intake_lock);
+	for (i = 0; i < n; i++) {
+		struct place *p = &places[due[i]];
+
+		/* Held all along (same taking): its connection stayed open,
+		 * so fd is still its socket; and it cannot be given back
+		 * while the lock is held. */
+		if (fd[i] >= 0 && p->used && p->gen == gen[i]) {
+			(void)shutdown(fd[i], SHUT_RD);
+			p->cut = true;
+		} else if (fd[i] < 0 && !warned) {
+			warned = true;
+			log_warnx("http: cannot find the socket of a request from "
+			    "%s; a body past request_timeout is cut off only "
+			    "when civetweb's read returns", peer[i].addr);
+		}
+	}
+}
+
+/* Cut off every connection past its deadline; sleep until the next
+ * deadline (or a new place, or the stop). */
 static void *
 intake_watch(void *arg)
 {
 	struct timespec ts;
 	int64_t now, next;
-	size_t i;
+	int due[INTAKE_MAX], n, i;
 
 	(void)arg;
 	pthread_mutex_lock(&intake_lock);
 	while (!intake_stopping) {
 		now = mono_ms();
 		next = now + 1000;
+		n = 0;
 		for (i = 0; i < INTAKE_MAX; i++) {
 			struct place *p = &places[i];
 
-			if (!p->used || p->cut || p->fd < 0)
+			if (!p->used || p->due)
 				continue;
 			if (p->deadline <= now) {
-				/* Under the lock: the place is not given back
-				 * (and its socket not closed) meanwhile. */
-				(void)shutdown(p->fd, SHUT_RD);
-				p->cut = true;
+				p->due = true;
+				due[n++] = i;
 			} else if (p->deadline < next) {
 				next = p->deadline;
 			}
+		}
+		if (n > 0) {
+			cut_off(due, n);
+			continue;
 		}
 		ts.tv_sec = next / 1000;
 		ts.tv_nsec = (next % 1000) * 1000000;
@@ -227,9 +274,8 @@ int
 intake_enter(const struct mg_request_info *ri, int64_t deadline,
     enum intake_refusal *why)
 {
-	static atomic_bool warned;
 	struct in6_addr key;
-	int place = -1, used = 0, mine = 0, i, fd;
+	int place = -1, used = 0, mine = 0, i;
 
 	client_key(ri->remote_addr, &key);
 	pthread_mutex_lock(&intake_lock);
@@ -248,21 +294,12 @@ intake_enter(const struct mg_request_info *ri, int64_t deadline,
 		pthread_mutex_unlock(&intake_lock);
 		return -1;
 	}
-	places[place] = (struct place){ .used = true, .fd = -1,
-	    .deadline = deadline, .client = key };
-	pthread_mutex_unlock(&intake_lock);
-
-	/* Outside the lock: it reads a directory. */
-	fd = find_socket(ri);
-	if (fd < 0) {
-		if (!atomic_exchange(&warned, true))
-			log_warnx("http: cannot find the socket of a request from "
-			    "%s; bodies are read without request_timeout's "
-			    "deadline", ri->remote_addr);
-		return place;
-	}
-	pthread_mutex_lock(&intake_lock);
-	places[place].fd = fd;
+	places[place] = (struct place){ .used = true, .gen = ++intake_gen,
+	    .deadline = deadline, .client = key,
+	    .peer = { .port = ri->remote_port, .our_port = ri->server_port } };
+	(void)str_copy(places[place].peer.addr, ri->remote_addr,
+	    sizeof(places[place].peer.addr));
+	/* The watchdog may be asleep until a later deadline. */
 	pthread_cond_signal(&intake_cond);
 	pthread_mutex_unlock(&intake_lock);
 	return place;
