@@ -283,3 +283,47 @@ def test_bodies_read_at_once_are_bounded_overall(pg, pg_config, previewd_factory
                                  timeout=2)
         return status == 202
     wait_until(redelivered, timeout=10, interval=0.2, what="the redelivery to be accepted")
+
+
+def test_a_slow_body_over_https_is_cut_off_too(tmp_path, pg_config, previewd_factory):
+    """With TLS the deadline holds the same: the cut-off is on the socket
+    under the TLS session, and the 408 still goes out over it."""
+    from test_tls import make_cert
+    import ssl
+
+    cert, key = make_cert(tmp_path)
+    d = previewd_factory(slow_config(pg_config, server={
+        "request_timeout": "%ds" % TIMEOUT, "tls_cert": str(cert), "tls_key": str(key)}))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    raw = socket.socket()
+    raw.bind((ATTACKER, 0))
+    raw.settimeout(10)
+    t0 = time.monotonic()
+    raw.connect(("127.0.0.1", d.port))
+    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    try:
+        s.sendall(SlowBodies(d.port, 1)._head())
+        s.settimeout(1.0)
+        answer, ended = b"", None
+        # One byte a second until previewd answers and closes (bounded).
+        while ended is None and time.monotonic() - t0 < TIMEOUT + MARGIN + 2:
+            try:
+                s.send(b" ")
+            except OSError:
+                pass
+            try:
+                data = s.recv(65536)
+            except socket.timeout:
+                continue
+            except (OSError, ssl.SSLError):
+                data = b""
+            if data:
+                answer += data
+            else:
+                ended = time.monotonic()
+        assert ended is not None, "previewd did not cut the slow body off"
+        print("a slow body over HTTPS was cut off after %.2f s" % (ended - t0))
+        assert TIMEOUT - ROUNDING <= ended - t0 <= TIMEOUT + MARGIN
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+    finally:
+        s.close()
