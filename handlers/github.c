@@ -38,14 +38,41 @@ static const struct {
 	{ "closed", PR_CLOSE },      /* merged or not */
 };
 
+static void
+bad_signature(struct request *req)
+{
+	log_warnx("webhook github: missing or wrong X-Hub-Signature-256 from "
+	    "%s", http_peer(req));
+	http_error(req, 401, "bad_signature", "missing or wrong "
+	    "X-Hub-Signature-256");
+}
+
+/* Before the body: a signature that could be right ("sha256=" and 64
+ * lower-case hex digits, as GitHub writes it) and an event. Only the HMAC
+ * needs the body. */
+static int
+headers_ok(struct request *req)
+{
+	const char *sig = http_header(req, "X-Hub-Signature-256");
+
+	if (sig == NULL || !str_starts(sig, "sha256=") ||
+	    !webhook_hex_ok(sig + 7, 64)) {
+		bad_signature(req);
+		return -1;
+	}
+	if (req->event == NULL) {
+		http_error(req, 400, "bad_request", "missing X-GitHub-Event");
+		return -1;
+	}
+	return 0;
+}
+
 static bool
 signature_ok(const struct request *req)
 {
 	const char *sig = http_header(req, "X-Hub-Signature-256");
 	const char *secret = req->cfg->github.webhook_secret;
 
-	if (sig == NULL || strncmp(sig, "sha256=", 7) != 0)
-		return false;
 	return crypto_hmac_hex_eq("sha256", secret, strlen(secret),
 	    req->body.data, req->body.len, sig + 7, strlen(sig + 7));
 }
@@ -71,13 +98,10 @@ github_webhook(struct request *req)
 	 * refused; metrics map it onto a fixed set of labels. */
 	event = http_header(req, "X-GitHub-Event");
 	req->event = event;
-	if (webhook_begin(req, "GitHub") != 0)
+	if (webhook_begin(req, "GitHub", headers_ok) != 0)
 		return 0;
 	if (!signature_ok(req)) {
-		log_warnx("webhook github: missing or wrong X-Hub-Signature-256 "
-		    "from %s", http_peer(req));
-		http_error(req, 401, "bad_signature", "missing or wrong "
-		    "X-Hub-Signature-256");
+		bad_signature(req);
 		return 0;
 	}
 
@@ -85,12 +109,8 @@ github_webhook(struct request *req)
 	for (i = 0; i < F_COUNT; i++)
 		f[i].path = field_paths[i];
 	if (jscan_parse(req->body.data, req->body.len, f,
-	    event && strcmp(event, "pull_request") == 0 ? F_COUNT : 0) != 0) {
+	    strcmp(event, "pull_request") == 0 ? F_COUNT : 0) != 0) {
 		http_error(req, 400, "bad_json", "the body is not valid JSON");
-		return 0;
-	}
-	if (event == NULL) {
-		http_error(req, 400, "bad_request", "missing X-GitHub-Event");
 		return 0;
 	}
 	if (strcmp(event, "ping") == 0) {

@@ -19,6 +19,7 @@
 
 #include <civetweb.h>
 
+#include "handlers/intake.h"
 #include "lib/log.h"
 
 /* State-store connections idle between requests. Threads borrow one only
@@ -53,14 +54,35 @@ http_draining(void)
 
 /* ---- answers ---- */
 
+/* Whether the request comes with a body: a Content-Length above 0, or
+ * chunks (civetweb refuses any other Transfer-Encoding). */
+static bool
+has_body(const struct request *req)
+{
+	const char *te = mg_get_header(req->conn, "Transfer-Encoding");
+
+	return req->ri->content_length > 0 || (te != NULL &&
+	    strcasecmp(te, "chunked") == 0);
+}
+
+/* Whether the request came with a body that was not read to its end. */
+static bool
+body_unread(const struct request *req)
+{
+	return !req->body_done && has_body(req);
+}
+
 /* Whether civetweb keeps the connection open after this request: HTTP/1.1
- * unless the client said close, HTTP/1.0 only if it asked for keep-alive. */
+ * unless the client said close, HTTP/1.0 only if it asked for keep-alive;
+ * never when the body was not read (http_read_body says why). */
 static bool
 keeps_alive(const struct request *req)
 {
 	const char *c = mg_get_header(req->conn, "Connection");
 	const char *v = req->ri->http_version;
 
+	if (body_unread(req))
+		return false;
 	if (c != NULL && strcasecmp(c, "close") == 0)
 		return false;
 	if (v != NULL && strcmp(v, "1.1") == 0)
@@ -83,6 +105,8 @@ http_reply_headers(struct request *req, int status, const char *content_type,
 	int rc;
 
 	req->status = status;
+	if (body_unread(req))
+		mg_disable_connection_keep_alive(req->conn);
 	buf_init(&out, len + 4096);
 	rc = buf_printf(&out, "HTTP/1.1 %d %s\r\n", status,
 	    mg_get_response_code_text(req->conn, status));
@@ -183,13 +207,72 @@ http_query(const struct request *req, const char *name, char *out,
 	return 0;
 }
 
+/* 408, and the connection closes (the body is unread). */
+static void
+reply_timeout(struct request *req)
+{
+	char limit[32];
+	unsigned long held;
+
+	format_duration(req->cfg->server.request_timeout, limit, sizeof(limit));
+	if (intake_log_due(INTAKE_NOTE_TIMEOUT, &held))
+		log_warnx("http: %s %s from %s: headers and body did not arrive "
+		    "within %s (request_timeout): 408, connection closed "
+		    "(%lu more since the last such line)", req->method,
+		    req->ri->local_uri ? req->ri->local_uri : "?",
+		    http_peer(req), limit, held);
+	http_error(req, 408, "request_timeout", "the request did not arrive "
+	    "within %s; the connection is closed", limit);
+}
+
+/* 503 at once: too many bodies are being read. */
+static void
+reply_full(struct request *req, enum intake_refusal why)
+{
+	char retry[24];
+	const char *headers[] = { "Retry-After", retry, NULL };
+	const char *whose = why == INTAKE_FULL_CLIENT ? "from this address " :
+	    "";
+	char body[256];
+	unsigned long held;
+
+	/* By then every body being read now has been read or cut off. */
+	snprintf(retry, sizeof(retry), "%lld",
+	    (long long)req->cfg->server.request_timeout);
+	if (intake_log_due(INTAKE_NOTE_REFUSED, &held))
+		log_warnx("http: %s %s from %s: 503, too many request bodies "
+		    "%sbeing read at once (%d, %d per address; %lu more "
+		    "refused since the last such line)", req->method,
+		    req->ri->local_uri ? req->ri->local_uri : "?",
+		    http_peer(req), whose, INTAKE_MAX, INTAKE_MAX_PER_CLIENT,
+		    held);
+	snprintf(body, sizeof(body), "{\"error\":{\"code\":\"busy\","
+	    "\"message\":\"too many request bodies %sbeing read at once; "
+	    "retry shortly\"}}", whose);
+	http_reply_headers(req, 503, "application/json", headers, body,
+	    strlen(body));
+}
+
+/*
+ * The body, bounded three ways before a byte of it is read: its size from
+ * Content-Length, a place among the bodies being read (intake.h), a share
+ * of the body budget; then in time: everything must have arrived by
+ * started_ms + request_timeout. mg_read blocks while bytes keep coming,
+ * however slowly; past the deadline intake's watchdog shuts the read side
+ * down, mg_read returns, and the deadline checked after each read turns
+ * that into a 408.
+ */
 int
 http_read_body(struct request *req, size_t max)
 {
 	long long clen = req->ri->content_length;
+	int64_t deadline = req->started_ms +
+	    req->cfg->server.request_timeout * 1000;
 	struct buf *b = &req->body;
+	enum intake_refusal why;
 	char chunk[16384];
-	int n = 0;
+	int n = 0, place = -1, rc = -1;
+	bool cut = false, late = false;
 
 	buf_init(b, max);
 	if (clen > (long long)max) {
@@ -197,42 +280,70 @@ http_read_body(struct request *req, size_t max)
 		    "%zu bytes", max);
 		return -1;
 	}
+	if (!has_body(req)) {
+		/* Nothing to wait for: no place taken. */
+		req->body_done = true;
+		if (buf_grow(b, 0) != 0) {
+			http_error(req, 500, "internal", "out of memory");
+			return -1;
+		}
+		b->data[0] = '\0';
+		return 0;
+	}
+	if (mono_ms() >= deadline) {
+		/* The headers took all the time there was. */
+		reply_timeout(req);
+		return -1;
+	}
+	if ((place = intake_enter(req->ri, deadline, &why)) < 0) {
+		reply_full(req, why);
+		return -1;
+	}
 	req->body_reserved = clen >= 0 ? (size_t)clen : max;
 	if (atomic_fetch_add(&body_bytes, req->body_reserved) +
 	    req->body_reserved > HTTP_BODY_BUDGET) {
 		http_error(req, 503, "busy", "too many large requests at once; "
 		    "retry shortly");
-		return -1;
+		goto out;
 	}
 	if (buf_grow(b, clen > 0 ? (size_t)clen : 0) != 0) {
 		http_error(req, 500, "internal", "out of memory");
-		return -1;
+		goto out;
 	}
 	if (clen >= 0) {
 		/* The announced size, read straight into place. */
-		while (b->len < (size_t)clen && (n = mg_read(req->conn,
-		    b->data + b->len, (size_t)clen - b->len)) > 0)
+		while (b->len < (size_t)clen && !late && (n = mg_read(req->conn,
+		    b->data + b->len, (size_t)clen - b->len)) > 0) {
 			b->len += (size_t)n;
+			late = mono_ms() >= deadline;
+		}
 		b->data[b->len] = '\0';
-		if (b->len != (size_t)clen) {
-			http_error(req, 400, "bad_request", "incomplete "
-			    "request body");
-			return -1;
-		}
-		return 0;
-	}
-	while ((n = mg_read(req->conn, chunk, sizeof(chunk))) > 0) {
-		if (buf_add(b, chunk, (size_t)n) != 0) {
-			http_error(req, 413, "too_large", "request body is "
-			    "larger than %zu bytes", max);
-			return -1;
+	} else {
+		while (!late && (n = mg_read(req->conn, chunk,
+		    sizeof(chunk))) > 0) {
+			if (buf_add(b, chunk, (size_t)n) != 0) {
+				http_error(req, 413, "too_large", "request body "
+				    "is larger than %zu bytes", max);
+				goto out;
+			}
+			late = mono_ms() >= deadline;
 		}
 	}
-	if (n < 0) {
+	cut = intake_leave(place);
+	place = -1;
+	if (clen >= 0 ? b->len == (size_t)clen : n == 0) {
+		/* All of it, if only just in time. */
+		req->body_done = true;
+		rc = 0;
+	} else if (cut || late || mono_ms() >= deadline) {
+		reply_timeout(req);
+	} else {
 		http_error(req, 400, "bad_request", "incomplete request body");
-		return -1;
 	}
-	return 0;
+out:
+	if (place >= 0)
+		(void)intake_leave(place);
+	return rc;
 }
 
 /* ---- the store cache ---- */

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -24,6 +25,10 @@ struct mg_request_info;
 
 #define HTTP_MAX_CAPTURES 4
 
+/* civetweb's worker threads (server/httpd.c): each request runs on one,
+ * from its headers to its answer. */
+#define HTTP_THREADS 128
+
 struct request {
 	struct mg_connection *conn;
 	const struct mg_request_info *ri;
@@ -33,7 +38,11 @@ struct request {
 	/* Path segments the route's {} and {+} matched, URL-decoded. */
 	char cap[HTTP_MAX_CAPTURES][ENV_REPO_SIZE];
 	int ncap;
+	/* mono_ms() when reading the request began: request_timeout counts
+	 * from here (server/httpd.c says when that is). */
+	int64_t started_ms;
 	struct buf body;                 /* after http_read_body */
+	bool body_done;                  /* read to its end by http_read_body */
 	size_t body_reserved;            /* share of the body budget held */
 	int status;                      /* set by the reply helpers */
 	/* Webhooks, for the metrics: the forge's event, and the outcome
@@ -65,8 +74,17 @@ int http_query(const struct request *req, const char *name, char *out,
     size_t outsz);
 
 /* Read the body into req->body, at most max bytes. An oversized body is
- * refused from Content-Length before any of it is read. On failure the
- * answer (413 or 400) has been sent and -1 is returned. */
+ * refused from Content-Length before any of it is read; so is one beyond
+ * the places for bodies being read (503 with Retry-After, handlers/
+ * intake.h). The body must have arrived within [server] request_timeout
+ * of started_ms, or the answer is 408 and the connection is closed. On
+ * failure the answer (413, 503, 408 or 400) has been sent and -1 is
+ * returned.
+ *
+ * An answer to a request whose body was not read to its end (refused
+ * before it, cut off, or never read by its handler) closes the
+ * connection: civetweb would otherwise read the rest of the body to
+ * discard it, however slowly it came. */
 int http_read_body(struct request *req, size_t max) MUST_CHECK;
 
 /* Answers. Each sends status, headers and body and records the status. */

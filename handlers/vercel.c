@@ -30,13 +30,36 @@ static const char *const field_paths[F_COUNT] = {
 	[F_SHA] = "payload.deployment.meta.githubCommitSha",
 };
 
+static void
+bad_signature(struct request *req)
+{
+	log_warnx("webhook vercel: missing or wrong x-vercel-signature from %s",
+	    http_peer(req));
+	http_error(req, 401, "bad_signature", "missing or wrong "
+	    "x-vercel-signature");
+}
+
+/* Before the body: a signature that could be right (40 lower-case hex
+ * digits, an HMAC-SHA1 as Vercel writes it). */
+static int
+headers_ok(struct request *req)
+{
+	const char *sig = http_header(req, "x-vercel-signature");
+
+	if (sig == NULL || !webhook_hex_ok(sig, 40)) {
+		bad_signature(req);
+		return -1;
+	}
+	return 0;
+}
+
 static bool
 signature_ok(const struct request *req)
 {
 	const char *sig = http_header(req, "x-vercel-signature");
 	const char *secret = req->cfg->vercel.webhook_secret;
 
-	return sig != NULL && crypto_hmac_hex_eq("sha1", secret, strlen(secret),
+	return crypto_hmac_hex_eq("sha1", secret, strlen(secret),
 	    req->body.data, req->body.len, sig, strlen(sig));
 }
 
@@ -69,13 +92,10 @@ vercel_webhook(struct request *req)
 		    "configured (no [vercel] section)");
 		return 0;
 	}
-	if (webhook_begin(req, "Vercel") != 0)
+	if (webhook_begin(req, "Vercel", headers_ok) != 0)
 		return 0;
 	if (!signature_ok(req)) {
-		log_warnx("webhook vercel: missing or wrong x-vercel-signature "
-		    "from %s", http_peer(req));
-		http_error(req, 401, "bad_signature", "missing or wrong "
-		    "x-vercel-signature");
+		bad_signature(req);
 		return 0;
 	}
 	for (i = 0; i < F_COUNT; i++)

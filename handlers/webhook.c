@@ -11,7 +11,8 @@
 #include "core/metrics.h"
 
 int
-webhook_begin(struct request *req, const char *forge)
+webhook_begin(struct request *req, const char *forge,
+    webhook_headers_fn check_headers)
 {
 	if (http_draining()) {
 		http_error(req, 503, "shutting_down", "previewd is shutting "
@@ -19,7 +20,15 @@ webhook_begin(struct request *req, const char *forge)
 		    forge);
 		return -1;
 	}
+	if (check_headers(req) != 0)
+		return -1;
 	return http_read_body(req, WEBHOOK_MAX_BODY);
+}
+
+bool
+webhook_hex_ok(const char *s, size_t n)
+{
+	return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
 bool

@@ -17,9 +17,22 @@
 /* Forges cap a delivery at 25 MiB; refused from Content-Length. */
 #define WEBHOOK_MAX_BODY (25u * 1024 * 1024)
 
-/* Refuse while shutting down (503) and read the body (413/400). 0 to go
- * on; otherwise the answer was sent. */
-int webhook_begin(struct request *req, const char *forge) MUST_CHECK;
+/* A forge's checks of what its headers alone can show — a signature
+ * header present and well-formed, a token compared, an event named — made
+ * before the body is read, so that a request refused anyway holds no
+ * thread while its body arrives. 0 to go on, or -1 once it has answered
+ * (401, 400). */
+typedef int (*webhook_headers_fn)(struct request *req);
+
+/* Refuse while shutting down (503), check the headers, then read the body
+ * (413, 503, 408, 400: http_read_body). 0 to go on; otherwise the answer
+ * was sent. */
+int webhook_begin(struct request *req, const char *forge,
+    webhook_headers_fn check_headers) MUST_CHECK;
+
+/* True when s is exactly n lower-case hex digits: how GitHub and Vercel
+ * write their signatures. */
+bool webhook_hex_ok(const char *s, size_t n);
 
 /* Repository paths as the forges allow them (no "." or ".." segment:
  * they go into forge API paths), and commit ids. */

@@ -135,6 +135,8 @@ static const struct key_def keys[] = {
 	  NULL },
 	{ "server", "public_url", K_HTTPURL, C(server.public_url), NULL, false,
 	  0, 0, NULL },
+	{ "server", "request_timeout", K_DURATION, C(server.request_timeout),
+	  "30s", false, 1, 3600, NULL },
 	{ "server", "secret_key", K_HEXKEY, C(server.secret_key), NULL, true,
 	  0, 0, NULL },
 	{ "server", "shutdown_timeout", K_DURATION, C(server.shutdown_timeout),
@@ -989,6 +991,7 @@ config_engine(const struct config *cfg, const char *engine)
 
 static const char *const fixed_keys[][2] = {
 	{ "server", "listen" },
+	{ "server", "request_timeout" },
 	{ "server", "state_path" },
 	{ "server", "templates_dir" },
 	{ "server", "tls_cert" },

@@ -78,6 +78,8 @@ struct config {
 		 * many CI databases may live at once */
 		int64_t max_ttl;
 		int64_t max_databases;
+		/* Seconds a request's headers and body may take to arrive */
+		int64_t request_timeout;
 	} server;
 	struct engine_cfg postgres;
 	struct engine_cfg mysql;

@@ -27,6 +27,7 @@
 #include "handlers/gitlab.h"
 #include "handlers/health.h"
 #include "handlers/http.h"
+#include "handlers/intake.h"
 #include "handlers/vercel.h"
 #include "lib/dburl.h"
 #include "lib/log.h"
@@ -157,6 +158,35 @@ match(const struct seg *pat, int np, const struct seg *path, int n,
 
 /* ---- dispatch ---- */
 
+/*
+ * Where request_timeout counts from. For a connection's first request:
+ * when a thread took the connection and began to read its headers (also
+ * where civetweb's own header timeout starts), so that headers and body
+ * together get request_timeout. For the next requests of a kept-alive
+ * connection, whose headers civetweb bounds by keep_alive_timeout_ms: when
+ * their headers were in.
+ */
+static int
+httpd_init_connection(const struct mg_connection *conn, void **conn_data)
+{
+	int64_t now = mono_ms();
+
+	(void)conn;
+	*conn_data = (void *)(uintptr_t)(now > 0 ? now : 1);
+	return 0;
+}
+
+static int64_t
+request_started(struct mg_connection *conn)
+{
+	void *first = mg_get_user_connection_data(conn);
+
+	if (first == NULL)
+		return mono_ms();
+	mg_set_user_connection_data(conn, NULL);
+	return (int64_t)(uintptr_t)first;
+}
+
 static int
 httpd_dispatch(struct mg_connection *conn, void *cbdata)
 {
@@ -170,6 +200,7 @@ httpd_dispatch(struct mg_connection *conn, void *cbdata)
 	memset(&req, 0, sizeof(req));
 	req.conn = conn;
 	req.ri = mg_get_request_info(conn);
+	req.started_ms = request_started(conn);
 	req.cfg = config_current() != NULL ? config_current() : httpd_cfg;
 	req.method = req.ri->request_method;
 	buf_init(&req.body, 0);
@@ -298,17 +329,27 @@ int
 httpd_start(const struct config *cfg, char *err, size_t errlen)
 {
 	struct mg_callbacks cb;
-	char ports[300];
+	char ports[300], threads[16], timeout_ms[32];
 	const char *options[] = {
 		"listening_ports", ports,
 		/* Long polls hold a thread each; the API caps how many may
-		 * wait at once (api.c) so webhooks always find a thread. */
-		"num_threads", "128",
+		 * wait at once (api.c) so webhooks always find a thread, and
+		 * http.c caps how many may be reading a body. */
+		"num_threads", threads,
 		"connection_queue", "1024",
 		"listen_backlog", "1024",
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", "5000",
-		"request_timeout_ms", "30000",
+		/*
+		 * civetweb's own timeout. For the header block it is a
+		 * deadline from when a thread takes the connection (checked
+		 * after each read, so a header trickled in may take up to
+		 * about twice as long). In mg_read it only bounds the silence
+		 * between two bytes: a body that arrives a byte a second never
+		 * times out there. http_read_body enforces the whole-request
+		 * deadline itself, from the same start.
+		 */
+		"request_timeout_ms", timeout_ms,
 		"tcp_nodelay", "1",
 		NULL, NULL,     /* room for the TLS option */
 		NULL,
@@ -317,9 +358,13 @@ httpd_start(const struct config *cfg, char *err, size_t errlen)
 	if (listen_spec(cfg->server.listen, ports, sizeof(ports), err,
 	    errlen) != 0)
 		return -1;
+	snprintf(threads, sizeof(threads), "%d", HTTP_THREADS);
+	snprintf(timeout_ms, sizeof(timeout_ms), "%lld",
+	    (long long)cfg->server.request_timeout * 1000);
 	httpd_cfg = cfg;
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = httpd_log_message;
+	cb.init_connection = httpd_init_connection;
 	if (cfg->server.tls_cert != NULL) {
 		/* "s": this port speaks TLS; 4: TLS 1.2 and later only. */
 		if (str_printf(ports + strlen(ports), sizeof(ports) -
@@ -329,8 +374,11 @@ httpd_start(const struct config *cfg, char *err, size_t errlen)
 		options[ARRAY_SIZE(options) - 2] = "4";
 		cb.init_ssl = httpd_init_ssl;
 	}
+	if (intake_start(err, errlen) != 0)
+		return -1;
 	httpd_ctx = mg_start(&cb, (void *)(uintptr_t)cfg, options);
 	if (httpd_ctx == NULL) {
+		intake_stop();
 		snprintf(err, errlen, "cannot listen on %s (in use, or not an "
 		    "address of this machine?)", cfg->server.listen);
 		return -1;
@@ -416,5 +464,6 @@ httpd_stop(void)
 		}
 	}
 	httpd_ctx = NULL;
+	intake_stop();
 	http_store_cache_close();
 }

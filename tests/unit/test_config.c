@@ -198,8 +198,11 @@ marked_line(const char *text)
 
 /* ---- a complete, valid file ---- */
 
+/* A previewd.conf setting every key. The line numbers noted on the right
+ * are asserted below: a new [server] key replaces a line (a blank one,
+ * or the first comment line), it is not inserted. */
 static const char full_text[] =
-    "[server]\n"                         /* a file setting every key */
+    "[server]\n"
     "max_environments = 150\n"
     "listen = 0.0.0.0:9090\n"
     "public_url = https://previews.example.com\n"
@@ -218,11 +221,11 @@ static const char full_text[] =
     "max_ttl = 12h\n"
     "max_databases = 20\n"
     "migration_timeout = 5m\n"
-    "[postgres]\n"                                               /* 20 */
+    "request_timeout = 12s\n"
+    "[postgres]\n"                                               /* 21 */
     "admin_url = postgresql://admin:pw%40x@db.internal:5432/postgres\n"
     "public_host = db.example.com:6432\n"
     "pool_size = 5\n"
-    "\n"
     "[github]\n"
     "api_url = https://github.example.com/api/v3\n"
     "token = ghp_token\n"
@@ -290,9 +293,10 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->server.max_databases, 20);
 	assert_int_equal(c->server.migration_timeout, 300);
 	assert_int_equal(c->server.max_environments, 150);
+	assert_int_equal(c->server.request_timeout, 12);
 
 	assert_true(c->postgres.configured);
-	assert_int_equal(c->postgres.line, 20);
+	assert_int_equal(c->postgres.line, 21);
 	assert_string_equal(c->postgres.admin_url,
 	    "postgresql://admin:pw%40x@db.internal:5432/postgres");
 	assert_string_equal(c->postgres.public_host, "db.example.com:6432");
@@ -431,6 +435,7 @@ test_defaults_for_omitted_keys(void **state)
 	assert_int_equal(c->server.workers, 4);
 	assert_int_equal(c->server.max_ttl, 24 * 3600);
 	assert_int_equal(c->server.max_databases, 50);
+	assert_int_equal(c->server.request_timeout, 30);
 	assert_string_equal(c->server.log_level, "info");
 	assert_string_equal(c->server.log_format, "text");
 	assert_null(c->server.ci_token);

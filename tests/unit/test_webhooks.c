@@ -139,6 +139,27 @@ test_repo_and_sha_shapes(void **state)
 	assert_false(webhook_sha_ok("0123456789abcdefg"));
 }
 
+/* The signature shapes checked before a body is read. */
+static void
+test_signature_hex_shapes(void **state)
+{
+	static const char h64[] = "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef";
+
+	(void)state;
+	assert_true(webhook_hex_ok(h64, 64));
+	assert_true(webhook_hex_ok(h64 + 24, 40));
+	assert_false(webhook_hex_ok(h64 + 1, 64));          /* 63 */
+	assert_false(webhook_hex_ok(h64, 40));              /* 64 */
+	assert_false(webhook_hex_ok("", 40));
+	assert_false(webhook_hex_ok("0123456789ABCDEF0123456789abcdef01234567",
+	    40));
+	assert_false(webhook_hex_ok("0123456789abcdef0123456789abcdef0123456 ",
+	    40));
+	assert_false(webhook_hex_ok("0123456789abcdef0123456789abcdef0123456g",
+	    40));
+}
+
 int
 main(void)
 {
@@ -148,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_long_webhook_id),
 		cmocka_unit_test(test_repo_and_sha_shapes),
+		cmocka_unit_test(test_signature_hex_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
