@@ -26,15 +26,15 @@ def statuses(d, numbers, repo="acme/shop"):
 
 
 def env_databases(engine, d):
-    """The databases on the server that are environments' (not the pool's
-    idle members, which the state file lists)."""
+    """The databases on the server that are not the pool's (idle, being
+    made or being claimed: the state file lists them all)."""
     import sqlite3
     conn = sqlite3.connect(d.config["server"]["state_path"])
     try:
-        idle = {r[0] for r in conn.execute("SELECT db_name FROM pool WHERE state = 'idle'")}
+        pool = {r[0] for r in conn.execute("SELECT db_name FROM pool")}
     finally:
         conn.close()
-    return sorted(db for db in engine.databases() if db not in idle)
+    return sorted(db for db in engine.databases() if db not in pool)
 
 
 def test_a_burst_past_the_server_cap_waits_queued(engine, previewd_factory):
