@@ -50,8 +50,19 @@ struct repo_cfg {
 	char *comment_password; /* NULL: [server] comment_password */
 };
 
+/* The shortest admin and CI token accepted: 24 characters of a random
+ * token are beyond guessing, fewer may not be. */
+#define CONFIG_TOKEN_MIN 24
+/* Webhook secrets shorter than this load with a warning: the forge's UI
+ * may limit what the operator can choose. */
+#define CONFIG_WEBHOOK_SECRET_MIN 16
+
 struct config {
 	char *path;
+	/* "FILE:LINE: warning: message" lines for what loads but should
+	 * not stay so (a short webhook secret), NULL when none. Never
+	 * holds a secret. */
+	char *warnings;
 	struct {
 		char *listen;
 		char *public_url;
@@ -103,8 +114,11 @@ struct config {
 	size_t nrepos;
 };
 
-/* Load and validate path. On success *out owns a new config; on failure
- * every error is appended to errors, one "FILE:LINE: message" per line. */
+/* Load and validate path. On success *out owns a new config (whose
+ * warnings the caller shows); on failure every error is appended to
+ * errors, one "FILE:LINE: message" per line. Tokens (admin and CI, of
+ * the server and of each repository) must be CONFIG_TOKEN_MIN characters
+ * or longer and all differ; messages name keys, never values. */
 int config_load(const char *path, struct config **out, struct buf *errors)
     MUST_CHECK;
 

@@ -213,7 +213,7 @@ interval = 10m
 forks = allow
 migrations = repo:db/migrations
 seed = repo:db/seed.sql
-ci_token = acme-ci
+ci_token = fuzz-seed-acme-ci-token-0123456789
 
 [repo:grp/sub/shop]
 engine = mysql
@@ -256,11 +256,13 @@ def config():
     write("config", "full.conf", CONF_FULL)
     write("config", "errors.conf", CONF_ERRORS)
     write("config", "minimal-crlf.conf",
-          "[server]\r\nsecret_key = %s\r\nadmin_token = adm\r\n"
+          "[server]\r\nsecret_key = %s\r\n"
+          "admin_token = fuzz-seed-admin-token-0123456789\r\n"
           "[postgres]\r\nadmin_url = postgresql://admin@db.internal/postgres\r\n"
           % KEY64)
     write("config", "github-app.conf",
-          "[server]\nsecret_key = env:PREVIEWD_SECRET_KEY\nadmin_token = adm\n"
+          "[server]\nsecret_key = env:PREVIEWD_SECRET_KEY\n"
+          "admin_token = fuzz-seed-admin-token-0123456789\n"
           "[mysql]\nadmin_url = env:PREVIEWD_BAD_URL\n"
           "[github]\nwebhook_secret = s\napp_id = 12345\n"
           "private_key_file = /nonexistent/key.pem\n"
