@@ -16,7 +16,8 @@
  *   - admin and CI tokens (server and repository) shorter than 24
  *     characters or equal to another are errors naming the keys, also
  *     when they come from file: or env:; a short webhook secret is a
- *     warning.
+ *     warning; an admin URL with a bad percent-escape is an error that
+ *     does not show it.
  *
  * Each test writes its files into its own mkdtemp directory, removed by
  * the teardown. Environment variables are set and unset by the test that
@@ -1249,6 +1250,53 @@ test_short_webhook_secret_warns(void **state)
 	assert_null(f->cfg->warnings);
 }
 
+/* ---- database URLs as libpq and MariaDB read them (item 5) ---- */
+
+static void
+test_bad_percent_escape_rejected(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *url;
+		const char *where;
+	} cases[] = {
+		{ "postgresql://admin:Wr0ng%zzPw@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://admin:Wr0ngPw%@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://admin:Wr0ngPw%4@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://admin:Wr0ng%00Pw@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://ad%min:Wr0ngPw@db.internal/postgres",
+		  "in the user name" },
+		{ "postgresql://admin:Wr0ngPw@db.internal/post%gres",
+		  "in the URL" },
+	};
+	char text[1024];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(text, sizeof(text), SERVER "[postgres]\n"
+		    "admin_url = %s ;<-\n", cases[i].url);
+		if (load(f, text) != -1)
+			fail_msg("%s loads", cases[i].url);
+		assert_error(f, marked_line(text), "\"admin_url\": invalid "
+		    "percent-escape");
+		assert_error(f, marked_line(text), cases[i].where);
+		assert_no_value(f, "Wr0ng");
+	}
+	snprintf(text, sizeof(text), SERVER "[mysql]\n"
+	    "admin_url = mysql://root:Wr0ng%%zz@h/ ;<-\n");
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "invalid percent-escape in the "
+	    "password");
+	assert_no_value(f, "Wr0ng");
+	/* Escapes that decode are fine, and so is a literal "%" as %25. */
+	load_ok(f, SERVER "[postgres]\nadmin_url = postgresql://admin:"
+	    "Wr0ng%41%2B%25@db.internal/postgres\n");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1280,6 +1328,7 @@ main(void)
 		T(test_equal_tokens_rejected),
 		T(test_equal_tokens_resolved),
 		T(test_short_webhook_secret_warns),
+		T(test_bad_percent_escape_rejected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
