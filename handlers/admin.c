@@ -17,6 +17,7 @@
 #include "core/jobs.h"
 #include "lib/log.h"
 #include "core/metrics.h"
+#include "lib/scrub.h"
 #include "lib/template.h"
 
 #define PAGE_MAX ((size_t)8 << 20)
@@ -246,7 +247,9 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "status",
 	    env_status_name(env_status_shown(e)));
 	cJSON_AddBoolToObject(o, "failed", e->status == ENV_FAILED);
-	cJSON_AddStringToObject(o, "error", e->error);
+	str_copy(buf, e->error, sizeof(buf));
+	(void)scrub_text(buf, sizeof(buf));
+	cJSON_AddStringToObject(o, "error", buf);
 	snprintf(buf, sizeof(buf), "%.12s", e->head_sha);
 	cJSON_AddStringToObject(o, "head_sha_short", buf);
 	api_add_time(o, "created_at", e->created_at);

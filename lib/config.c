@@ -27,6 +27,7 @@
 
 #include "lib/dburl.h"
 #include "lib/log.h"
+#include "lib/scrub.h"
 
 enum key_type {
 	K_STR,        /* any text */
@@ -1104,11 +1105,63 @@ config_current(void)
 	return atomic_load(&current);
 }
 
+/* What a client library or a server could quote back, for lib/scrub.h:
+ * each admin URL's password as written and decoded, and every token and
+ * webhook secret. */
+static void
+config_scrub(const struct config *cfg)
+{
+	const struct engine_cfg *engines[] = { &cfg->postgres, &cfg->mysql };
+	struct dburl u[ARRAY_SIZE(engines)];
+	char raw[ARRAY_SIZE(engines)][768];
+	const char **v;
+	char err[128];
+	size_t n = 0, i;
+
+	memset(u, 0, sizeof(u));
+	memset(raw, 0, sizeof(raw));
+	if ((v = calloc(2 * ARRAY_SIZE(engines) + 12 + cfg->nrepos,
+	    sizeof(*v))) == NULL) {
+		log_warnx("out of memory: the secrets of the previous "
+		    "configuration stay the ones masked in messages");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(engines); i++) {
+		if (!engines[i]->configured || engines[i]->admin_url == NULL ||
+		    dburl_parse(engines[i]->admin_url, &u[i], err,
+		    sizeof(err)) != 0)
+			continue;
+		v[n++] = u[i].password;
+		if (dburl_password_raw(engines[i]->admin_url, raw[i],
+		    sizeof(raw[i])) == 0)
+			v[n++] = raw[i];
+	}
+	v[n++] = cfg->server.admin_token;
+	v[n++] = cfg->server.ci_token;
+	v[n++] = cfg->github.token;
+	v[n++] = cfg->github.webhook_secret;
+	v[n++] = cfg->gitlab.token;
+	v[n++] = cfg->gitlab.webhook_token;
+	v[n++] = cfg->gitlab.signing_token;
+	v[n++] = cfg->vercel.token;
+	v[n++] = cfg->vercel.webhook_secret;
+	for (i = 0; i < cfg->nrepos; i++)
+		v[n++] = cfg->repos[i].ci_token;
+	if (scrub_register(v, n) != 0)
+		log_warnx("out of memory: the secrets of the previous "
+		    "configuration stay the ones masked in messages");
+	crypto_wipe(u, sizeof(u));
+	crypto_wipe(raw, sizeof(raw));
+	free(v);
+}
+
 void
 config_install(struct config *cfg)
 {
 	struct config **v = realloc(installed, (ninstalled + 1) *
 	    sizeof(*installed));
+
+	config_scrub(cfg);
 
 	if (v != NULL) {
 		installed = v;
@@ -1124,6 +1177,7 @@ config_release_all(void)
 	size_t i;
 
 	atomic_store(&current, NULL);
+	scrub_release();
 	for (i = 0; i < ninstalled; i++)
 		config_free(installed[i]);
 	free(installed);

@@ -135,7 +135,8 @@ const struct engine_cfg *config_engine(const struct config *cfg,
     const char *engine);
 
 /* The configuration in force (any thread), and making cfg it (main
- * thread; cfg is then owned here). */
+ * thread; cfg is then owned here). Installing also makes cfg's secrets
+ * the ones lib/scrub.h masks. */
 const struct config *config_current(void);
 void config_install(struct config *cfg);
 /* Free every config ever installed: at exit, after all threads stop. */

@@ -17,7 +17,8 @@
  *     characters or equal to another are errors naming the keys, also
  *     when they come from file: or env:; a short webhook secret is a
  *     warning; an admin URL with a bad percent-escape is an error that
- *     does not show it.
+ *     does not show it; config_install registers the secrets that
+ *     lib/scrub.h masks.
  *
  * Each test writes its files into its own mkdtemp directory, removed by
  * the teardown. Environment variables are set and unset by the test that
@@ -38,6 +39,7 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+#include "lib/scrub.h"
 
 #define KEY64 "000102030405060708090a0b0c0d0e0f" \
               "101112131415161718191a1b1c1d1e1f"
@@ -1297,6 +1299,31 @@ test_bad_percent_escape_rejected(void **state)
 	    "Wr0ng%41%2B%25@db.internal/postgres\n");
 }
 
+/* The configuration in force is what the scrubber masks: both forms of
+ * each admin URL's password, and the tokens. */
+static void
+test_install_registers_secrets(void **state)
+{
+	struct fx *f = *state;
+	char msg[256];
+
+	load_ok(f, "[server]\nsecret_key = " KEY64 "\nadmin_token = " ADMIN_TOK
+	    "\nci_token = " CI_TOK "\n[postgres]\nadmin_url = postgresql://"
+	    "admin:Wr0ng-distinctive-%41%2B@db.internal/postgres\n"
+	    "[github]\nwebhook_secret = gh-hook-secret-0123\n");
+	config_install(f->cfg);
+	f->cfg = NULL;           /* config_release_all frees it */
+	snprintf(msg, sizeof(msg), "token \"Wr0ng-distinctive-%%41%%2B\" user "
+	    "\"Wr0ng-distinctive-A+\" " ADMIN_TOK " " CI_TOK
+	    " gh-hook-secret-0123");
+	(void)scrub_text(msg, sizeof(msg));
+	assert_string_equal(msg, "token \"" SCRUB_MASK "\" user \"" SCRUB_MASK
+	    "\" " SCRUB_MASK " " SCRUB_MASK " " SCRUB_MASK);
+	config_release_all();
+	snprintf(msg, sizeof(msg), "Wr0ng-distinctive-A+");
+	assert_int_equal(scrub_text(msg, sizeof(msg)), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1329,6 +1356,7 @@ main(void)
 		T(test_equal_tokens_resolved),
 		T(test_short_webhook_secret_warns),
 		T(test_bad_percent_escape_rejected),
+		T(test_install_registers_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
