@@ -207,7 +207,8 @@ http_classify(const struct http_response *res, int rc, const char *what,
 		(void)scrub_text(err, errlen);
 	if (http_observer != NULL)
 		http_observer(what, out == FORGE_RETRY && (res->status == 429 ||
-		    res->status == 403) ? "rate_limited" : names[out]);
+		    res->status == 403) ? "rate_limited" : names[out],
+		    out == FORGE_OK ? "" : err);
 	return out;
 }
 

@@ -11,6 +11,7 @@
 #include <civetweb.h>
 #include <openssl/crypto.h>
 
+#include "core/health.h"
 #include "engines/engine.h"
 #include "handlers/api.h"
 #include "lib/crypto.h"
@@ -328,6 +329,28 @@ page_pools(struct request *req)
 	return pools;
 }
 
+/* What previewd depends on, as GET /api/v1/health shows it: the page
+ * is behind the admin token too, so it shows the (scrubbed) errors. */
+static void
+page_health(cJSON *data)
+{
+	bool ready = false;
+	cJSON *h = health_json(true, &ready), *list, *c;
+
+	cJSON_AddBoolToObject(data, "ready", ready);
+	list = h ? cJSON_DetachItemFromObjectCaseSensitive(h, "components") :
+	    NULL;
+	cJSON_ArrayForEach(c, list) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "state");
+
+		cJSON_AddBoolToObject(c, "down", cJSON_IsString(st) &&
+		    strcmp(st->valuestring, "ok") != 0);
+	}
+	cJSON_AddItemToObject(data, "health", list ? list :
+	    cJSON_CreateArray());
+	cJSON_Delete(h);
+}
+
 static void
 page_flash(struct request *req, cJSON *data)
 {
@@ -410,6 +433,7 @@ admin_page(struct request *req)
 		sort_by_expiry(p.envs);
 	cJSON_AddNumberToObject(data, "count", p.count);
 	cJSON_AddItemToObject(data, "pools", page_pools(req));
+	page_health(data);
 	page_flash(req, data);
 	if (template_render(admin_template, data, &out) != 0) {
 		http_error(req, 500, "internal", "the page is too large");
