@@ -239,14 +239,14 @@ health_json(bool detail, bool *ready)
 	*ready = false;
 	if (root == NULL)
 		return NULL;
-	checks = cJSON_AddObjectToObject(root, "checks");
-	if (detail)
-		list = cJSON_AddArrayToObject(root, "components");
 	pthread_mutex_lock(&health_lock);
 	/* Before the first check nothing is known: not ready. */
 	*ready = state_c.known && state_c.up;
 	cJSON_AddBoolToObject(root, "ready", *ready);
 	add_time(root, "checked_at", checked_at);
+	checks = cJSON_AddObjectToObject(root, "checks");
+	if (detail)
+		list = cJSON_AddArrayToObject(root, "components");
 	add_component(checks, list, &state_c);
 	for (i = 0; i < ENGINES; i++)
 		if (engine_c[i].name != NULL && engine_c[i].configured)

@@ -342,9 +342,17 @@ page_health(cJSON *data)
 	    NULL;
 	cJSON_ArrayForEach(c, list) {
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "state");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
+		bool state = cJSON_IsString(kind) &&
+		    strcmp(kind->valuestring, "state") == 0;
 
 		cJSON_AddBoolToObject(c, "down", cJSON_IsString(st) &&
 		    strcmp(st->valuestring, "ok") != 0);
+		cJSON_AddStringToObject(c, "label", state ? "state file" :
+		    cJSON_IsString(name) ? name->valuestring : "");
+		cJSON_AddStringToObject(c, "kind_label", state ? "" :
+		    cJSON_IsString(kind) ? kind->valuestring : "");
 	}
 	cJSON_AddItemToObject(data, "health", list ? list :
 	    cJSON_CreateArray());
