@@ -56,9 +56,11 @@ void scrub_release(void);
 /* Replace in s — a NUL-terminated string in a buffer of size bytes — each
  * registered secret, and also extra unless it is NULL (an environment's
  * password), by SCRUB_MASK. The result is NUL-terminated within size; it
- * is cut when masks are longer than what they replace, and the bytes
- * after it are zeroed. Never leaves a secret: text it cannot scrub
- * becomes SCRUB_MASK alone. Any thread. Returns how many were masked. */
+ * is cut when masks are longer than what they replace. When anything was
+ * masked the bytes after the result are zeroed (no tail of the old text
+ * stays behind the NUL); a text without a secret is left untouched.
+ * Never leaves a secret: text it cannot scrub becomes SCRUB_MASK alone,
+ * or "". Any thread. Returns how many were masked (0: none). */
 size_t scrub_text(char *s, size_t size);
 size_t scrub_text_with(char *s, size_t size, const char *extra);
 

@@ -313,6 +313,19 @@ def rfc3339_duration():
     write("rfc3339_duration", "bounds", b"42\0" + bytes(range(16)))
 
 
+def scrub():
+    write("scrub", "libpq-quote",
+          parts("\x00\x00", "Wr0ngPassw0rd-%41%2B", "Wr0ngPassw0rd-A+", "",
+                'invalid percent-encoded token: "Wr0ngPassw0rd-%41%2B"'))
+    write("scrub", "user-echoed-cut",
+          parts("\x51\x01", "Wr0ngPassw0rd-A+", "ghp_token_0123456789", "abcd",
+                'password authentication failed for user "Wr0ngPassw0rd-A+" abcdabcd Wr0ngPa'))
+    write("scrub", "overlaps-and-mask",
+          parts("\x08\x00", "abab", "ted]x", "aba", "ababab [redacted]x ted]xx aba"))
+    write("scrub", "clean", parts("\x00\x01", "Wr0ngPassw0rd", "", "",
+                                  "connection refused"))
+
+
 if __name__ == "__main__":
     webhooks()
     jscan()
@@ -321,3 +334,4 @@ if __name__ == "__main__":
     dburl()
     template()
     rfc3339_duration()
+    scrub()
