@@ -159,7 +159,8 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= $(shell nproc 2>/dev/null || echo 1)
 FUZZ_TARGETS ?= jscan github_webhook gitlab_webhook vercel_webhook \
-                signatures config dburl template rfc3339_duration inert
+                signatures config dburl template rfc3339_duration inert \
+                scrub
 FUZZ_FLAGS    = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -g -O1 -fno-omit-frame-pointer
 # The project's warnings, but not -Werror: clang warns where gcc does not

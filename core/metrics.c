@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/health.h"
 #include "engines/engine.h"
 #include "lib/config.h"
 #include "store/store.h"
@@ -199,7 +200,7 @@ metrics_delete_failed(void)
 }
 
 void
-metrics_forge(const char *forge, const char *outcome)
+metrics_forge(const char *forge, const char *outcome, const char *reason)
 {
 	size_t f, o;
 
@@ -210,6 +211,14 @@ metrics_forge(const char *forge, const char *outcome)
 		return;
 	o = index_of(forge_outcomes, ARRAY_SIZE(forge_outcomes), outcome);
 	atomic_fetch_add(&forge_calls[f][o], 1);
+	health_forge_seen(forges[f], strcmp(outcome, "retry") != 0, reason);
+}
+
+static bool
+forge_configured(const struct config *cfg, size_t f)
+{
+	return f == 0 ? cfg->github.configured : f == 1 ?
+	    cfg->gitlab.configured : cfg->vercel.configured;
 }
 
 /* ---- the exposition ---- */
@@ -366,6 +375,21 @@ metrics_render(struct store *st, const struct config *cfg, struct buf *out)
 			rc |= buf_printf(out, "previewd_forge_requests_total"
 			    "{forge=\"%s\",outcome=\"%s\"} %llu\n", forges[i],
 			    forge_outcomes[o], atomic_load(&forge_calls[i][o]));
+
+	rc |= head(out, "previewd_engine_up", "gauge", "1 when the database "
+	    "server answered previewd's last check (every second), else 0.");
+	for (i = 0; i < ENGINES && engine_at(i) != NULL; i++)
+		if (config_engine(cfg, engine_at(i)->name) != NULL)
+			rc |= buf_printf(out, "previewd_engine_up{engine=\"%s\"} "
+			    "%d\n", engine_at(i)->name,
+			    health_engine_ok(engine_at(i)->name));
+	rc |= head(out, "previewd_forge_up", "gauge", "1 when the forge's "
+	    "latest API call got an answer (or none was made yet), 0 when it "
+	    "got none, a timeout or a 5xx.");
+	for (i = 0; i < ARRAY_SIZE(forges); i++)
+		if (forge_configured(cfg, i))
+			rc |= buf_printf(out, "previewd_forge_up{forge=\"%s\"} "
+			    "%d\n", forges[i], health_forge_ok(forges[i]));
 
 	rc |= head(out, "previewd_job_queue_depth", "gauge", "Jobs waiting or "
 	    "running in the state file.");

@@ -4,8 +4,9 @@
  *
  * Counters are atomics over small fixed label sets, so counting costs a
  * few nanoseconds on any thread; gauges (environments by status, pools,
- * the job queue) are read from the state store when scraped. No label
- * ever carries a token, a password, a URL or a repository name.
+ * the job queue) are read from the state store when scraped, the
+ * engines' and forges' up gauges from core/health.h. No label ever
+ * carries a token, a password, a URL or a repository name.
  */
 #ifndef PREVIEWD_METRICS_H
 #define PREVIEWD_METRICS_H
@@ -48,8 +49,12 @@ void metrics_orphan_dropped(const char *engine);
 void metrics_delete_failed(void);
 
 /* A forge API call's outcome: "ok", "not_found", "retry", "rate_limited",
- * "failed"; forge: "github", "gitlab", "vercel". */
-void metrics_forge(const char *forge, const char *outcome);
+ * "failed"; forge: "GitHub", "GitLab", "Vercel" (any case, maybe with
+ * more words); reason, scrubbed, "" for "ok". Counted, and passed to
+ * core/health.h as the forge's state: "retry" (no answer, a timeout or a
+ * 5xx) is down, any other outcome got an answer. The observer of
+ * forges/http.h. */
+void metrics_forge(const char *forge, const char *outcome, const char *reason);
 
 /* The whole exposition into out. */
 int metrics_render(struct store *st, const struct config *cfg,

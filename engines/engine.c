@@ -8,6 +8,7 @@
 
 #include "lib/crypto.h"
 #include "lib/dburl.h"
+#include "lib/scrub.h"
 
 static const struct engine_ops *const engines[] = {
 	&postgres_ops,
@@ -61,14 +62,26 @@ engine_ready(struct engine *e, char *err, size_t errlen)
 	return e->ops->connect(e, err, errlen);
 }
 
+/* err holds what a client library or a server wrote, which may quote
+ * what it was given: it is scrubbed (lib/scrub.h) before any caller can
+ * log or store it, with password, the one the call was given, too. */
+static int
+engine_out(int rc, char *err, size_t errlen, const char *password)
+{
+	if (rc != ENGINE_OK)
+		(void)scrub_text_with(err, errlen, password);
+	return rc;
+}
+
 /* After a failure that may have broken the connection, drop it so the
  * next call reconnects instead of reusing a dead session. */
 static int
-engine_after(struct engine *e, int rc)
+engine_after(struct engine *e, int rc, char *err, size_t errlen,
+    const char *password)
 {
 	if (rc == ENGINE_RETRY && e->conn != NULL)
 		e->ops->disconnect(e);
-	return rc;
+	return engine_out(rc, err, errlen, password);
 }
 
 int
@@ -78,7 +91,7 @@ engine_ping(struct engine *e, char *err, size_t errlen)
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->ping(e, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, NULL);
 }
 
 int
@@ -89,7 +102,7 @@ engine_db_create(struct engine *e, const char *db, const char *password,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->db_create(e, db, password, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, password);
 }
 
 int
@@ -100,7 +113,7 @@ engine_claim(struct engine *e, const char *pool_db, const char *db,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->claim(e, pool_db, db, role, password, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, password);
 }
 
 int
@@ -111,7 +124,7 @@ engine_drop(struct engine *e, const char *db, const char *pool_db,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->drop(e, db, pool_db, role, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, NULL);
 }
 
 struct engine_session {
@@ -137,7 +150,7 @@ engine_session_open(const struct engine_ops *ops, const struct engine_cfg *cfg,
 	    err, errlen);
 	if (rc != ENGINE_OK) {
 		free(s);
-		return rc;
+		return engine_out(rc, err, errlen, password);
 	}
 	*out = s;
 	return ENGINE_OK;
@@ -167,7 +180,8 @@ int
 engine_cancel(struct engine_cancel *c, const struct engine_cfg *cfg,
     char *err, size_t errlen)
 {
-	return c->ops->cancel(cfg, c->token, err, errlen);
+	return engine_out(c->ops->cancel(cfg, c->token, err, errlen), err,
+	    errlen, NULL);
 }
 
 void
@@ -183,20 +197,23 @@ int
 engine_session_run(struct engine_session *s, const char *sql, size_t len,
     char *err, size_t errlen)
 {
-	return s->ops->session_run(s->handle, sql, len, err, errlen);
+	return engine_out(s->ops->session_run(s->handle, sql, len, err, errlen),
+	    err, errlen, NULL);
 }
 
 int
 engine_record_prepare(struct engine_session *s, char *err, size_t errlen)
 {
-	return s->ops->record_prepare(s->handle, err, errlen);
+	return engine_out(s->ops->record_prepare(s->handle, err, errlen), err,
+	    errlen, NULL);
 }
 
 int
 engine_record_list(struct engine_session *s, int (*fn)(const char *name,
     const char *checksum, void *arg), void *arg, char *err, size_t errlen)
 {
-	return s->ops->record_list(s->handle, fn, arg, err, errlen);
+	return engine_out(s->ops->record_list(s->handle, fn, arg, err, errlen),
+	    err, errlen, NULL);
 }
 
 int
@@ -204,8 +221,8 @@ engine_record_apply(struct engine_session *s, const char *name,
     const char *checksum, const char *sql, size_t len, char *err,
     size_t errlen)
 {
-	return s->ops->record_apply(s->handle, name, checksum, sql, len, err,
-	    errlen);
+	return engine_out(s->ops->record_apply(s->handle, name, checksum, sql,
+	    len, err, errlen), err, errlen, NULL);
 }
 
 int
@@ -216,7 +233,7 @@ engine_db_drop(struct engine *e, const char *db, const char *role, char *err,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->db_drop(e, db, role, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, NULL);
 }
 
 int
@@ -227,7 +244,7 @@ engine_list(struct engine *e, int (*fn)(bool role, const char *name,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->list(e, fn, arg, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, NULL);
 }
 
 int
@@ -238,7 +255,7 @@ engine_sizes(struct engine *e, int (*fn)(const char *db, int64_t bytes,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->sizes(e, fn, arg, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, NULL);
 }
 
 int
@@ -249,7 +266,7 @@ engine_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 
 	if (rc == ENGINE_OK)
 		rc = e->ops->drop_orphan(e, role, name, err, errlen);
-	return engine_after(e, rc);
+	return engine_after(e, rc, err, errlen, NULL);
 }
 
 void

@@ -10,7 +10,8 @@
  *   ENGINE_OK     done;
  *   ENGINE_RETRY  the server is unreachable or busy: try again later;
  *   ENGINE_FAIL   the server refused for good (err says why).
- * err never contains a password.
+ * err never contains a password: whatever a client library or a server
+ * wrote into it is scrubbed (lib/scrub.h) on its way out of engine.c.
  */
 #ifndef PREVIEWD_ENGINE_H
 #define PREVIEWD_ENGINE_H

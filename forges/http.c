@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "lib/crypto.h"
+#include "lib/scrub.h"
 
 /* Forges recover from outages within minutes; waiting longer between
  * tries only delays the comment or the migration. */
@@ -200,9 +201,14 @@ http_classify(const struct http_response *res, int rc, const char *what,
 	enum forge_rc out = classify(res, rc, what, attempts, retry_ms, err,
 	    errlen);
 
+	/* curl's reasons quote nothing secret today; the scrubber makes sure
+	 * no future message does (lib/scrub.h). */
+	if (out != FORGE_OK)
+		(void)scrub_text(err, errlen);
 	if (http_observer != NULL)
 		http_observer(what, out == FORGE_RETRY && (res->status == 429 ||
-		    res->status == 403) ? "rate_limited" : names[out]);
+		    res->status == 403) ? "rate_limited" : names[out],
+		    out == FORGE_OK ? "" : err);
 	return out;
 }
 

@@ -51,11 +51,14 @@ struct http_response {
 	char error[256];                /* why no answer came */
 };
 
-/* Told the outcome of every classified forge call: what ("github",
- * "gitlab", "vercel") and "ok", "not_found", "retry", "rate_limited" or
- * "failed". The core counts them (core/metrics.h) without the forges
- * including it. Set once, before any thread starts. */
-typedef void (*http_observer_fn)(const char *what, const char *outcome);
+/* Told the outcome of every classified forge call: what ("GitHub",
+ * "GitLab", "Vercel", maybe with more words) and "ok", "not_found",
+ * "retry", "rate_limited" or "failed", with the (scrubbed) reason, "" for
+ * "ok". The core counts them and keeps the last one per forge for its
+ * health (core/metrics.h) without the forges including it. Set once,
+ * before any thread starts. */
+typedef void (*http_observer_fn)(const char *what, const char *outcome,
+    const char *reason);
 void http_set_observer(http_observer_fn fn);
 
 struct http_client *http_client_new(void);

@@ -11,12 +11,14 @@
 #include <civetweb.h>
 #include <openssl/crypto.h>
 
+#include "core/health.h"
 #include "engines/engine.h"
 #include "handlers/api.h"
 #include "lib/crypto.h"
 #include "core/jobs.h"
 #include "lib/log.h"
 #include "core/metrics.h"
+#include "lib/scrub.h"
 #include "lib/template.h"
 
 #define PAGE_MAX ((size_t)8 << 20)
@@ -246,7 +248,9 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "status",
 	    env_status_name(env_status_shown(e)));
 	cJSON_AddBoolToObject(o, "failed", e->status == ENV_FAILED);
-	cJSON_AddStringToObject(o, "error", e->error);
+	str_copy(buf, e->error, sizeof(buf));
+	(void)scrub_text(buf, sizeof(buf));
+	cJSON_AddStringToObject(o, "error", buf);
 	snprintf(buf, sizeof(buf), "%.12s", e->head_sha);
 	cJSON_AddStringToObject(o, "head_sha_short", buf);
 	api_add_time(o, "created_at", e->created_at);
@@ -323,6 +327,36 @@ page_pools(struct request *req)
 		cJSON_AddItemToArray(pools, o);
 	}
 	return pools;
+}
+
+/* What previewd depends on, as GET /api/v1/health shows it: the page
+ * is behind the admin token too, so it shows the (scrubbed) errors. */
+static void
+page_health(cJSON *data)
+{
+	bool ready = false;
+	cJSON *h = health_json(true, &ready), *list, *c;
+
+	cJSON_AddBoolToObject(data, "ready", ready);
+	list = h ? cJSON_DetachItemFromObjectCaseSensitive(h, "components") :
+	    NULL;
+	cJSON_ArrayForEach(c, list) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "state");
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
+		const cJSON *kind = cJSON_GetObjectItemCaseSensitive(c, "kind");
+		bool state = cJSON_IsString(kind) &&
+		    strcmp(kind->valuestring, "state") == 0;
+
+		cJSON_AddBoolToObject(c, "down", cJSON_IsString(st) &&
+		    strcmp(st->valuestring, "ok") != 0);
+		cJSON_AddStringToObject(c, "label", state ? "state file" :
+		    cJSON_IsString(name) ? name->valuestring : "");
+		cJSON_AddStringToObject(c, "kind_label", state ? "" :
+		    cJSON_IsString(kind) ? kind->valuestring : "");
+	}
+	cJSON_AddItemToObject(data, "health", list ? list :
+	    cJSON_CreateArray());
+	cJSON_Delete(h);
 }
 
 static void
@@ -407,6 +441,7 @@ admin_page(struct request *req)
 		sort_by_expiry(p.envs);
 	cJSON_AddNumberToObject(data, "count", p.count);
 	cJSON_AddItemToObject(data, "pools", page_pools(req));
+	page_health(data);
 	page_flash(req, data);
 	if (template_render(admin_template, data, &out) != 0) {
 		http_error(req, 500, "internal", "the page is too large");

@@ -12,6 +12,7 @@
 #include "lib/crypto.h"
 #include "core/jobs.h"
 #include "lib/log.h"
+#include "lib/scrub.h"
 #include "core/metrics.h"
 #include "lib/watch.h"
 
@@ -89,6 +90,16 @@ api_add_connection(cJSON *o, const struct config *cfg, const struct env *e,
 	cJSON_AddStringToObject(o, "user", e->role_name);
 }
 
+void
+api_add_error(cJSON *o, const char *key, const char *error)
+{
+	char text[sizeof(((struct env *)0)->error)];
+
+	str_copy(text, error, sizeof(text));
+	(void)scrub_text(text, sizeof(text));
+	api_add_text(o, key, text);
+}
+
 cJSON *
 api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 {
@@ -109,7 +120,7 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	api_add_time(o, "updated_at", e->updated_at);
 	api_add_time(o, "expires_at", live && e->want_present ? e->expires_at :
 	    0);
-	api_add_text(o, "error", e->error);
+	api_add_error(o, "error", e->error);
 	return o;
 }
 

@@ -47,6 +47,9 @@ void api_add_connection(cJSON *o, const struct config *cfg,
 /* An RFC 3339 time, or null for t <= 0; a string, or null when empty. */
 void api_add_time(cJSON *o, const char *key, int64_t t);
 void api_add_text(cJSON *o, const char *key, const char *v);
+/* An environment's stored error text, scrubbed (lib/scrub.h) again on
+ * its way out — a row may predate the scrubber — null when empty. */
+void api_add_error(cJSON *o, const char *key, const char *error);
 
 /* The URL handed out for e (its role's password unsealed): 0 ok. */
 int api_env_url(const struct config *cfg, const struct env *e, char *out,

@@ -45,7 +45,7 @@ db_item(const struct config *cfg, const struct env *e, bool with_url)
 	api_add_time(o, "created_at", e->created_at);
 	api_add_time(o, "expires_at", e->want_present &&
 	    e->status != ENV_DELETED ? e->expires_at : 0);
-	api_add_text(o, "error", e->error);
+	api_add_error(o, "error", e->error);
 	return o;
 }
 

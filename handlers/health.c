@@ -1,10 +1,11 @@
 /*
- * health: liveness.
+ * health: liveness, readiness and the health detail.
  */
 #include "handlers/health.h"
 
 #include "core/health.h"
 #include "core/metrics.h"
+#include "handlers/auth.h"
 
 int
 health_healthz(struct request *req)
@@ -29,16 +30,56 @@ health_metrics(struct request *req)
 	return 0;
 }
 
+/* The checks of core/health.h, and the listener: during shutdown
+ * webhooks are refused, so previewd is not ready even though its store
+ * answers. */
+static cJSON *
+health_now(bool detail, bool *ready)
+{
+	cJSON *root = health_json(detail, ready);
+	cJSON *checks = cJSON_GetObjectItemCaseSensitive(root, "checks");
+
+	if (root == NULL)
+		return NULL;
+	cJSON_AddStringToObject(checks, "listener", http_draining() ?
+	    "draining" : "ok");
+	if (http_draining()) {
+		*ready = false;
+		cJSON_ReplaceItemInObjectCaseSensitive(root, "ready",
+		    cJSON_CreateFalse());
+	}
+	return root;
+}
+
 int
 health_readyz(struct request *req)
 {
-	struct buf b;
-	bool ready;
+	bool ready = false;
+	cJSON *root = health_now(false, &ready);
 
-	buf_init(&b, 8192);
-	ready = health_report(&b);
-	http_reply(req, ready ? 200 : 503, "application/json",
-	    b.data ? b.data : "{}", b.data ? b.len : 2);
-	buf_release(&b);
+	if (root == NULL) {
+		http_error(req, 503, "unavailable", "out of memory");
+		return 0;
+	}
+	http_json(req, ready ? 200 : 503, root);
+	return 0;
+}
+
+int
+health_api(struct request *req)
+{
+	bool ready = false;
+	cJSON *root;
+
+	if (auth_bearer(req, NULL) != AUTH_ADMIN) {
+		auth_deny(req);
+		return 0;
+	}
+	if ((root = health_now(true, &ready)) == NULL) {
+		http_error(req, 503, "unavailable", "out of memory");
+		return 0;
+	}
+	/* 200 whatever the state: the request itself succeeded. */
+	http_json(req, 200, root);
 	return 0;
 }

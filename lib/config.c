@@ -27,6 +27,7 @@
 
 #include "lib/dburl.h"
 #include "lib/log.h"
+#include "lib/scrub.h"
 
 enum key_type {
 	K_STR,        /* any text */
@@ -182,6 +183,7 @@ struct parse_state {
 	struct config *cfg;
 	struct buf *errors;
 	int nerrors;
+	struct buf warnings;
 	struct section_seen seen[MAX_SECTIONS];
 	size_t nseen;
 	int global_set[ARRAY_SIZE(keys)];   /* line a key was set on, 0 if not */
@@ -200,6 +202,19 @@ config_error(struct parse_state *st, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (buf_vprintf(st->errors, fmt, ap) == 0)
 		buf_addstr(st->errors, "\n");
+	va_end(ap);
+}
+
+static void PRINTF_LIKE(3, 4)
+config_warning(struct parse_state *st, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf_printf(&st->warnings, "%s:%d: warning: ", st->path, line) != 0)
+		return;
+	va_start(ap, fmt);
+	if (buf_vprintf(&st->warnings, fmt, ap) == 0)
+		buf_addstr(&st->warnings, "\n");
 	va_end(ap);
 }
 
@@ -744,6 +759,90 @@ blueprint_check(struct parse_state *st, const struct repo_cfg *r,
 	    spec + 10, r->engine, st->cfg->server.templates_dir);
 }
 
+/* A token and where it was set, for the checks across tokens. */
+struct token_ref {
+	const char *value;
+	char name[300];       /* "[server] ci_token" */
+	int line;
+};
+
+/* Admin and CI tokens: long enough not to be guessed, and all different
+ * (a CI token equal to the admin token is an admin token; one shared by
+ * two repositories reads both). Messages name keys, never values. */
+static void
+tokens_check(struct parse_state *st)
+{
+	struct config *cfg = st->cfg;
+	struct token_ref *t;
+	size_t n = 0, i, j, idx;
+
+	if ((t = calloc(cfg->nrepos + 2, sizeof(*t))) == NULL) {
+		config_error(st, 1, "out of memory");
+		return;
+	}
+	(void)key_find("server", "admin_token", &idx);
+	t[n].value = cfg->server.admin_token;
+	t[n].line = st->global_set[idx];
+	snprintf(t[n++].name, sizeof(t->name), "[server] admin_token");
+	(void)key_find("server", "ci_token", &idx);
+	t[n].value = cfg->server.ci_token;
+	t[n].line = st->global_set[idx];
+	snprintf(t[n++].name, sizeof(t->name), "[server] ci_token");
+	(void)key_find("repo", "ci_token", &idx);
+	for (i = 0; i < cfg->nrepos; i++) {
+		t[n].value = cfg->repos[i].ci_token;
+		t[n].line = st->repo_set[i][idx];
+		snprintf(t[n++].name, sizeof(t->name), "[repo:%s] ci_token",
+		    cfg->repos[i].pattern);
+	}
+	for (i = 0; i < n; i++) {
+		if (t[i].value == NULL)
+			continue;
+		if (strlen(t[i].value) < CONFIG_TOKEN_MIN)
+			config_error(st, t[i].line, "%s is shorter than %d "
+			    "characters: use a long random one (e.g. from "
+			    "\"openssl rand -hex 24\")", t[i].name,
+			    CONFIG_TOKEN_MIN);
+		for (j = 0; j < i; j++)
+			if (t[j].value != NULL &&
+			    strcmp(t[i].value, t[j].value) == 0)
+				config_error(st, t[i].line, "%s equals %s: use "
+				    "different tokens", t[i].name, t[j].name);
+	}
+	free(t);
+}
+
+/* Webhook secrets the forge's settings may keep short: a warning. */
+static void
+webhook_secrets_check(struct parse_state *st)
+{
+	static const struct {
+		const char *section, *key;
+		size_t offset;
+	} v[] = {
+		{ "github", "webhook_secret",
+		  offsetof(struct config, github.webhook_secret) },
+		{ "gitlab", "webhook_token",
+		  offsetof(struct config, gitlab.webhook_token) },
+		{ "vercel", "webhook_secret",
+		  offsetof(struct config, vercel.webhook_secret) },
+	};
+	size_t i, idx;
+
+	for (i = 0; i < ARRAY_SIZE(v); i++) {
+		const char *value = *(char *const *)(const void *)
+		    ((const char *)st->cfg + v[i].offset);
+
+		if (value == NULL || strlen(value) >= CONFIG_WEBHOOK_SECRET_MIN)
+			continue;
+		(void)key_find(v[i].section, v[i].key, &idx);
+		config_warning(st, st->global_set[idx], "[%s] %s is shorter "
+		    "than %d characters: whoever guesses it can send webhooks; "
+		    "use a long random one (e.g. from \"openssl rand -hex "
+		    "32\")", v[i].section, v[i].key, CONFIG_WEBHOOK_SECRET_MIN);
+	}
+}
+
 static void
 config_validate(struct parse_state *st)
 {
@@ -855,6 +954,8 @@ config_validate(struct parse_state *st)
 		blueprint_check(st, r, "migrations", r->migrations);
 		blueprint_check(st, r, "seed", r->seed);
 	}
+	tokens_check(st);
+	webhook_secrets_check(st);
 }
 
 int
@@ -870,6 +971,7 @@ config_load(const char *path, struct config **out, struct buf *errors)
 	st.path = path;
 	st.errors = errors;
 	st.line_start = true;
+	buf_init(&st.warnings, 1 << 16);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
 	    (cfg->path = strdup(path)) == NULL) {
 		free(cfg);
@@ -883,6 +985,7 @@ config_load(const char *path, struct config **out, struct buf *errors)
 		if (strerror_r(errno, ebuf, sizeof(ebuf)) != 0)
 			str_copy(ebuf, "error", sizeof(ebuf));
 		buf_printf(errors, "%s: cannot open: %s\n", path, ebuf);
+		buf_release(&st.warnings);
 		config_free(cfg);
 		return -1;
 	}
@@ -906,9 +1009,13 @@ config_load(const char *path, struct config **out, struct buf *errors)
 		free(st.seen[i].name);
 	free(st.repo_set);
 	if (st.nerrors > 0) {
+		buf_release(&st.warnings);
 		config_free(cfg);
 		return -1;
 	}
+	if (st.warnings.len > 0)
+		cfg->warnings = strdup(st.warnings.data);
+	buf_release(&st.warnings);
 	*out = cfg;
 	return 0;
 }
@@ -948,6 +1055,7 @@ config_free(struct config *cfg)
 		free(cfg->repos[i].pattern);
 	free(cfg->repos);
 	free(cfg->path);
+	free(cfg->warnings);
 	crypto_wipe(cfg, sizeof(*cfg));
 	free(cfg);
 }
@@ -1009,11 +1117,63 @@ config_current(void)
 	return atomic_load(&current);
 }
 
+/* What a client library or a server could quote back, for lib/scrub.h:
+ * each admin URL's password as written and decoded, and every token and
+ * webhook secret. */
+static void
+config_scrub(const struct config *cfg)
+{
+	const struct engine_cfg *engines[] = { &cfg->postgres, &cfg->mysql };
+	struct dburl u[ARRAY_SIZE(engines)];
+	char raw[ARRAY_SIZE(engines)][768];
+	const char **v;
+	char err[128];
+	size_t n = 0, i;
+
+	memset(u, 0, sizeof(u));
+	memset(raw, 0, sizeof(raw));
+	if ((v = calloc(2 * ARRAY_SIZE(engines) + 12 + cfg->nrepos,
+	    sizeof(*v))) == NULL) {
+		log_warnx("out of memory: the secrets of the previous "
+		    "configuration stay the ones masked in messages");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(engines); i++) {
+		if (!engines[i]->configured || engines[i]->admin_url == NULL ||
+		    dburl_parse(engines[i]->admin_url, &u[i], err,
+		    sizeof(err)) != 0)
+			continue;
+		v[n++] = u[i].password;
+		if (dburl_password_raw(engines[i]->admin_url, raw[i],
+		    sizeof(raw[i])) == 0)
+			v[n++] = raw[i];
+	}
+	v[n++] = cfg->server.admin_token;
+	v[n++] = cfg->server.ci_token;
+	v[n++] = cfg->github.token;
+	v[n++] = cfg->github.webhook_secret;
+	v[n++] = cfg->gitlab.token;
+	v[n++] = cfg->gitlab.webhook_token;
+	v[n++] = cfg->gitlab.signing_token;
+	v[n++] = cfg->vercel.token;
+	v[n++] = cfg->vercel.webhook_secret;
+	for (i = 0; i < cfg->nrepos; i++)
+		v[n++] = cfg->repos[i].ci_token;
+	if (scrub_register(v, n) != 0)
+		log_warnx("out of memory: the secrets of the previous "
+		    "configuration stay the ones masked in messages");
+	crypto_wipe(u, sizeof(u));
+	crypto_wipe(raw, sizeof(raw));
+	free(v);
+}
+
 void
 config_install(struct config *cfg)
 {
 	struct config **v = realloc(installed, (ninstalled + 1) *
 	    sizeof(*installed));
+
+	config_scrub(cfg);
 
 	if (v != NULL) {
 		installed = v;
@@ -1029,6 +1189,7 @@ config_release_all(void)
 	size_t i;
 
 	atomic_store(&current, NULL);
+	scrub_release();
 	for (i = 0; i < ninstalled; i++)
 		config_free(installed[i]);
 	free(installed);

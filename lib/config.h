@@ -52,8 +52,19 @@ struct repo_cfg {
 	char *comment_password; /* NULL: [server] comment_password */
 };
 
+/* The shortest admin and CI token accepted: 24 characters of a random
+ * token are beyond guessing, fewer may not be. */
+#define CONFIG_TOKEN_MIN 24
+/* Webhook secrets shorter than this load with a warning: the forge's UI
+ * may limit what the operator can choose. */
+#define CONFIG_WEBHOOK_SECRET_MIN 16
+
 struct config {
 	char *path;
+	/* "FILE:LINE: warning: message" lines for what loads but should
+	 * not stay so (a short webhook secret), NULL when none. Never
+	 * holds a secret. */
+	char *warnings;
 	struct {
 		char *listen;
 		char *public_url;
@@ -112,8 +123,11 @@ struct config {
 	size_t nrepos;
 };
 
-/* Load and validate path. On success *out owns a new config; on failure
- * every error is appended to errors, one "FILE:LINE: message" per line. */
+/* Load and validate path. On success *out owns a new config (whose
+ * warnings the caller shows); on failure every error is appended to
+ * errors, one "FILE:LINE: message" per line. Tokens (admin and CI, of
+ * the server and of each repository) must be CONFIG_TOKEN_MIN characters
+ * or longer and all differ; messages name keys, never values. */
 int config_load(const char *path, struct config **out, struct buf *errors)
     MUST_CHECK;
 
@@ -130,7 +144,8 @@ const struct engine_cfg *config_engine(const struct config *cfg,
     const char *engine);
 
 /* The configuration in force (any thread), and making cfg it (main
- * thread; cfg is then owned here). */
+ * thread; cfg is then owned here). Installing also makes cfg's secrets
+ * the ones lib/scrub.h masks. */
 const struct config *config_current(void);
 void config_install(struct config *cfg);
 /* Free every config ever installed: at exit, after all threads stop. */

@@ -3,6 +3,7 @@
  */
 #include "lib/dburl.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,46 @@ get_part(CURLU *u, CURLUPart part, unsigned flags, char *out, size_t outsz,
 	return rc;
 }
 
+static bool
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+/* Where url has a '%' that is not an escape of two hex digits, or one of
+ * NUL: "the user name", "the password", "the URL"; NULL when none. The
+ * user information is what precedes the '@' of the authority (the part
+ * after "://" up to the first '/', '?' or '#'), the password what follows
+ * its first ':'. */
+static const char *
+bad_escape(const char *url)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth = sep != NULL ? sep + 3 : url;
+	const char *auth_end = auth + strcspn(auth, "/?#");
+	const char *at = NULL, *colon = NULL, *p;
+
+	for (p = auth; p < auth_end; p++)
+		if (*p == '@')
+			at = p;
+	if (at != NULL)
+		colon = memchr(auth, ':', (size_t)(at - auth));
+	for (p = url; *p != '\0'; p++) {
+		if (*p != '%')
+			continue;
+		if (is_hex(p[1]) && is_hex(p[2]) && !(p[1] == '0' && p[2] == '0')) {
+			p += 2;
+			continue;
+		}
+		if (at != NULL && p >= auth && p < at)
+			return colon != NULL && p > colon ? "the password" :
+			    "the user name";
+		return "the URL";
+	}
+	return NULL;
+}
+
 int
 dburl_parse(const char *url, struct dburl *out, char *err, size_t errlen)
 {
@@ -55,6 +96,15 @@ dburl_parse(const char *url, struct dburl *out, char *err, size_t errlen)
 		if (sep != NULL && sep[3] == '/') {
 			snprintf(err, errlen, "URL needs a host (Unix sockets "
 			    "are not supported)");
+			goto out;
+		}
+	}
+	{
+		const char *where = bad_escape(url);
+
+		if (where != NULL) {
+			snprintf(err, errlen, "invalid percent-escape in %s "
+			    "(a literal %% is written %%25)", where);
 			goto out;
 		}
 	}
@@ -114,6 +164,25 @@ out:
 	curl_url_cleanup(u);
 	if (rc != 0)
 		crypto_wipe(out->password, sizeof(out->password));
+	return rc;
+}
+
+int
+dburl_password_raw(const char *url, char *out, size_t outsz)
+{
+	CURLU *u = curl_url();
+	int rc = -1;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	if (u == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
+	    CURLUE_OK)
+		rc = get_part(u, CURLUPART_PASSWORD, 0, out, outsz, 1);
+	curl_url_cleanup(u);
+	if (rc != 0 && outsz > 0)
+		crypto_wipe(out, outsz);   /* no part of a password left */
 	return rc;
 }
 

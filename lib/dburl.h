@@ -23,9 +23,18 @@ struct dburl {
 };
 
 /* Parse url, decoding user, password and path. err gets a reason that
- * never contains the password. 0 ok, -1 otherwise. */
+ * never contains the password. A '%' that does not start an escape of
+ * two hex digits, or one that decodes to NUL, is refused wherever it is:
+ * libpq refuses it too (quoting the part, the password for one), and
+ * curl would pass it on undecoded, so the two would disagree on what the
+ * password is. 0 ok, -1 otherwise. */
 int dburl_parse(const char *url, struct dburl *out, char *err, size_t errlen)
     MUST_CHECK;
+
+/* The password of url as written, escapes and all (what libpq quotes
+ * when it cannot decode it), for lib/scrub.h: "" when there is none. 0
+ * ok, -1 when url does not parse. */
+int dburl_password_raw(const char *url, char *out, size_t outsz) MUST_CHECK;
 
 /* Parse "host", "host:port", "[v6]" or "[v6]:port". 0 ok, -1 otherwise;
  * *port stays as given when the text has no port. */

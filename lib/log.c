@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/scrub.h"
+
 enum log_level log_level_min = LL_INFO;
 static enum log_format log_fmt = LOG_TEXT;
 static _Thread_local char log_ctx[256];
@@ -148,6 +150,9 @@ log_vwrite(enum log_level level, const char *suffix, const char *fmt,
 	char msg[4096];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* The last line of defence: a secret that reached a message by a
+	 * path nobody scrubbed still never reaches the log. */
+	(void)scrub_text(msg, sizeof(msg));
 	log_emit(level, msg, suffix);
 }
 

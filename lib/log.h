@@ -9,6 +9,8 @@
  * log_warn appends strerror(errno), log_warnx does not (OpenBSD's
  * convention); fatal/fatalx log and exit(1). Never pass a secret: callers
  * log names and ids, never passwords, tokens or URLs with credentials.
+ * Each message is scrubbed (lib/scrub.h) all the same, in case one came
+ * from a client library that quoted one.
  */
 #ifndef PREVIEWD_LOG_H
 #define PREVIEWD_LOG_H

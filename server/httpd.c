@@ -66,6 +66,7 @@ static const struct route {
 	{ "DELETE", "/api/v1/databases/{}", databases_delete, -1 },
 	{ "GET", "/", admin_page, -1 },
 	{ "POST", "/admin/environments/{}/{}", admin_action, -1 },
+	{ "GET", "/api/v1/health", health_api, -1 },
 };
 
 /* The outcome a webhook's status says, when its handler said nothing. */

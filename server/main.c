@@ -94,6 +94,21 @@ out:
 	return rc;
 }
 
+/* A config's warnings (config.h) into the log, line by line: they never
+ * stop a start or a reload. */
+static void
+log_warnings(const struct config *cfg)
+{
+	char *copy, *line, *save = NULL;
+
+	if (cfg->warnings == NULL || (copy = strdup(cfg->warnings)) == NULL)
+		return;
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_warnx("%s", line);
+	free(copy);
+}
+
 static void
 log_apply(const struct config *cfg)
 {
@@ -128,6 +143,7 @@ reload(const char *path)
 	buf_release(&errors);
 	config_keep_fixed(fresh, config_current());
 	log_apply(fresh);
+	log_warnings(fresh);
 	config_install(fresh);
 	log_info("reload: configuration from %s in force", path);
 	/* Pool sizes and servers may have changed: the reaper's jobs, now. */
@@ -143,6 +159,7 @@ serve(struct config *cfg)
 
 	config_install(cfg);
 	log_apply(cfg);
+	log_warnings(cfg);
 
 	/* glibc gives each thread that allocates its own arena (up to 8 per
 	 * core); with 128 HTTP threads each keeping freed webhook bodies,
@@ -301,6 +318,10 @@ main(int argc, char **argv)
 		}
 		notify_release();
 		admin_release();
+		/* Warnings go with the errors, to stderr; they do not fail
+		 * the check. */
+		if (cfg->warnings != NULL)
+			fputs(cfg->warnings, stderr);
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;

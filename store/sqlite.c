@@ -408,3 +408,16 @@ store_each_row(struct store *st, const char *sql, const char *const *params,
 	sqlite3_finalize(s);
 	return rc;
 }
+
+int
+store_ping(struct store *st)
+{
+	int64_t jobs;
+	int rc;
+
+	if (store_begin(st) != 0)
+		return -1;
+	rc = store_job_count(st, &jobs);
+	store_rollback(st);
+	return rc;
+}

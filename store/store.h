@@ -436,4 +436,11 @@ int store_job_reset(struct store *st) MUST_CHECK;
 
 int store_job_count(struct store *st, int64_t *count) MUST_CHECK;
 
+/* ---- health ---- */
+
+/* Whether the state file answers a read and its write lock can be taken
+ * (BEGIN IMMEDIATE, then rolled back): what accepting a webhook needs.
+ * 0 ok, -1 (logged) otherwise. */
+int store_ping(struct store *st) MUST_CHECK;
+
 #endif

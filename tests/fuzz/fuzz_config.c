@@ -38,8 +38,8 @@ static const struct {
 } env[] = {
 	{ "PREVIEWD_SECRET_KEY",
 	  "f00dfacef00dfacef00dfacef00dfacef00dfacef00dfacef00dfacef00dface" },
-	{ "PREVIEWD_ADMIN_TOKEN", SECRET_MARK "admin-91f3" },
-	{ "PREVIEWD_CI_TOKEN", SECRET_MARK "ci-5be0" },
+	{ "PREVIEWD_ADMIN_TOKEN", SECRET_MARK "admin-91f3c0de5e" },
+	{ "PREVIEWD_CI_TOKEN", SECRET_MARK "ci-5be0f1a9c3d7b" },
 	{ "GITHUB_WEBHOOK_SECRET", SECRET_MARK "github-2c77" },
 	{ "GITHUB_TOKEN", SECRET_MARK "ghtoken-8e01" },
 	{ "GITLAB_TOKEN", SECRET_MARK "gltoken-44c2" },
@@ -154,6 +154,22 @@ check_config(const char *path, const struct config *c)
 	FUZZ_CHECK(!c->gitlab.configured || c->gitlab.signing_token == NULL ||
 	    strncmp(c->gitlab.signing_token, "whsec_", 6) == 0,
 	    "[gitlab] signing_token");
+
+	/* Tokens: long enough, all different; warnings show no secret. */
+	FUZZ_CHECK(strlen(c->server.admin_token) >= CONFIG_TOKEN_MIN,
+	    "short admin_token loaded");
+	FUZZ_CHECK(c->server.ci_token == NULL ||
+	    (strlen(c->server.ci_token) >= CONFIG_TOKEN_MIN &&
+	    strcmp(c->server.ci_token, c->server.admin_token) != 0),
+	    "ci_token short or equal to admin_token");
+	for (i = 0; i < c->nrepos; i++)
+		FUZZ_CHECK(c->repos[i].ci_token == NULL ||
+		    (strlen(c->repos[i].ci_token) >= CONFIG_TOKEN_MIN &&
+		    strcmp(c->repos[i].ci_token, c->server.admin_token) != 0),
+		    "[repo:%s] ci_token short or equal to admin_token",
+		    c->repos[i].pattern);
+	FUZZ_CHECK(c->warnings == NULL || strstr(c->warnings, SECRET_MARK) ==
+	    NULL, "a secret in the warnings:\n%s", c->warnings);
 
 	for (i = 0; i < c->nrepos; i++) {
 		const struct repo_cfg *r = &c->repos[i];

@@ -43,6 +43,10 @@ static const char *const reasons[] = {
 	"URL part too long",
 	"bad port",
 	"database name too long",
+	"IPv6 zone ids are not supported",
+	"invalid percent-escape in the user name (a literal % is written %25)",
+	"invalid percent-escape in the password (a literal % is written %25)",
+	"invalid percent-escape in the URL (a literal % is written %25)",
 };
 
 static bool

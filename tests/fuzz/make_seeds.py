@@ -213,7 +213,7 @@ interval = 10m
 forks = allow
 migrations = repo:db/migrations
 seed = repo:db/seed.sql
-ci_token = acme-ci
+ci_token = fuzz-seed-acme-ci-token-0123456789
 
 [repo:grp/sub/shop]
 engine = mysql
@@ -256,11 +256,13 @@ def config():
     write("config", "full.conf", CONF_FULL)
     write("config", "errors.conf", CONF_ERRORS)
     write("config", "minimal-crlf.conf",
-          "[server]\r\nsecret_key = %s\r\nadmin_token = adm\r\n"
+          "[server]\r\nsecret_key = %s\r\n"
+          "admin_token = fuzz-seed-admin-token-0123456789\r\n"
           "[postgres]\r\nadmin_url = postgresql://admin@db.internal/postgres\r\n"
           % KEY64)
     write("config", "github-app.conf",
-          "[server]\nsecret_key = env:PREVIEWD_SECRET_KEY\nadmin_token = adm\n"
+          "[server]\nsecret_key = env:PREVIEWD_SECRET_KEY\n"
+          "admin_token = fuzz-seed-admin-token-0123456789\n"
           "[mysql]\nadmin_url = env:PREVIEWD_BAD_URL\n"
           "[github]\nwebhook_secret = s\napp_id = 12345\n"
           "private_key_file = /nonexistent/key.pem\n"
@@ -311,6 +313,19 @@ def rfc3339_duration():
     write("rfc3339_duration", "bounds", b"42\0" + bytes(range(16)))
 
 
+def scrub():
+    write("scrub", "libpq-quote",
+          parts("\x00\x00", "Wr0ngPassw0rd-%41%2B", "Wr0ngPassw0rd-A+", "",
+                'invalid percent-encoded token: "Wr0ngPassw0rd-%41%2B"'))
+    write("scrub", "user-echoed-cut",
+          parts("\x51\x01", "Wr0ngPassw0rd-A+", "ghp_token_0123456789", "abcd",
+                'password authentication failed for user "Wr0ngPassw0rd-A+" abcdabcd Wr0ngPa'))
+    write("scrub", "overlaps-and-mask",
+          parts("\x08\x00", "abab", "ted]x", "aba", "ababab [redacted]x ted]xx aba"))
+    write("scrub", "clean", parts("\x00\x01", "Wr0ngPassw0rd", "", "",
+                                  "connection refused"))
+
+
 if __name__ == "__main__":
     webhooks()
     jscan()
@@ -319,3 +334,4 @@ if __name__ == "__main__":
     dburl()
     template()
     rfc3339_duration()
+    scrub()

@@ -6,6 +6,7 @@ from pathlib import Path
 from previewd import pr_payload, wait_until
 
 REPO = "acme/shop"
+OTHER_TOKEN = "other-repo-token-0123456789"
 
 
 def open_pr(d, number):
@@ -24,7 +25,7 @@ def env_now(d, number, wait=None):
 
 def test_tokens_and_parameters(pg, pg_config, previewd_factory):
     cfg = dict(pg_config)
-    cfg["repo:acme/other"] = {"ci_token": "other-repo-token"}
+    cfg["repo:acme/other"] = {"ci_token": OTHER_TOKEN}
     d = previewd_factory(cfg)
     # Nothing yet: 404; wait=0 does not wait.
     status, _, body = d.env_for(REPO, 16)
@@ -35,9 +36,9 @@ def test_tokens_and_parameters(pg, pg_config, previewd_factory):
     status, hdrs, _ = d.env_for(REPO, 16, token="wrong")
     assert status == 401 and hdrs.get("www-authenticate", "").startswith("Bearer")
     assert d.env_for(REPO, 16, token=d.admin_token)[0] == 404
-    assert d.env_for("acme/other", 16, token="other-repo-token")[0] == 404
-    assert d.env_for(REPO, 16, token="other-repo-token")[0] == 401
-    assert d.get_json("/api/v1/environments", token="other-repo-token")[0] == 401
+    assert d.env_for("acme/other", 16, token=OTHER_TOKEN)[0] == 404
+    assert d.env_for(REPO, 16, token=OTHER_TOKEN)[0] == 401
+    assert d.get_json("/api/v1/environments", token=OTHER_TOKEN)[0] == 401
     assert d.get_json("/api/v1/environments")[0] == 401
     # Bad parameters are 400 with a JSON error.
     for kw in ({"wait": 301}, {"wait": "soon"}, {"wait": -1}, {"fmt": "yaml"},

@@ -22,14 +22,14 @@ public_host = db.example.com:5432
 pool_size = 4
 
 [github]
-webhook_secret = s3cret
+webhook_secret = s3cret-webhook-0123
 token = ghp_example
 api_url = https://api.github.com
 
 [repo:acme/shop]
 engine = postgres
 ttl = 72h
-ci_token = shop-token
+ci_token = shop-token-0123456789abcdef
 forks = deny
 
 [repo:acme/*]
@@ -62,12 +62,13 @@ def test_usage_errors():
 
 
 def test_check_config_ok(tmp_path):
-    (tmp_path / "ci_token").write_text("ci-secret\n")
+    (tmp_path / "ci_token").write_text("ci-secret-0123456789abcdef\n")
     path = tmp_path / "previewd.conf"
     path.write_text(GOOD.format(tmp=tmp_path, key="ab" * 32))
     code, out, err = run("check-config", "--config", str(path),
-                         env={"TEST_ADMIN_TOKEN": "adm", "PATH": "/usr/bin:/bin"})
-    assert (code, out) == (0, "configuration OK\n"), err
+                         env={"TEST_ADMIN_TOKEN": "adm-0123456789abcdefghijk",
+                              "PATH": "/usr/bin:/bin"})
+    assert (code, out, err) == (0, "configuration OK\n", ""), err
 
 
 def test_check_config_reports_every_error_with_its_line(tmp_path):
@@ -132,3 +133,67 @@ def test_serve_refuses_a_bad_config(tmp_path):
     path.write_text("[server]\nworkers = 0\n")
     code, _, err = run("serve", "--config", str(path))
     assert code == 1 and "%s:2:" % path in err
+
+
+TOKENS = """\
+[server]
+state_path = {tmp}/state.db
+secret_key = {key}
+admin_token = {admin}
+ci_token = {ci}
+
+[postgres]
+admin_url = postgresql://previewd:pw@db.internal:5432/postgres
+
+[github]
+webhook_secret = {hook}
+
+[repo:acme/shop]
+ci_token = file:{tmp}/shop_token
+"""
+
+
+def check_tokens(tmp_path, admin, ci, shop, hook="hook-secret-0123456789"):
+    (tmp_path / "shop_token").write_text(shop + "\n")
+    path = tmp_path / "tokens.conf"
+    path.write_text(TOKENS.format(tmp=tmp_path, key="ab" * 32, admin=admin, ci=ci,
+                                  hook=hook))
+    return run("check-config", "--config", str(path), env={"PATH": "/usr/bin:/bin"})
+
+
+def test_check_config_refuses_short_and_equal_tokens(tmp_path):
+    """An admin or CI token shorter than 24 characters, or two tokens
+    alike (a CI token equal to the admin token is an admin token), are
+    errors that name the keys and never the values."""
+    admin, ci = "A" * 30, "C" * 30
+    code, out, err = check_tokens(tmp_path, admin, ci, "S" * 30)
+    assert (code, out, err) == (0, "configuration OK\n", "")
+
+    code, out, err = check_tokens(tmp_path, "short-admin-token", ci, "S" * 30)
+    assert code == 1 and out == ""
+    assert "[server] admin_token is shorter than 24 characters" in err, err
+    assert "short-admin-token" not in err
+
+    code, _, err = check_tokens(tmp_path, admin, admin, "S" * 30)
+    assert code == 1
+    assert "[server] ci_token equals [server] admin_token: use different tokens" in err
+    assert admin not in err
+
+    # The repository's token comes from a file: its value is compared.
+    code, _, err = check_tokens(tmp_path, admin, ci, ci)
+    assert code == 1
+    assert "[repo:acme/shop] ci_token equals [server] ci_token" in err, err
+    assert ci not in err
+
+    # serve refuses the same configuration at start-up.
+    r = subprocess.run([binary(), "serve", "--config", str(tmp_path / "tokens.conf")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "ci_token equals" in r.stderr, r.stderr
+
+
+def test_check_config_warns_about_a_short_webhook_secret(tmp_path):
+    code, out, err = check_tokens(tmp_path, "A" * 30, "C" * 30, "S" * 30, hook="s3cret")
+    assert (code, out) == (0, "configuration OK\n"), err
+    assert re.fullmatch(r"\S+tokens\.conf:11: warning: \[github\] webhook_secret is "
+                        r"shorter than 16 characters: .*\n", err), err
+    assert "s3cret" not in err

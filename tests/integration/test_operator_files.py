@@ -470,6 +470,9 @@ def _in_opt_namespace(dest, argv):
     return None if r.returncode == 97 else r
 
 
+# check-config wants admin and CI tokens of 24 characters or more.
+ADMIN_TOKEN = secrets.token_urlsafe(24)
+
 BLUEPRINT_CONFIG = """\
 [server]
 listen = 127.0.0.1:18080
@@ -500,7 +503,7 @@ def test_installed_binary_finds_its_templates(installed, tmp_path):
     conf = tmp_path / "previewd.conf"
     conf.write_text(BLUEPRINT_CONFIG.format(tmp=tmp_path, key=secrets.token_hex(32),
                                             pw=secrets.token_urlsafe(16)))
-    env = {"PATH": "/usr/bin:/bin", "PREVIEWD_TEST_ADMIN_TOKEN": "adm"}
+    env = {"PATH": "/usr/bin:/bin", "PREVIEWD_TEST_ADMIN_TOKEN": ADMIN_TOKEN}
     installed_bin = PREFIX + "/bin/previewd"
 
     # Outside the namespace /opt/previewd does not exist: the installed
@@ -514,7 +517,7 @@ def test_installed_binary_finds_its_templates(installed, tmp_path):
             % PREFIX in r.stderr, r.stderr
 
     r = _in_opt_namespace(dest, ["env", "-i", "PATH=/usr/bin:/bin",
-                                 "PREVIEWD_TEST_ADMIN_TOKEN=adm",
+                                 "PREVIEWD_TEST_ADMIN_TOKEN=" + ADMIN_TOKEN,
                                  installed_bin, "check-config", "--config", str(conf)])
     if r is not None:
         assert (r.returncode, r.stdout) == (0, "configuration OK\n"), r.stderr
@@ -542,7 +545,8 @@ def test_installed_binary_serves_tls(installed, tmp_path):
     (tmp_path / "key.pem").write_text(pem["key"])
     port = free_port()
     conf = tmp_path / "tls.conf"
-    conf.write_text(TLS_CONFIG.format(tmp=tmp_path, port=port, key=secrets.token_hex(32)))
+    conf.write_text(TLS_CONFIG.format(tmp=tmp_path, port=port, key=secrets.token_hex(32),
+                                      token=ADMIN_TOKEN))
     if _in_opt_namespace(dest, ["true"]) is None:
         pytest.skip("no mount namespaces to put the install at %s" % PREFIX)
     script = ('mount -t tmpfs tmpfs /opt && mkdir /opt/previewd && '
@@ -590,7 +594,7 @@ TLS_CONFIG = """\
 listen = 127.0.0.1:{port}
 state_path = {tmp}/state.db
 secret_key = {key}
-admin_token = adm
+admin_token = {token}
 tls_cert = {tmp}/cert.pem
 tls_key = {tmp}/key.pem
 

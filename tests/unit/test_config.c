@@ -12,7 +12,13 @@
  *     several errors all reported, nothing returned on error, and no
  *     secret value in any message;
  *   - lines longer than inih's default 200 characters;
- *   - config_repo matching and config_engine.
+ *   - config_repo matching and config_engine;
+ *   - admin and CI tokens (server and repository) shorter than 24
+ *     characters or equal to another are errors naming the keys, also
+ *     when they come from file: or env:; a short webhook secret is a
+ *     warning; an admin URL with a bad percent-escape is an error that
+ *     does not show it; config_install registers the secrets that
+ *     lib/scrub.h masks.
  *
  * Each test writes its files into its own mkdtemp directory, removed by
  * the teardown. Environment variables are set and unset by the test that
@@ -33,11 +39,16 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+#include "lib/scrub.h"
 
 #define KEY64 "000102030405060708090a0b0c0d0e0f" \
               "101112131415161718191a1b1c1d1e1f"
+/* Tokens long enough for config_validate (CONFIG_TOKEN_MIN). */
+#define ADMIN_TOK "adm-token-0123456789abcdef"
+#define CI_TOK "ci-token-0123456789abcdefgh"
+#define REPO_TOK "repo-ci-0123456789abcdefghi"
 /* A valid [server] (lines 1-3) and [postgres] (2 lines). */
-#define SERVER "[server]\nsecret_key = " KEY64 "\nadmin_token = adm\n"
+#define SERVER "[server]\nsecret_key = " KEY64 "\nadmin_token = " ADMIN_TOK "\n"
 #define PG "[postgres]\nadmin_url = postgresql://admin@db.internal/postgres\n"
 
 struct fx {
@@ -208,8 +219,8 @@ static const char full_text[] =
     "public_url = https://previews.example.com\n"
     "state_path = /srv/previewd/state.db\n"
     "secret_key = " KEY64 "\n"
-    "admin_token = adm-token\n"
-    "ci_token = ci-token\n"
+    "admin_token = " ADMIN_TOK "\n"
+    "ci_token = " CI_TOK "\n"
     "workers = 8\n"
     "log_level = debug\n"
     "log_format = json\n"
@@ -240,7 +251,7 @@ static const char full_text[] =
     "[repo:acme/shop]\n"                                         /* 36 */
     "engine = postgres\n"
     "ttl = 2d\n"
-    "ci_token = repo-ci\n"
+    "ci_token = " REPO_TOK "\n"
     "forks = allow\n"
     "\n"
     "[mysql]\n"                                                  /* 42 */
@@ -282,8 +293,8 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.state_path, "/srv/previewd/state.db");
 	for (i = 0; i < CRYPTO_KEY_LEN; i++)
 		assert_int_equal(c->server.secret_key[i], i);
-	assert_string_equal(c->server.admin_token, "adm-token");
-	assert_string_equal(c->server.ci_token, "ci-token");
+	assert_string_equal(c->server.admin_token, ADMIN_TOK);
+	assert_string_equal(c->server.ci_token, CI_TOK);
 	assert_int_equal(c->server.workers, 8);
 	assert_string_equal(c->server.log_level, "debug");
 	assert_string_equal(c->server.log_format, "json");
@@ -324,7 +335,7 @@ test_full_file_loads_every_value(void **state)
 	assert_int_equal(c->repos[0].line, 36);
 	assert_string_equal(c->repos[0].engine, "postgres");
 	assert_int_equal(c->repos[0].ttl, 2 * 86400);
-	assert_string_equal(c->repos[0].ci_token, "repo-ci");
+	assert_string_equal(c->repos[0].ci_token, REPO_TOK);
 	assert_string_equal(c->repos[0].forks, "allow");
 	assert_string_equal(c->repos[1].pattern, "acme/api");
 	assert_int_equal(c->repos[1].line, 47);
@@ -479,10 +490,11 @@ test_crlf_and_blanks(void **state)
 
 	load_ok(f, "\r\n; comment\r\n# comment\r\n  [server]  \r\n"
 	    "secret_key = " KEY64 "\r\n"
-	    "admin_token =   spaced-token   \r\n"
+	    "admin_token =   spaced-token-0123456789abcd   \r\n"
 	    "\t workers=6\r\n"
 	    "[postgres]\r\nadmin_url = postgresql://a@h/db\r\n");
-	assert_string_equal(f->cfg->server.admin_token, "spaced-token");
+	assert_string_equal(f->cfg->server.admin_token,
+	    "spaced-token-0123456789abcd");
 	assert_int_equal(f->cfg->server.workers, 6);
 	assert_string_equal(f->cfg->postgres.admin_url, "postgresql://a@h/db");
 }
@@ -501,7 +513,7 @@ test_utf8_bom_accepted(void **state)
 	if (load(f, "\xef\xbb\xbf" SERVER PG) != 0)
 		fail_msg("a file starting with a UTF-8 BOM is "
 		    "rejected:\n%s", f->errors.data);
-	assert_string_equal(f->cfg->server.admin_token, "adm");
+	assert_string_equal(f->cfg->server.admin_token, ADMIN_TOK);
 }
 
 /* ---- env: and file: ---- */
@@ -513,9 +525,10 @@ test_env_and_file_values(void **state)
 	const char *tok, *whs, *multi;
 	char text[4096];
 
-	assert_int_equal(setenv("PVD_TEST_ADMIN_TOKEN", "from-env", 1), 0);
+	assert_int_equal(setenv("PVD_TEST_ADMIN_TOKEN",
+	    "from-env-0123456789abcdefgh", 1), 0);
 	assert_int_equal(setenv("PVD_TEST_SECRET_KEY", KEY64, 1), 0);
-	tok = strdup(write_aux(f, "token", "from-file\n"));
+	tok = strdup(write_aux(f, "token", "from-file-0123456789abcdefg\n"));
 	whs = strdup(write_aux(f, "whsec", "crlf-secret\r\n\r\n"));
 	multi = strdup(write_aux(f, "multi", "line1\nline2\n"));
 	snprintf(text, sizeof(text),
@@ -533,10 +546,12 @@ test_env_and_file_values(void **state)
 	unsetenv("PVD_TEST_ADMIN_TOKEN");
 	unsetenv("PVD_TEST_SECRET_KEY");
 
-	assert_string_equal(f->cfg->server.admin_token, "from-env");
+	assert_string_equal(f->cfg->server.admin_token,
+	    "from-env-0123456789abcdefgh");
 	assert_int_equal(f->cfg->server.secret_key[0], 0x00);
 	assert_int_equal(f->cfg->server.secret_key[31], 0x1f);
-	assert_string_equal(f->cfg->server.ci_token, "from-file");
+	assert_string_equal(f->cfg->server.ci_token,
+	    "from-file-0123456789abcdefg");
 	assert_string_equal(f->cfg->server.state_path, "envy:literal");
 	assert_string_equal(f->cfg->github.webhook_secret, "crlf-secret");
 	/* Only trailing newlines go. */
@@ -577,7 +592,8 @@ test_empty_required_secret_rejected(void **state)
 			    "[server]\nsecret_key = " KEY64 "\n"
 			    "admin_token = %s\n" PG
 			    "[github]\nwebhook_secret = %s\n",
-			    k == 1 ? value : "adm", k == 0 ? value : "whsec");
+			    k == 1 ? value : ADMIN_TOK, k == 0 ? value :
+			    "whsec");
 			if (load(f, text) == 0) {
 				print_error("%s = \"%s\" loads as "
 				    "an empty secret\n", keys[k], value);
@@ -682,14 +698,16 @@ static const struct {
 	{ "repo ttl above maximum",
 	  SERVER PG "[repo:acme/shop]\nttl = 366d ;<-\n", "\"ttl\"" },
 	{ "short secret_key",
-	  "[server]\nsecret_key = 0011 ;<-\nadmin_token = adm\n" PG,
+	  "[server]\nsecret_key = 0011 ;<-\nadmin_token = " ADMIN_TOK "\n" PG,
 	  "\"secret_key\"" },
 	{ "secret_key not hex",
 	  "[server]\nsecret_key = zz0102030405060708090a0b0c0d0e0f"
-	  "101112131415161718191a1b1c1d1e1f ;<-\nadmin_token = adm\n" PG,
+	  "101112131415161718191a1b1c1d1e1f ;<-\nadmin_token = " ADMIN_TOK "\n"
+	  PG,
 	  "\"secret_key\"" },
 	{ "secret_key too long",
-	  "[server]\nsecret_key = " KEY64 "00 ;<-\nadmin_token = adm\n" PG,
+	  "[server]\nsecret_key = " KEY64 "00 ;<-\nadmin_token = " ADMIN_TOK
+	  "\n" PG,
 	  "\"secret_key\"" },
 	{ "bad enum",
 	  SERVER "log_level = verbose ;<-\n" PG,
@@ -761,7 +779,7 @@ static const struct {
 	  "; header\n\n[server] ;<-\nsecret_key = " KEY64 "\n" PG,
 	  "[server] needs \"admin_token\"" },
 	{ "missing secret_key",
-	  "\n[server] ;<-\nadmin_token = t\n" PG,
+	  "\n[server] ;<-\nadmin_token = " ADMIN_TOK "\n" PG,
 	  "[server] needs \"secret_key\"" },
 	{ "missing webhook_secret",
 	  SERVER PG "\n[github] ;<-\ntoken = t\n",
@@ -874,7 +892,7 @@ test_all_errors_reported(void **state)
 	    "[server]\n"                                  /* 1 */
 	    "secret_key = 1234\n"                         /* 2: bad key */
 	    "workers = lots\n"                            /* 3: bad int */
-	    "admin_token = t\n"                           /* 4 */
+	    "admin_token = " ADMIN_TOK "\n"                /* 4 */
 	    "nonsense\n"                                  /* 5: syntax */
 	    "color = red\n"                               /* 6: unknown */
 	    "[postgres]\n"                                /* 7: no admin_url */
@@ -914,7 +932,7 @@ test_errors_never_show_secrets(void **state)
 	snprintf(text, sizeof(text),
 	    "[server]\n"
 	    "secret_key = S3CR3T-VALUE\n"
-	    "admin_token = t\n"
+	    "admin_token = " ADMIN_TOK "\n"
 	    "admin_token = S3CR3T-VALUE\n"
 	    "workers = S3CR3T-VALUE\n"
 	    "listen = S3CR3T-VALUE\n"
@@ -1093,6 +1111,230 @@ test_repo_engine_default(void **state)
 	assert_string_equal(config_repo(f->cfg, "a/c")->engine, "mysql");
 }
 
+/* ---- tokens (issue 24, item 10) ---- */
+
+/* A token of n characters, distinct per tag. */
+static const char *
+token_of(char tag, size_t n)
+{
+	static char t[8][64];
+	static int next;
+	char *p = t[next++ % 8];
+
+	memset(p, tag, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void
+assert_no_value(const struct fx *f, const char *value)
+{
+	if (f->errors.data != NULL && strstr(f->errors.data, value) != NULL)
+		fail_msg("an error shows the token:\n%s", f->errors.data);
+}
+
+/* Admin and CI tokens shorter than CONFIG_TOKEN_MIN are errors at their
+ * line, naming the key and never the value; CONFIG_TOKEN_MIN itself is
+ * fine. */
+static void
+test_short_tokens_rejected(void **state)
+{
+	struct fx *f = *state;
+	char text[2048];
+	const char *shortt = token_of('s', CONFIG_TOKEN_MIN - 1);
+
+	snprintf(text, sizeof(text), "[server]\nsecret_key = " KEY64 "\n"
+	    "admin_token = %s ;<-\n" PG, shortt);
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "[server] admin_token is shorter "
+	    "than 24 characters");
+	assert_int_equal(error_lines(f), 1);
+	assert_no_value(f, shortt);
+
+	snprintf(text, sizeof(text), SERVER "ci_token = %s ;<-\n" PG, shortt);
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "[server] ci_token is shorter");
+	assert_no_value(f, shortt);
+
+	snprintf(text, sizeof(text), SERVER PG "[repo:acme/shop]\n"
+	    "ci_token = %s ;<-\n", "a");
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "[repo:acme/shop] ci_token is "
+	    "shorter");
+
+	snprintf(text, sizeof(text), "[server]\nsecret_key = " KEY64 "\n"
+	    "admin_token = %s\nci_token = %s\n" PG "[repo:a/b]\nci_token = %s\n",
+	    token_of('a', CONFIG_TOKEN_MIN), token_of('c', CONFIG_TOKEN_MIN),
+	    token_of('r', CONFIG_TOKEN_MIN));
+	load_ok(f, text);
+}
+
+/* Any two admin or CI tokens equal: an error at the later one's line
+ * naming both keys and neither value. */
+static void
+test_equal_tokens_rejected(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *text;
+		const char *message;
+	} cases[] = {
+		{ SERVER "ci_token = " ADMIN_TOK " ;<-\n" PG,
+		  "[server] ci_token equals [server] admin_token: use "
+		  "different tokens" },
+		{ SERVER "ci_token = " CI_TOK "\n" PG "[repo:acme/shop]\n"
+		  "ci_token = " CI_TOK " ;<-\n",
+		  "[repo:acme/shop] ci_token equals [server] ci_token" },
+		{ SERVER PG "[repo:acme/shop]\nci_token = " ADMIN_TOK " ;<-\n",
+		  "[repo:acme/shop] ci_token equals [server] admin_token" },
+		{ SERVER PG "[repo:acme/shop]\nci_token = " REPO_TOK "\n"
+		  "[repo:acme/*]\nci_token = " REPO_TOK " ;<-\n",
+		  "[repo:acme/*] ci_token equals [repo:acme/shop] ci_token" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (load(f, cases[i].text) != -1)
+			fail_msg("case %zu loads", i);
+		assert_error(f, marked_line(cases[i].text), cases[i].message);
+		assert_int_equal(error_lines(f), 1);
+		assert_no_value(f, ADMIN_TOK);
+		assert_no_value(f, CI_TOK);
+		assert_no_value(f, REPO_TOK);
+	}
+}
+
+/* What is compared is the value in force: file: and env: resolved. */
+static void
+test_equal_tokens_resolved(void **state)
+{
+	struct fx *f = *state;
+	char text[4096];
+	const char *path;
+
+	path = strdup(write_aux(f, "admin", ADMIN_TOK "\n"));
+	assert_int_equal(setenv("PVD_TEST_CI_TOKEN", ADMIN_TOK, 1), 0);
+	snprintf(text, sizeof(text), "[server]\nsecret_key = " KEY64 "\n"
+	    "admin_token = file:%s\nci_token = env:PVD_TEST_CI_TOKEN ;<-\n" PG,
+	    path);
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "[server] ci_token equals "
+	    "[server] admin_token");
+	assert_no_value(f, ADMIN_TOK);
+	/* A short one from a file is as short. */
+	free((void *)path);
+	path = strdup(write_aux(f, "short", "short-token\n"));
+	snprintf(text, sizeof(text), SERVER PG "[repo:acme/shop]\n"
+	    "ci_token = file:%s ;<-\n", path);
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "[repo:acme/shop] ci_token is "
+	    "shorter");
+	assert_no_value(f, "short-token");
+	unsetenv("PVD_TEST_CI_TOKEN");
+	free((void *)path);
+}
+
+/* A webhook secret shorter than CONFIG_WEBHOOK_SECRET_MIN loads, with a
+ * warning naming the key and not the value. */
+static void
+test_short_webhook_secret_warns(void **state)
+{
+	struct fx *f = *state;
+	char text[2048], want[PATH_MAX + 128];
+
+	snprintf(text, sizeof(text), SERVER PG
+	    "[github]\nwebhook_secret = whsec-short\n"        /* 7 */
+	    "[gitlab]\nwebhook_token = gl-short\n"            /* 9 */
+	    "[vercel]\nwebhook_secret = %s\n",                /* 11 */
+	    token_of('v', CONFIG_WEBHOOK_SECRET_MIN));
+	load_ok(f, text);
+	assert_non_null(f->cfg->warnings);
+	snprintf(want, sizeof(want), "%s:7: warning: [github] webhook_secret "
+	    "is shorter than 16 characters", f->path);
+	assert_non_null(strstr(f->cfg->warnings, want));
+	snprintf(want, sizeof(want), "%s:9: warning: [gitlab] webhook_token "
+	    "is shorter", f->path);
+	assert_non_null(strstr(f->cfg->warnings, want));
+	assert_null(strstr(f->cfg->warnings, "[vercel]"));
+	assert_null(strstr(f->cfg->warnings, "whsec-short"));
+	assert_null(strstr(f->cfg->warnings, "gl-short"));
+
+	load_ok(f, SERVER PG);
+	assert_null(f->cfg->warnings);
+}
+
+/* ---- database URLs as libpq and MariaDB read them (item 5) ---- */
+
+static void
+test_bad_percent_escape_rejected(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *url;
+		const char *where;
+	} cases[] = {
+		{ "postgresql://admin:Wr0ng%zzPw@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://admin:Wr0ngPw%@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://admin:Wr0ngPw%4@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://admin:Wr0ng%00Pw@db.internal/postgres",
+		  "in the password" },
+		{ "postgresql://ad%min:Wr0ngPw@db.internal/postgres",
+		  "in the user name" },
+		{ "postgresql://admin:Wr0ngPw@db.internal/post%gres",
+		  "in the URL" },
+	};
+	char text[1024];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(text, sizeof(text), SERVER "[postgres]\n"
+		    "admin_url = %s ;<-\n", cases[i].url);
+		if (load(f, text) != -1)
+			fail_msg("%s loads", cases[i].url);
+		assert_error(f, marked_line(text), "\"admin_url\": invalid "
+		    "percent-escape");
+		assert_error(f, marked_line(text), cases[i].where);
+		assert_no_value(f, "Wr0ng");
+	}
+	snprintf(text, sizeof(text), SERVER "[mysql]\n"
+	    "admin_url = mysql://root:Wr0ng%%zz@h/ ;<-\n");
+	assert_int_equal(load(f, text), -1);
+	assert_error(f, marked_line(text), "invalid percent-escape in the "
+	    "password");
+	assert_no_value(f, "Wr0ng");
+	/* Escapes that decode are fine, and so is a literal "%" as %25. */
+	load_ok(f, SERVER "[postgres]\nadmin_url = postgresql://admin:"
+	    "Wr0ng%41%2B%25@db.internal/postgres\n");
+}
+
+/* The configuration in force is what the scrubber masks: both forms of
+ * each admin URL's password, and the tokens. */
+static void
+test_install_registers_secrets(void **state)
+{
+	struct fx *f = *state;
+	char msg[256];
+
+	load_ok(f, "[server]\nsecret_key = " KEY64 "\nadmin_token = " ADMIN_TOK
+	    "\nci_token = " CI_TOK "\n[postgres]\nadmin_url = postgresql://"
+	    "admin:Wr0ng-distinctive-%41%2B@db.internal/postgres\n"
+	    "[github]\nwebhook_secret = gh-hook-secret-0123\n");
+	config_install(f->cfg);
+	f->cfg = NULL;           /* config_release_all frees it */
+	snprintf(msg, sizeof(msg), "token \"Wr0ng-distinctive-%%41%%2B\" user "
+	    "\"Wr0ng-distinctive-A+\" " ADMIN_TOK " " CI_TOK
+	    " gh-hook-secret-0123");
+	(void)scrub_text(msg, sizeof(msg));
+	assert_string_equal(msg, "token \"" SCRUB_MASK "\" user \"" SCRUB_MASK
+	    "\" " SCRUB_MASK " " SCRUB_MASK " " SCRUB_MASK);
+	config_release_all();
+	snprintf(msg, sizeof(msg), "Wr0ng-distinctive-A+");
+	assert_int_equal(scrub_text(msg, sizeof(msg)), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1120,6 +1362,12 @@ main(void)
 		T(test_config_repo),
 		T(test_config_engine),
 		T(test_repo_engine_default),
+		T(test_short_tokens_rejected),
+		T(test_equal_tokens_rejected),
+		T(test_equal_tokens_resolved),
+		T(test_short_webhook_secret_warns),
+		T(test_bad_percent_escape_rejected),
+		T(test_install_registers_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,8 +3,9 @@
  * config and the URLs it hands out to CI, which carry passwords.
  *
  *   - dburl_parse: every part decoded, IPv6 unbracketed, missing port is
- *     0, URLs without a host or that are not URLs rejected, and the
- *     reason never shows the password;
+ *     0, URLs without a host or that are not URLs rejected, a '%' that
+ *     is not an escape rejected as libpq rejects it, and the reason never
+ *     shows the password; dburl_password_raw gives it as written;
  *   - dburl_build: passwords and users full of reserved characters come
  *     back unchanged through dburl_parse, IPv6 hosts are bracketed;
  *   - dburl_hostport: the host[:port] forms config accepts and rejects.
@@ -160,6 +161,66 @@ test_parse_undecodable_part_rejected(void **state)
 		}
 	}
 	assert_int_equal(accepted, 0);
+}
+
+/*
+ * A '%' that does not start an escape: curl passes it through undecoded,
+ * libpq refuses it and quotes the whole password in its message. Refused
+ * here, naming the part and never the password.
+ */
+static void
+test_parse_bad_percent_escape_rejected(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *where;
+	} bad[] = {
+		{ "postgresql://u:Wr0ngPw%zz@h/db", "the password" },
+		{ "postgresql://u:Wr0ngPw%@h/db", "the password" },
+		{ "postgresql://u:Wr0ngPw%4@h/db", "the password" },
+		{ "postgresql://u:Wr0ngPw%4g@h/db", "the password" },
+		{ "mysql://u:Wr0ng%Pw@h:3306/", "the password" },
+		{ "postgresql://u%zz:Wr0ngPw@h/db", "the user name" },
+		{ "postgresql://u%zz@h/db", "the user name" },
+		{ "postgresql://u:Wr0ngPw@h/d%zzb", "the URL" },
+		{ "postgresql://u:Wr0ngPw@h/db?sslmode=%", "the URL" },
+	};
+	struct dburl u;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (dburl_parse(bad[i].url, &u, err, sizeof(err)) == 0)
+			fail_msg("dburl_parse(\"%s\") accepted", bad[i].url);
+		if (strstr(err, "invalid percent-escape") == NULL ||
+		    strstr(err, bad[i].where) == NULL)
+			fail_msg("dburl_parse(\"%s\"): \"%s\", not a bad escape "
+			    "in %s", bad[i].url, err, bad[i].where);
+		assert_null(strstr(err, "Wr0ng"));
+	}
+	/* Escapes that decode, and a literal '%' written %25, are fine. */
+	assert_int_equal(dburl_parse("postgresql://u:a%41%2b%25@h/db", &u, err,
+	    sizeof(err)), 0);
+	assert_string_equal(u.password, "aA+%");
+}
+
+static void
+test_password_raw(void **state)
+{
+	char raw[64];
+
+	(void)state;
+	assert_int_equal(dburl_password_raw("postgresql://u:a%41%2B%25@h/db",
+	    raw, sizeof(raw)), 0);
+	assert_string_equal(raw, "a%41%2B%25");
+	assert_int_equal(dburl_password_raw("postgresql://u@h/db", raw,
+	    sizeof(raw)), 0);
+	assert_string_equal(raw, "");
+	assert_int_equal(dburl_password_raw("not a url", raw, sizeof(raw)), -1);
+	/* Too long for out: refused, not cut (a cut password masks less). */
+	assert_int_equal(dburl_password_raw("postgresql://u:0123456789@h/db",
+	    raw, 8), -1);
 }
 
 static void
@@ -386,6 +447,8 @@ main(void)
 		cmocka_unit_test(test_parse_invalid),
 		cmocka_unit_test(test_parse_triple_slash_has_no_host),
 		cmocka_unit_test(test_parse_undecodable_part_rejected),
+		cmocka_unit_test(test_parse_bad_percent_escape_rejected),
+		cmocka_unit_test(test_password_raw),
 		cmocka_unit_test(test_parse_too_long_parts_rejected),
 		cmocka_unit_test(test_build_round_trip),
 		cmocka_unit_test(test_build_encodes_reserved_characters),
