@@ -182,14 +182,15 @@ step_queue(struct run *r, struct env *e, const struct store_cap *cap)
 	crypto_wipe(e->secret, sizeof(e->secret));
 	e->secret_len = 0;
 	if (cap->by_repo)
-		snprintf(why, sizeof(why), "queued: %s already has %lld "
-		    "environments, the limit of its max_environments; it goes "
-		    "on when one of them is deleted", e->repo,
-		    (long long)cap->held);
+		snprintf(why, sizeof(why), "queued: %s is at its "
+		    "max_environments (%lld); it goes on, first come first "
+		    "served, when one of its environments is deleted", e->repo,
+		    (long long)cap->repo_max);
 	else
-		snprintf(why, sizeof(why), "queued: %lld environments, the "
-		    "limit of [server] max_environments; it goes on when one "
-		    "is deleted", (long long)cap->held);
+		snprintf(why, sizeof(why), "queued: previewd is at [server] "
+		    "max_environments (%lld); it goes on, first come first "
+		    "served, when an environment is deleted",
+		    (long long)cap->server_max);
 	if (e->status == ENV_QUEUED && strcmp(e->error, why) == 0)
 		return STEP_END;
 	if (e->status != ENV_QUEUED)

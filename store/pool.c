@@ -115,17 +115,26 @@ store_pool_each_creating(struct store *st, const char *engine,
 
 /* Inside the claim's transaction: whether e may take a slot. Counted in
  * the same transaction as the claim, so two workers cannot both take the
- * last one. 0 yes, 1 no (cap's out fields set), -1 error. */
+ * last one. First come, first served: the environments that arrived
+ * before e (rowid order is arrival order) and still wait for a slot are
+ * counted as if they held theirs, so a younger one never overtakes them
+ * when workers race. 0 yes, 1 no (cap's out fields set), -1 error. */
 static int
 cap_check(struct store *st, const struct env *e, struct store_cap *cap)
 {
+	static const char sql[] =
+	    "WITH me AS (SELECT rowid AS r FROM environments WHERE id = ?1), "
+	    "t AS (SELECT provider = ?2 AND repo = ?3 AS mine, "
+	    "  secret IS NOT NULL AS held FROM environments, me "
+	    "  WHERE provider != ?4 AND id != ?1 AND (secret IS NOT NULL OR "
+	    "  (want_present = 1 AND status IN ('provisioning', 'queued') AND "
+	    "  rowid < me.r))) "
+	    "SELECT COUNT(*), COALESCE(SUM(mine), 0) FROM t";
 	sqlite3_stmt *s = NULL;
 	int64_t all, mine;
 	int rc = -1;
 
-	if (store_prepare(st, "SELECT COUNT(*), COALESCE(SUM(provider = ?2 "
-	    "AND repo = ?3), 0) FROM environments WHERE secret IS NOT NULL "
-	    "AND provider != ?4 AND id != ?1", &s) != 0)
+	if (store_prepare(st, sql, &s) != 0)
 		return -1;
 	store_bind_text(s, 1, e->id);
 	store_bind_text(s, 2, e->provider);

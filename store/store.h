@@ -323,7 +323,8 @@ struct store_reseal {
 struct store_cap {
 	int64_t server_max;          /* [server] max_environments */
 	int64_t repo_max;            /* [repo:...] max_environments */
-	int64_t held;                /* out: slots held when refused */
+	int64_t held;                /* out: slots held or owed to older
+	                                environments, when refused */
 	bool by_repo;                /* out: the repository's cap refused */
 };
 

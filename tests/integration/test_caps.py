@@ -49,8 +49,9 @@ def test_a_burst_past_the_server_cap_waits_queued(engine, previewd_factory):
                                                 4: "queued", 5: "queued", 6: "queued"},
                timeout=60, what="two ready and four queued")
     queued = env_now(d, 3)
-    assert queued["error"] == ("queued: 2 environments, the limit of [server] "
-                               "max_environments; it goes on when one is deleted"), queued
+    assert queued["error"] == ("queued: previewd is at [server] max_environments (2); it "
+                               "goes on, first come first served, when an environment is "
+                               "deleted"), queued
     assert queued["database_url"] is None
     assert len(env_databases(engine, d)) == 2
     # The operator sees them in the metrics.
@@ -87,9 +88,9 @@ def test_a_repository_cap_queues_only_that_repository(pg, pg_config, previewd_fa
                what="acme/shop: one ready, one queued")
     wait_until(lambda: statuses(d, [1, 2], repo="acme/other") == {1: "ready", 2: "ready"},
                timeout=60, what="acme/other unaffected")
-    assert env_now(d, 2)["error"] == ("queued: acme/shop already has 1 environments, the "
-                                      "limit of its max_environments; it goes on when one "
-                                      "of them is deleted")
+    assert env_now(d, 2)["error"] == ("queued: acme/shop is at its max_environments (1); it "
+                                      "goes on, first come first served, when one of its "
+                                      "environments is deleted")
     # A deletion in another repository does not admit it ...
     push(d, "closed", 1, repo="acme/other")
     wait_until(lambda: env_now(d, 1, "acme/other")["status"] == "deleted", what="other#1 gone")
