@@ -181,6 +181,10 @@ static const char *const migrations[] = {
 	 * whose DDL is not transactional (MariaDB): a crash leaves it set. */
 	"ALTER TABLE environments ADD COLUMN applying TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 3 -> 4: the migration tool an environment's migrations were
+	 * applied with (core/tools.c); '' until the next migration run. */
+	"ALTER TABLE environments ADD COLUMN migrations_tool TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,
