@@ -28,7 +28,7 @@ void pg_cancel_free(void *token);
 int pg_record_prepare(void *session, char *err, size_t errlen);
 int pg_record_list(void *session, int (*fn)(const char *, const char *,
     void *), void *arg, char *err, size_t errlen);
-int pg_record_apply(void *session, const char *name, const char *checksum,
-    const char *sql, size_t len, char *err, size_t errlen);
+int pg_record_apply(void *session, const struct engine_apply *a, char *err,
+    size_t errlen);
 
 #endif

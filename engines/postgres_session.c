@@ -174,20 +174,54 @@ pg_record_list(void *session, int (*fn)(const char *, const char *, void *),
 	return rc;
 }
 
-/* The file and its record in one transaction: both or neither. */
-int
-pg_record_apply(void *session, const char *name, const char *checksum,
-    const char *sql, size_t len, char *err, size_t errlen)
+/* A migration tool's history statements (see engine_apply), in the
+ * transaction of the record. */
+static int
+pg_history(PGconn *c, const struct engine_apply *a, char *err, size_t errlen)
 {
-	const char *params[2] = { name, checksum };
+	const char *params[1] = { a->history_value };
+	char why[512];
+	size_t i;
+	int rc;
+
+	for (i = 0; a->history != NULL && a->history[i] != NULL; i++) {
+		/* The server refuses a parameter the statement does not use. */
+		rc = pg_session_exec(c, a->history[i],
+		    strstr(a->history[i], "$1") != NULL ? 1 : 0, params, NULL,
+		    why, sizeof(why));
+		if (rc != ENGINE_OK) {
+			snprintf(err, errlen, "writing the tool's history: %s",
+			    why);
+			return rc;
+		}
+	}
+	return ENGINE_OK;
+}
+
+/* The file, its history and its record in one transaction: all or
+ * nothing. A file run outside a transaction comes first, and the rest
+ * follows in a transaction of its own. */
+int
+pg_record_apply(void *session, const struct engine_apply *a, char *err,
+    size_t errlen)
+{
+	const char *params[2] = { a->name, a->checksum };
 	PGconn *c = session;
 	int rc;
 
-	if ((rc = pg_session_exec(c, "BEGIN", 0, NULL, NULL, err,
-	    errlen)) != ENGINE_OK)
-		return rc;
-	if ((rc = pg_run_script(c, sql, len, err, errlen)) == ENGINE_OK)
+	if (a->outside_transaction) {
+		if ((rc = pg_session_run(c, a->sql, a->len, err,
+		    errlen)) != ENGINE_OK)
+			return rc;
 		fault_point("migrate.before_record");
+		rc = pg_session_exec(c, "BEGIN", 0, NULL, NULL, err, errlen);
+	} else if ((rc = pg_session_exec(c, "BEGIN", 0, NULL, NULL, err,
+	    errlen)) == ENGINE_OK &&
+	    (rc = pg_run_script(c, a->sql, a->len, err, errlen)) == ENGINE_OK) {
+		fault_point("migrate.before_record");
+	}
+	if (rc == ENGINE_OK)
+		rc = pg_history(c, a, err, errlen);
 	if (rc == ENGINE_OK &&
 	    (rc = pg_session_exec(c, "INSERT INTO previewd_migrations (name, "
 	    "checksum) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
