@@ -111,7 +111,14 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-integration: all $(NODE_STAMP)
+# The migration tools the tests run for real (dbmate, whose npm package
+# ships its binary), pinned by tests/tools/package-lock.json.
+TOOLS_STAMP = tests/tools/node_modules/.package-lock.json
+$(TOOLS_STAMP): tests/tools/package.json tests/tools/package-lock.json
+	cd tests/tools && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+integration: all $(NODE_STAMP) $(TOOLS_STAMP)
 	PREVIEWD_BIN=$(abspath $(BUILD)/previewd) $(PYTHON) -m pytest -q -ra \
 	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/pytest \
 	  $(PYTEST_ARGS) tests/integration

@@ -1,10 +1,12 @@
 /*
  * migrate: the repository's SQL in an environment — its migration files
- * in name order and the seed, each run as the environment's own role,
- * recorded in previewd_migrations, under a deadline (core/canceller.h),
- * and, where DDL is not transactional, with an intent before each file
- * (see intent_set). Steps of the "migrate" job; core/step.h has what it
- * shares with core/lifecycle.c.
+ * in the order of their migration tool (core/tools.h: sql, golang-migrate,
+ * dbmate) and the seed, each run as the environment's own role, recorded
+ * in previewd_migrations together with the tool's own history table,
+ * under a deadline (core/canceller.h), and, where a file does not run in
+ * a transaction with its record, with an intent before it (see
+ * intent_set). Steps of the "migrate" job; core/step.h has what it shares
+ * with core/lifecycle.c.
  */
 #include "core/step.h"
 
@@ -17,6 +19,7 @@
 #include "core/canceller.h"
 #include "core/metrics.h"
 #include "core/source.h"
+#include "core/tools.h"
 #include "lib/crypto.h"
 #include "lib/fault.h"
 #include "lib/log.h"
@@ -92,6 +95,13 @@ struct sql_run {
 	struct applied applied;
 	struct buf file;
 	char sha[ENV_SHA_SIZE];
+	/* The migration tool, its history table on this engine (NULL: none)
+	 * and, for a one-row history, the newest version applied so far. */
+	const struct tool *tool;
+	const struct tool_history *history;
+	char newest[SOURCE_VERSION_SIZE];
+	/* The file file holds already: the one the tool's detection read. */
+	char cached[sizeof(((struct source_file *)0)->path)];
 };
 
 static void
@@ -166,7 +176,7 @@ source_trouble(struct run *r, struct env *e, struct sql_run *s,
  */
 static int
 sql_apply(struct run *r, const struct env *e, struct sql_run *s,
-    const char *name, const char *sum, enum cancel_reason *why, char *err,
+    const struct engine_apply *a, enum cancel_reason *why, char *err,
     size_t errlen)
 {
 	struct engine_cancel *c = engine_cancel_token(s->session);
@@ -177,9 +187,8 @@ sql_apply(struct run *r, const struct env *e, struct sql_run *s,
 		    mono_ms() + step_sql_timeout(r, e) * 1000);
 	else
 		log_warnx("no cancel token for %s: it runs without previewd's "
-		    "deadline", name);
-	rc = engine_record_apply(s->session, name, sum, s->file.data,
-	    s->file.len, err, errlen);
+		    "deadline", a->name);
+	rc = engine_record_apply(s->session, a, err, errlen);
 	*why = c != NULL ? canceller_disarm(r->w->index) : CANCEL_NONE;
 	engine_cancel_free(c);
 	if (rc == ENGINE_OK)
@@ -213,13 +222,15 @@ sql_cancelled(struct run *r, struct env *e, const struct sql_run *s,
  * on top of them fails ("already exists") or doubles its rows. So the
  * file's name is saved in e->applying before it runs and cleared once it
  * is recorded in the database. PostgreSQL runs the file and its record in
- * one transaction that a crash rolls back: no intent is needed there.
+ * one transaction that a crash rolls back: no intent is needed there,
+ * except for a file that runs outside a transaction (a dbmate file's
+ * "transaction:false"), which is then in MariaDB's position.
  */
 static int
 intent_set(struct run *r, struct env *e, const struct sql_run *s,
-    const char *name)
+    const char *name, bool outside)
 {
-	if (s->ops->ddl_transactional)
+	if (s->ops->ddl_transactional && !outside)
 		return 0;
 	str_copy(e->applying, name, sizeof(e->applying));
 	return store_env_save(r->w->store, e);
@@ -236,13 +247,13 @@ static bool
 intent_cut_short(struct run *r, struct env *e, const struct sql_run *s,
     enum step *step)
 {
-	char what[300];
+	char what[300], undo[80];
 
 	if (e->applying[0] == '\0')
 		return false;
-	if (s->ops->ddl_transactional ||
-	    applied_sum(&s->applied, e->applying) != NULL) {
-		/* Recorded before the stop, or rolled back with it. */
+	/* Only files that commit as they go leave an intent (intent_set). */
+	if (applied_sum(&s->applied, e->applying) != NULL) {
+		/* Recorded before the stop. */
 		e->applying[0] = '\0';
 		return false;
 	}
@@ -250,13 +261,15 @@ intent_cut_short(struct run *r, struct env *e, const struct sql_run *s,
 		str_copy(what, "the seed", sizeof(what));
 	else
 		snprintf(what, sizeof(what), "migration %s", e->applying);
-	log_warnx("%s did not finish and %s cannot undo what it did: "
-	    "rebuilding %s", what, e->engine, e->db_name);
+	snprintf(undo, sizeof(undo), s->ops->ddl_transactional ? "it ran "
+	    "outside a transaction" : "%s cannot undo what it had done",
+	    e->engine);
+	log_warnx("%s did not finish and %s: rebuilding %s", what, undo,
+	    e->db_name);
 	snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at %.12s: %s did "
 	    "not finish (previewd stopped or lost the server while it ran, or "
-	    "it failed part-way) and %s cannot undo what it had done, so the "
-	    "database was rebuilt from empty and migrated from the start",
-	    e->want_sha, what, e->engine);
+	    "it failed part-way) and %s, so the database was rebuilt from "
+	    "empty and migrated from the start", e->want_sha, what, undo);
 	e->applying[0] = '\0';
 	e->reset_db = true;
 	e->status = ENV_PROVISIONING;
@@ -264,16 +277,154 @@ intent_cut_short(struct run *r, struct env *e, const struct sql_run *s,
 	return true;
 }
 
+/* migrations_tool for e: its repository's, "auto" for a CI database. */
+static const char *
+configured_tool(struct run *r, const struct env *e)
+{
+	const struct repo_cfg *rc = strcmp(e->provider, ENV_CI) == 0 ? NULL :
+	    config_repo(r->w->cfg, e->repo);
+
+	return rc != NULL && rc->migrations_tool != NULL ?
+	    rc->migrations_tool : "auto";
+}
+
+/* How a message names file i: sql keeps the name it always gave; the
+ * tools give the path in the repository, which a tool's user knows. */
+static const char *
+shown(const struct sql_run *s, size_t i)
+{
+	return s->tool->version == NULL ? s->src.files[i].name :
+	    s->src.files[i].path;
+}
+
+/* The history value for file i: its version, or, for a one-row history,
+ * the newest version applied, which a file older than one already applied
+ * (merged in late) does not lower. */
+static const char *
+history_value(const struct sql_run *s, size_t i)
+{
+	const char *v = s->src.files[i].version;
+
+	if (s->tool->history_newest && s->newest[0] != '\0' &&
+	    tool_version_cmp(s->newest, v) > 0)
+		return s->newest;
+	return v;
+}
+
 /*
- * Apply, in name order, the migration files not yet recorded. A file
- * whose checksum differs from its record was edited after it ran: the
- * database is rebuilt from scratch (same credentials). Between files the
- * desired state is reread, so a close or a newer push takes over.
+ * Pick the folder's migration tool (tool_choose: auto, or a check of the
+ * configured one), keep its files in its order, remember it on the
+ * environment and make its history table. A tool's history is right only
+ * if that tool wrote it from the first file: when files are recorded
+ * already under another tool (an environment from before, a changed
+ * migrations_tool), the database is rebuilt. true to go on; false with
+ * *step the step's result.
+ */
+static bool
+tool_ready(struct run *r, struct env *e, struct sql_run *s,
+    const char *spec, enum step *step)
+{
+	const char *configured = configured_tool(r, e), *folder;
+	const struct tool *t = NULL;
+	enum forge_rc frc;
+	char err[1024];
+	size_t i, look = 0;
+	bool recorded = false;
+	int rc;
+
+	folder = str_starts(spec, "repo:") ? spec + 5 : str_starts(spec,
+	    "dir:") ? spec + 4 : spec;
+	rc = tool_choose(configured, folder, &s->src, &t, &look, err,
+	    sizeof(err));
+	if (rc == 0) {
+		if ((frc = source_read(&s->call, &s->src, look,
+		    &s->file)) != FORGE_OK) {
+			*step = source_trouble(r, e, s, frc);
+			return false;
+		}
+		str_copy(s->cached, s->src.files[look].path, sizeof(s->cached));
+		rc = tool_choose_content(configured, &s->src, look,
+		    s->file.data, s->file.len, &t, err, sizeof(err));
+	}
+	if (rc < 0 || tool_plan(t, &s->src, err, sizeof(err)) != 0) {
+		*step = step_fail(r, e, s->sha, "%s", err);
+		return false;
+	}
+	s->tool = t;
+	s->history = tool_history(t, e->engine);
+	if (t->history != NULL && s->history == NULL) {
+		*step = step_fail(r, e, s->sha, "migrations_tool %s keeps no "
+		    "history on %s in this previewd", t->name, e->engine);
+		return false;
+	}
+	for (i = 0; i < s->src.n; i++) {
+		if (applied_sum(&s->applied, s->src.files[i].name) == NULL)
+			continue;
+		recorded = true;
+		if (tool_version_cmp(s->src.files[i].version, s->newest) > 0)
+			str_copy(s->newest, s->src.files[i].version,
+			    sizeof(s->newest));
+	}
+	if (strcmp(e->migrations_tool, t->name) != 0) {
+		if (recorded && s->history != NULL) {
+			log_warnx("migrations of %s applied as %s, now %s: "
+			    "rebuilding it", e->db_name, e->migrations_tool[0] ?
+			    e->migrations_tool : "sql", t->name);
+			snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at "
+			    "%.12s: the migrations are %s's now and had been "
+			    "applied as %s, so the database was rebuilt from "
+			    "all migrations and the seed with %s's history",
+			    s->sha, t->name, e->migrations_tool[0] ?
+			    e->migrations_tool : "sql", t->name);
+			e->reset_db = true;
+			e->status = ENV_PROVISIONING;
+		}
+		log_info("migrations of %s: %s", e->db_name, t->name);
+		str_copy(e->migrations_tool, t->name,
+		    sizeof(e->migrations_tool));
+		*step = step_save(r, e);
+		if (*step != STEP_NEXT || e->reset_db)
+			return false;
+	}
+	if (s->history != NULL && (rc = engine_session_run(s->session,
+	    s->history->create, strlen(s->history->create), err,
+	    sizeof(err))) != ENGINE_OK) {
+		char why[1200];
+
+		snprintf(why, sizeof(why), "waiting for %s: %s", e->engine, err);
+		*step = rc == ENGINE_RETRY ? step_wait(r, e,
+		    jobs_backoff(r->job->attempts), why) : step_fail(r, e,
+		    s->sha, "cannot create %s's history table: %s", t->name,
+		    err);
+		return false;
+	}
+	return true;
+}
+
+/* File i's bytes into s->file, unless it holds them already. */
+static enum forge_rc
+migration_read(struct sql_run *s, size_t i)
+{
+	if (s->cached[0] != '\0' &&
+	    strcmp(s->cached, s->src.files[i].path) == 0) {
+		s->cached[0] = '\0';
+		return FORGE_OK;
+	}
+	s->cached[0] = '\0';
+	return source_read(&s->call, &s->src, i, &s->file);
+}
+
+/*
+ * Apply, in the tool's order, the migration files not yet recorded. A
+ * file whose checksum differs from its record was edited after it ran:
+ * the database is rebuilt from scratch (same credentials). Between files
+ * the desired state is reread, so a close or a newer push takes over.
  */
 enum step
 step_migrate(struct run *r, struct env *e)
 {
 	const char *migrations, *seed, *have;
+	struct engine_apply a;
 	struct sql_run s;
 	enum forge_rc frc;
 	enum step step;
@@ -293,6 +444,10 @@ step_migrate(struct run *r, struct env *e)
 		step = source_trouble(r, e, &s, frc);
 		goto out;
 	}
+	if (strcmp(migrations, "none") == 0)
+		s.tool = tool_find("sql");
+	else if (!tool_ready(r, e, &s, migrations, &step))
+		goto out;
 	for (i = 0; i < s.src.n; i++) {
 		struct env now;
 
@@ -305,8 +460,7 @@ step_migrate(struct run *r, struct env *e)
 			step = STEP_NEXT;   /* superseded: start over */
 			goto out;
 		}
-		frc = source_read(&s.call, &s.src, i, &s.file);
-		if (frc != FORGE_OK) {
+		if ((frc = migration_read(&s, i)) != FORGE_OK) {
 			step = source_trouble(r, e, &s, frc);
 			goto out;
 		}
@@ -315,28 +469,42 @@ step_migrate(struct run *r, struct env *e)
 			if (strcmp(have, sum) == 0)
 				continue;
 			log_warnx("migration %s changed since it was applied: "
-			    "rebuilding %s", s.src.files[i].name, e->db_name);
+			    "rebuilding %s", shown(&s, i), e->db_name);
 			snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at "
 			    "%.12s: migration %s was edited after it was applied, "
 			    "so the database was rebuilt from all migrations and "
-			    "the seed", s.sha, s.src.files[i].name);
+			    "the seed", s.sha, shown(&s, i));
 			e->reset_db = true;
 			e->status = ENV_PROVISIONING;
 			step = step_save(r, e);
 			goto out;
 		}
+		memset(&a, 0, sizeof(a));
+		a.name = s.src.files[i].name;
+		a.checksum = sum;
+		/* The checksum is the whole file's; the tool may run less. */
+		if (s.tool->script != NULL && s.tool->script(&s.file,
+		    &a.outside_transaction, err, sizeof(err)) != 0) {
+			step = step_fail(r, e, s.sha, "migration %s failed: %s",
+			    shown(&s, i), err);
+			goto out;
+		}
+		a.sql = s.file.data;
+		a.len = s.file.len;
+		if (s.history != NULL) {
+			a.history = s.history->write;
+			a.history_value = history_value(&s, i);
+		}
 		fault_point("migrate.before_file");
-		if (intent_set(r, e, &s, s.src.files[i].name) != 0) {
+		if (intent_set(r, e, &s, a.name, a.outside_transaction) != 0) {
 			step = step_retry(r, 1000, "cannot save environment");
 			goto out;
 		}
-		rc = sql_apply(r, e, &s, s.src.files[i].name, sum, &why, err,
-		    sizeof(err));
+		rc = sql_apply(r, e, &s, &a, &why, err, sizeof(err));
 		if (why != CANCEL_NONE) {
-			char what[300];
+			char what[1100];
 
-			snprintf(what, sizeof(what), "migration %s",
-			    s.src.files[i].name);
+			snprintf(what, sizeof(what), "migration %s", shown(&s, i));
 			step = sql_cancelled(r, e, &s, what, why);
 			goto out;
 		}
@@ -351,11 +519,13 @@ step_migrate(struct run *r, struct env *e)
 		}
 		if (rc == ENGINE_FAIL) {
 			step = step_fail(r, e, s.sha, "migration %s failed: %s",
-			    s.src.files[i].name, err);
+			    shown(&s, i), err);
 			goto out;
 		}
+		if (a.history_value != NULL)
+			str_copy(s.newest, a.history_value, sizeof(s.newest));
 		applied++;
-		log_info("migration %s applied", s.src.files[i].name);
+		log_info("migration %s applied", shown(&s, i));
 	}
 	log_info("migrations%s%.12s: %zu applied, %zu already in place",
 	    s.sha[0] ? " at " : "", s.sha, applied, s.src.n - applied);
@@ -377,6 +547,7 @@ enum step
 step_seed(struct run *r, struct env *e)
 {
 	const char *migrations, *seed;
+	struct engine_apply a;
 	struct sql_run s;
 	enum forge_rc frc;
 	enum step step;
@@ -405,12 +576,16 @@ step_seed(struct run *r, struct env *e)
 		}
 		sha256_hex(&s.file, sum);
 		fault_point("seed.before_file");
-		if (intent_set(r, e, &s, SEED_RECORD) != 0) {
+		if (intent_set(r, e, &s, SEED_RECORD, false) != 0) {
 			step = step_retry(r, 1000, "cannot save environment");
 			goto out;
 		}
-		rc = sql_apply(r, e, &s, SEED_RECORD, sum, &why, err,
-		    sizeof(err));
+		memset(&a, 0, sizeof(a));
+		a.name = SEED_RECORD;
+		a.checksum = sum;
+		a.sql = s.file.data;
+		a.len = s.file.len;
+		rc = sql_apply(r, e, &s, &a, &why, err, sizeof(err));
 		if (why != CANCEL_NONE) {
 			char what[300];
 

@@ -37,6 +37,7 @@ add_file(struct forge_call *call, struct source *s, const char *name,
 		return -1;
 	}
 	s->files = f;
+	f[s->n].version[0] = '\0';
 	if (str_copy(f[s->n].name, name, sizeof(f->name)) != 0 ||
 	    str_copy(f[s->n].path, path, sizeof(f->path)) != 0) {
 		snprintf(call->error, sizeof(call->error), "file name too long: "

@@ -12,7 +12,8 @@
  *   none             nothing
  *
  * Migrations are the *.sql files of the folder, in byte order of their
- * names; other files and subfolders are ignored. Files are capped at
+ * names; other files and subfolders are ignored. Which of them run, in
+ * which order, is then the migration tool's choice (core/tools.h). Files are capped at
  * SOURCE_MAX_FILE bytes and folders at SOURCE_MAX_FILES files, with an
  * error naming the cap. Errors go to call->error; forge outages come back
  * as FORGE_RETRY with call->retry_ms.
@@ -27,10 +28,16 @@
 
 #define SOURCE_MAX_FILES 1000
 #define SOURCE_MAX_FILE ((size_t)5 << 20)
+/* The longest version a migration tool may give a file, and its NUL
+ * (dbmate's schema_migrations.version is a varchar(128) on MySQL). */
+#define SOURCE_VERSION_SIZE 129
 
 struct source_file {
 	char name[256];        /* the file's name: what the record keeps */
 	char path[1024];       /* where to read it */
+	/* Its version for the migration tool (core/tools.c): "" for sql
+	 * and the seed. */
+	char version[SOURCE_VERSION_SIZE];
 };
 
 struct source {

@@ -217,12 +217,11 @@ engine_record_list(struct engine_session *s, int (*fn)(const char *name,
 }
 
 int
-engine_record_apply(struct engine_session *s, const char *name,
-    const char *checksum, const char *sql, size_t len, char *err,
-    size_t errlen)
+engine_record_apply(struct engine_session *s, const struct engine_apply *a,
+    char *err, size_t errlen)
 {
-	return engine_out(s->ops->record_apply(s->handle, name, checksum, sql,
-	    len, err, errlen), err, errlen, NULL);
+	return engine_out(s->ops->record_apply(s->handle, a, err, errlen), err,
+	    errlen, NULL);
 }
 
 int

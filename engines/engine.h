@@ -31,6 +31,30 @@ enum engine_rc { ENGINE_OK = 0, ENGINE_RETRY = -1, ENGINE_FAIL = -2 };
 
 struct engine;
 
+/*
+ * One repository file (or the seed) as record_apply runs and records it.
+ * The history statements are a migration tool's own table (core/tools.c
+ * has them, per engine, as each tool's drivers write it): the one SQL
+ * from outside engines/, handed over as data. Each may use $1, which the
+ * engine binds to history_value (a parameter on PostgreSQL, an escaped
+ * literal on MySQL).
+ */
+struct engine_apply {
+	const char *name;          /* its name in previewd_migrations */
+	const char *checksum;      /* SHA-256 of the file, hex */
+	const char *sql;           /* the script, NUL-terminated */
+	size_t len;
+	/* Run the script by itself, not in the transaction of its record
+	 * (a dbmate file's "transaction:false", for statements PostgreSQL
+	 * refuses in a transaction block). The record then follows the
+	 * script, as it always does on MySQL, and a crash between the two
+	 * leaves the script applied and unrecorded: the core keeps an intent
+	 * for such a file, as for every file on MySQL. */
+	bool outside_transaction;
+	const char *const *history;   /* NULL, or NULL-terminated */
+	const char *history_value;
+};
+
 struct engine_ops {
 	const char *name;          /* "postgres": the config section too */
 	const char *url_scheme;    /* scheme of handed-out URLs */
@@ -97,17 +121,18 @@ struct engine_ops {
 	void (*session_close)(void *session);
 	/* The record of applied migrations, a table previewd_migrations
 	 * (name, checksum, applied_at) in the environment's database:
-	 * create it if need be, list it, and apply one file and record it —
-	 * in one transaction on PostgreSQL; on MySQL DDL commits as it runs,
-	 * so the record follows the file. Fault point
-	 * "migrate.before_record": the file has run, its record not yet. */
+	 * create it if need be, list it, and apply one file and record it
+	 * together with its history statements (struct engine_apply) — in
+	 * one transaction on PostgreSQL; on MySQL DDL commits as it runs, so
+	 * the history and the record follow the file, in a transaction of
+	 * their own. Fault point "migrate.before_record": the file has run,
+	 * its record not yet. */
 	int (*record_prepare)(void *session, char *err, size_t errlen);
 	int (*record_list)(void *session, int (*fn)(const char *name,
 	    const char *checksum, void *arg), void *arg, char *err,
 	    size_t errlen);
-	int (*record_apply)(void *session, const char *name,
-	    const char *checksum, const char *sql, size_t len, char *err,
-	    size_t errlen);
+	int (*record_apply)(void *session, const struct engine_apply *a,
+	    char *err, size_t errlen);
 	/* End the sessions in db and drop it; the role stays (a rebuild). */
 	int (*db_drop)(struct engine *e, const char *db, const char *role,
 	    char *err, size_t errlen);
@@ -174,9 +199,8 @@ int engine_record_prepare(struct engine_session *s, char *err, size_t errlen)
 int engine_record_list(struct engine_session *s, int (*fn)(const char *name,
     const char *checksum, void *arg), void *arg, char *err, size_t errlen)
     MUST_CHECK;
-int engine_record_apply(struct engine_session *s, const char *name,
-    const char *checksum, const char *sql, size_t len, char *err,
-    size_t errlen) MUST_CHECK;
+int engine_record_apply(struct engine_session *s,
+    const struct engine_apply *a, char *err, size_t errlen) MUST_CHECK;
 int engine_db_drop(struct engine *e, const char *db, const char *role,
     char *err, size_t errlen) MUST_CHECK;
 int engine_list(struct engine *e, int (*fn)(bool role, const char *name,

@@ -601,33 +601,68 @@ my_record_list(void *session, int (*fn)(const char *, const char *, void *),
 	return ENGINE_OK;
 }
 
-/* MySQL commits DDL as it runs, so the file cannot share a transaction
- * with its record: the record follows the file. */
+/* stmt with its $1 (if any) as an escaped literal of value, appended to
+ * out with a ";". 0 or -1 (too long). */
 static int
-my_record_apply(void *session, const char *name, const char *checksum,
-    const char *sql, size_t len, char *err, size_t errlen)
+bind_value(MYSQL *m, struct buf *out, const char *stmt, const char *value)
+{
+	const char *p = strstr(stmt, "$1");
+	char lit[2 * 128 + 1];
+
+	if (p == NULL)
+		return buf_printf(out, "%s;", stmt);
+	if (value == NULL || strlen(value) > 128)
+		return -1;
+	mysql_real_escape_string(m, lit, value, strlen(value));
+	return buf_printf(out, "%.*s'%s'%s;", (int)(p - stmt), stmt, lit, p + 2);
+}
+
+/* MySQL commits DDL as it runs, so the file cannot share a transaction
+ * with its record: the tool's history and the record follow the file, in
+ * one transaction of their own (both are InnoDB rows). */
+static int
+my_record_apply(void *session, const struct engine_apply *a, char *err,
+    size_t errlen)
 {
 	MYSQL *m = session;
-	char ename[2 * 256 + 1], esum[2 * 64 + 1], ins[1024];
+	char ename[2 * 256 + 1], esum[2 * 64 + 1], why[512];
+	struct buf sql;
+	size_t i;
 	int rc;
 
-	if (strlen(name) > 255 || strlen(checksum) > 64) {
+	if (strlen(a->name) > 255 || strlen(a->checksum) > 64) {
 		str_copy(err, "migration name too long", errlen);
 		return ENGINE_FAIL;
 	}
-	if ((rc = my_session_run(m, sql, len, err, errlen)) != ENGINE_OK)
+	if ((rc = my_session_run(m, a->sql, a->len, err, errlen)) != ENGINE_OK)
 		return rc;
 	fault_point("migrate.before_record");
-	mysql_real_escape_string(m, ename, name, strlen(name));
-	mysql_real_escape_string(m, esum, checksum, strlen(checksum));
-	if (str_printf(ins, sizeof(ins), "INSERT INTO previewd_migrations "
-	    "(name, checksum) VALUES ('%s', '%s') ON DUPLICATE KEY UPDATE "
-	    "checksum = VALUES(checksum), applied_at = CURRENT_TIMESTAMP(6)",
-	    ename, esum) != 0) {
-		str_copy(err, "migration name too long", errlen);
-		return ENGINE_FAIL;
+	mysql_real_escape_string(m, ename, a->name, strlen(a->name));
+	mysql_real_escape_string(m, esum, a->checksum, strlen(a->checksum));
+	buf_init(&sql, 16384);
+	rc = ENGINE_FAIL;
+	if (buf_addstr(&sql, "START TRANSACTION;") != 0)
+		goto too_long;
+	for (i = 0; a->history != NULL && a->history[i] != NULL; i++)
+		if (bind_value(m, &sql, a->history[i], a->history_value) != 0)
+			goto too_long;
+	if (buf_printf(&sql, "INSERT INTO previewd_migrations (name, checksum) "
+	    "VALUES ('%s', '%s') ON DUPLICATE KEY UPDATE checksum = "
+	    "VALUES(checksum), applied_at = CURRENT_TIMESTAMP(6);COMMIT",
+	    ename, esum) != 0)
+		goto too_long;
+	if ((rc = my_session_run(m, sql.data, sql.len, why,
+	    sizeof(why))) != ENGINE_OK) {
+		snprintf(err, errlen, "recording it%s: %s", a->history != NULL ?
+		    " and the tool's history" : "", why);
+		(void)my_session_run(m, "ROLLBACK", 8, why, sizeof(why));
 	}
-	return my_session_run(m, ins, strlen(ins), err, errlen);
+	goto out;
+too_long:
+	str_copy(err, "migration name or version too long", errlen);
+out:
+	buf_release(&sql);
+	return rc;
 }
 
 static int

@@ -12,8 +12,11 @@
  * be a parameter — a role's password in CREATE ROLE — is sent as a
  * SCRAM-SHA-256 verifier computed here with PQencryptPasswordConn, so the
  * plain password never reaches the server or its statement log.
+ *
+ * Sessions as an environment's own role (its SQL, the record of applied
+ * migrations, cancels) are engines/postgres_session.c.
  */
-#include "engines/engine.h"
+#include "engines/postgres.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,6 @@
 #include <libpq-fe.h>
 
 #include "lib/crypto.h"
-#include "lib/fault.h"
 #include "lib/log.h"
 #include "lib/names.h"
 
@@ -99,7 +101,7 @@ db_exists(struct engine *e, const char *db, bool *exists, char *err,
 
 /* Server notices (a migration's RAISE NOTICE, "already exists, skipping")
  * go to the log at debug level rather than libpq's stderr default. */
-static void
+void
 pg_notice(void *arg, const char *message)
 {
 	char line[512];
@@ -535,191 +537,6 @@ pg_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
 	return rc;
 }
 
-/* ---- sessions as an environment's role ---- */
-
-static int
-pg_session_open(const struct engine_cfg *cfg, const char *db,
-    const char *role, const char *password, int64_t timeout_ms,
-    void **session, char *err, size_t errlen)
-{
-	/* admin_url is expanded first (host, port, sslmode ...); the
-	 * keywords after it override the database and the credentials; the
-	 * statement timeout is in force before any of the pull request's SQL
-	 * runs, at no extra round trip. */
-	static const char *const keys[] = { "dbname", "dbname", "user",
-	    "password", "connect_timeout", "application_name", "options",
-	    NULL };
-	char options[64];
-	const char *values[] = { cfg->admin_url, db, role, password, "10",
-	    "previewd", options, NULL };
-	PGconn *c;
-
-	snprintf(options, sizeof(options), "-c statement_timeout=%lld",
-	    (long long)(timeout_ms > 0 ? timeout_ms : 0));
-	c = PQconnectdbParams(keys, values, 1);
-
-	*session = NULL;
-	if (c == NULL) {
-		str_copy(err, "out of memory", errlen);
-		return ENGINE_RETRY;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		str_first_line(err, PQerrorMessage(c), errlen);
-		PQfinish(c);
-		return ENGINE_RETRY;
-	}
-	PQsetNoticeProcessor(c, pg_notice, NULL);
-	*session = c;
-	return ENGINE_OK;
-}
-
-/* The line of a 1-based character position (PG_DIAG_STATEMENT_POSITION
- * counts characters, not bytes). */
-static int
-line_of(const char *sql, size_t len, long pos)
-{
-	long chars = 0;
-	int line = 1;
-	size_t i;
-
-	for (i = 0; i < len && chars < pos - 1; i++) {
-		if (((unsigned char)sql[i] & 0xC0) != 0x80)
-			chars++;
-		if (sql[i] == '\n')
-			line++;
-	}
-	return line;
-}
-
-/* Run a script; on failure err says "line N: message". Inside an open
- * transaction the script joins it; otherwise PQexec runs a
- * multi-statement string as one implicit transaction. */
-static int
-pg_run_script(PGconn *c, const char *sql, size_t len, char *err,
-    size_t errlen)
-{
-	PGresult *res;
-	ExecStatusType st;
-	int rc = ENGINE_OK;
-
-	res = PQexec(c, sql);
-	st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-	    st != PGRES_EMPTY_QUERY) {
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *pos = PQresultErrorField(res,
-		    PG_DIAG_STATEMENT_POSITION);
-		char one[512];
-		int64_t p = 0;
-
-		str_first_line(one, msg ? msg : PQerrorMessage(c), sizeof(one));
-		if (pos != NULL && parse_int64(pos, 1, INT64_MAX, &p) == 0)
-			snprintf(err, errlen, "line %d: %s", line_of(sql, len, (long)p),
-			    one);
-		else
-			str_copy(err, one, errlen);
-		rc = PQstatus(c) == CONNECTION_OK ? ENGINE_FAIL : ENGINE_RETRY;
-	}
-	PQclear(res);
-	return rc;
-}
-
-static int
-pg_session_run(void *session, const char *sql, size_t len, char *err,
-    size_t errlen)
-{
-	PGconn *c = session;
-	int rc = pg_run_script(c, sql, len, err, errlen);
-
-	/* A script that opened its own transaction and failed inside it
-	 * leaves the session aborted: end it. */
-	if (rc != ENGINE_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-		PQclear(PQexec(c, "ROLLBACK"));
-	return rc;
-}
-
-/* One statement with parameters on a session; err gets the message. */
-static int
-pg_session_exec(PGconn *c, const char *sql, int n, const char *const *params,
-    PGresult **out, char *err, size_t errlen)
-{
-	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		if (out != NULL)
-			*out = res;
-		else
-			PQclear(res);
-		return ENGINE_OK;
-	}
-	str_first_line(err, PQresultErrorMessage(res), errlen);
-	PQclear(res);
-	return PQstatus(c) == CONNECTION_OK ? ENGINE_FAIL : ENGINE_RETRY;
-}
-
-static int
-pg_record_prepare(void *session, char *err, size_t errlen)
-{
-	return pg_session_exec(session, "CREATE TABLE IF NOT EXISTS "
-	    "previewd_migrations (name text PRIMARY KEY, checksum text NOT "
-	    "NULL, applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL,
-	    NULL, err, errlen);
-}
-
-/* The record is in a table the pull request's role owns: it can hold
- * anything, so rows and values are read with a bound; past it, an error. */
-static int
-pg_record_list(void *session, int (*fn)(const char *, const char *, void *),
-    void *arg, char *err, size_t errlen)
-{
-	char limit[32];
-	const char *params[1] = { limit };
-	PGresult *res = NULL;
-	int i, rc;
-
-	snprintf(limit, sizeof(limit), "%d", ENGINE_RECORD_MAX + 1);
-	rc = pg_session_exec(session, "SELECT left(name::text, 256), "
-	    "left(checksum::text, 64) FROM previewd_migrations ORDER BY name "
-	    "LIMIT $1::int", 1, params, &res, err, errlen);
-	if (rc == ENGINE_OK && PQntuples(res) > ENGINE_RECORD_MAX) {
-		snprintf(err, errlen, "previewd_migrations holds more than %d "
-		    "rows: it is not previewd's record any more",
-		    ENGINE_RECORD_MAX);
-		rc = ENGINE_FAIL;
-	}
-	for (i = 0; rc == ENGINE_OK && i < PQntuples(res); i++)
-		if (fn(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), arg) != 0)
-			break;
-	PQclear(res);
-	return rc;
-}
-
-/* The file and its record in one transaction: both or neither. */
-static int
-pg_record_apply(void *session, const char *name, const char *checksum,
-    const char *sql, size_t len, char *err, size_t errlen)
-{
-	const char *params[2] = { name, checksum };
-	PGconn *c = session;
-	int rc;
-
-	if ((rc = pg_session_exec(c, "BEGIN", 0, NULL, NULL, err,
-	    errlen)) != ENGINE_OK)
-		return rc;
-	if ((rc = pg_run_script(c, sql, len, err, errlen)) == ENGINE_OK)
-		fault_point("migrate.before_record");
-	if (rc == ENGINE_OK &&
-	    (rc = pg_session_exec(c, "INSERT INTO previewd_migrations (name, "
-	    "checksum) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET "
-	    "checksum = excluded.checksum, applied_at = now()", 2, params, NULL,
-	    err, errlen)) == ENGINE_OK)
-		rc = pg_session_exec(c, "COMMIT", 0, NULL, NULL, err, errlen);
-	if (rc != ENGINE_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-		PQclear(PQexec(c, "ROLLBACK"));
-	return rc;
-}
-
 static int
 pg_db_drop(struct engine *e, const char *db, const char *role, char *err,
     size_t errlen)
@@ -736,38 +553,6 @@ pg_db_drop(struct engine *e, const char *db, const char *role, char *err,
 		rc = pg_exec(e, sql, 0, NULL, err, errlen);
 	idents_release(&id);
 	return rc;
-}
-
-static void
-pg_session_close(void *session)
-{
-	PQfinish(session);
-}
-
-/* libpq's cancel request: a new connection carrying the backend's key,
- * needing no privilege and safe from any thread. */
-static void *
-pg_cancel_token(void *session)
-{
-	return PQgetCancel(session);
-}
-
-static int
-pg_cancel(const struct engine_cfg *cfg, void *token, char *err, size_t errlen)
-{
-	char buf[256];
-
-	(void)cfg;
-	if (PQcancel(token, buf, sizeof(buf)) == 1)
-		return ENGINE_OK;
-	str_first_line(err, buf, errlen);
-	return ENGINE_RETRY;
-}
-
-static void
-pg_cancel_free(void *token)
-{
-	PQfreeCancel(token);
 }
 
 const struct engine_ops postgres_ops = {

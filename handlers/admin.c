@@ -268,6 +268,7 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddBoolToObject(o, "going", !e->want_present);
 	cJSON_AddStringToObject(o, "database", e->db_name);
 	cJSON_AddStringToObject(o, "db_user", e->role_name);
+	cJSON_AddStringToObject(o, "migrations_tool", e->migrations_tool);
 	cJSON_AddItemToArray(p->envs, o);
 	p->count++;
 	return 0;

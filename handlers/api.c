@@ -116,6 +116,7 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	cJSON_AddStringToObject(o, "engine", e->engine);
 	api_add_connection(o, cfg, e, with_url, "database_url");
 	api_add_text(o, "head_sha", e->head_sha);
+	api_add_text(o, "migrations_tool", e->migrations_tool);
 	api_add_time(o, "created_at", e->created_at);
 	api_add_time(o, "updated_at", e->updated_at);
 	api_add_time(o, "expires_at", live && e->want_present ? e->expires_at :

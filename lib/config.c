@@ -109,6 +109,9 @@ static const struct key_def keys[] = {
 	  false, 1, (int64_t)7 * 86400, NULL },
 	{ "repo", "migrations", K_SOURCE, R(migrations), "none", false, 0, 0,
 	  "repo|dir|blueprint|none" },
+	{ "repo", "migrations_tool", K_ENUM, R(migrations_tool), "auto", false,
+	  0, 0, "auto|sql|prisma|drizzle|golang-migrate|dbmate|flyway|"
+	  "supabase" },
 	{ "repo", "seed", K_SOURCE, R(seed), "none", false, 0, 0,
 	  "repo|file|blueprint|none" },
 	{ "repo", "ttl", K_DURATION, R(ttl), "72h", false, 1,

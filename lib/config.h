@@ -46,6 +46,7 @@ struct repo_cfg {
 	char *ci_token;       /* optional token that reads this repository only */
 	char *forks;          /* "deny" or "allow" */
 	char *migrations;     /* repo:PATH | dir:/abs | blueprint:NAME | none */
+	char *migrations_tool; /* "auto" or a tool of core/tools.c's table */
 	char *seed;           /* repo:PATH | file:/abs | blueprint:NAME | none */
 	int64_t migration_timeout; /* seconds; 0: [server] migration_timeout */
 	int64_t max_environments;  /* 0: only [server] max_environments */

@@ -187,6 +187,10 @@ static const char *const migrations[] = {
 	"DEFAULT 0;"
 	"ALTER TABLE environments ADD COLUMN deleted_why TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 4 -> 5: the migration tool an environment's migrations were
+	 * applied with (core/tools.c); '' until the next migration run. */
+	"ALTER TABLE environments ADD COLUMN migrations_tool TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

@@ -34,7 +34,7 @@
 #include "lib/util.h"
 
 /* Latest schema version; see the migrations table in store/sqlite.c. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -101,6 +101,10 @@ struct env {
 	 * DDL is not transactional: set before it runs, cleared once it is
 	 * recorded. Set at a step's start, it says the file was cut short. */
 	char applying[256];
+	/* The migration tool the environment's migrations were last applied
+	 * with (core/tools.c: "sql", "golang-migrate", "dbmate"); "" before
+	 * it is known or without migrations. */
+	char migrations_tool[24];
 	char error[1024];
 	int64_t created_at;
 	int64_t updated_at;
@@ -225,7 +229,7 @@ int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
     void *arg) MUST_CHECK;
 
 /* Save the worker-owned columns of e (status, head_sha, db_name, pool_db,
- * secret, reset_db, applying, error) and updated_at. Only the worker holding the
+ * secret, reset_db, applying, migrations_tool, error) and updated_at. Only the worker holding the
  * env's job calls it. When e is ready, failed or deleted, the "notify" job
  * (the pull request comment) is enqueued in the same transaction. Joins
  * the caller's transaction when one is open. */

@@ -266,6 +266,7 @@ static const char full_text[] =
     "migration_timeout = 90s\n"
     "comment_password = always\n"
     "max_environments = 30\n"
+    "migrations_tool = dbmate\n"
     "\n"
     "[gitlab]\n"
     "api_url = https://gitlab.example.com/api/v4\n"
@@ -348,6 +349,8 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->repos[0].migrations, "none");
 	assert_string_equal(c->repos[0].seed, "none");
 	assert_string_equal(c->repos[1].migrations, "dir:/srv/migrations");
+	assert_string_equal(c->repos[0].migrations_tool, "auto");
+	assert_string_equal(c->repos[1].migrations_tool, "dbmate");
 	/* file: here names the seed; it is not read as the value. */
 	assert_string_equal(c->repos[1].seed, "file:/srv/seed.sql");
 	assert_string_equal(c->server.templates_dir,
@@ -716,6 +719,10 @@ static const struct {
 	  SERVER "log_level = INFO ;<-\n" PG, "\"log_level\"" },
 	{ "enum prefix",
 	  SERVER "log_format = tex ;<-\n" PG, "\"log_format\"" },
+	{ "unknown migrations_tool",
+	  SERVER PG "[repo:acme/shop]\nmigrations_tool = liquibase ;<-\n",
+	  "\"migrations_tool\": expected auto, sql, prisma, drizzle, "
+	  "golang-migrate, dbmate, flyway or supabase" },
 	{ "bad forks",
 	  SERVER PG "[repo:acme/shop]\nforks = maybe ;<-\n",
 	  "\"forks\"" },

@@ -1087,9 +1087,12 @@ test_save_get_each(void **state)
 	memcpy(e.secret, secret, sizeof(secret));
 	e.secret_len = sizeof(secret);
 	str_copy(e.error, "", sizeof(e.error));
+	assert_string_equal(e.migrations_tool, "");     /* not known yet */
+	str_copy(e.migrations_tool, "golang-migrate", sizeof(e.migrations_tool));
 	assert_int_equal(store_env_save(f->st, &e), 0);
 	get_env(f->st, a, &g);
 	assert_int_equal(g.status, ENV_READY);
+	assert_string_equal(g.migrations_tool, "golang-migrate");
 	assert_string_equal(g.head_sha, e.head_sha);
 	assert_string_equal(g.pool_db, e.pool_db);
 	assert_int_equal(g.secret_len, sizeof(secret));
