@@ -23,7 +23,12 @@ struct secrets {
 	size_t nb;
 };
 
-static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* A plain mutex, not a read-write lock: glibc's rwlock prefers readers,
+ * so threads logging in a tight loop could keep a reload from ever
+ * installing its secrets (seen: test_reregister_while_scrubbing spun for
+ * minutes). Scrubbing a message takes microseconds; the log already
+ * writes one line at a time. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct secret *registry;      /* owns each s */
 static size_t nregistry;
 
@@ -61,12 +66,12 @@ scrub_register(const char *const *secrets, size_t n)
 		fresh[k].s = copy;
 		fresh[k++].len = strlen(copy);
 	}
-	pthread_rwlock_wrlock(&registry_lock);
+	pthread_mutex_lock(&registry_lock);
 	old = registry;
 	nold = nregistry;
 	registry = fresh;
 	nregistry = k;
-	pthread_rwlock_unlock(&registry_lock);
+	pthread_mutex_unlock(&registry_lock);
 	/* No reader can hold the old set now: the lock was ours alone. */
 	secrets_free(old, nold);
 	return 0;
@@ -207,11 +212,11 @@ scrub_text_with(char *s, size_t size, const char *extra)
 
 	if (extra != NULL && x.len >= SCRUB_MIN_LEN)
 		set.nb = 1;
-	pthread_rwlock_rdlock(&registry_lock);
+	pthread_mutex_lock(&registry_lock);
 	set.a = registry;
 	set.na = nregistry;
 	n = scrub_set(s, size, &set);
-	pthread_rwlock_unlock(&registry_lock);
+	pthread_mutex_unlock(&registry_lock);
 	return n;
 }
 
