@@ -22,10 +22,10 @@
  * The registry holds the configuration's secrets: every database admin
  * URL's password, as written and percent-decoded (libpq quotes the one,
  * a server the other), and the tokens and webhook secrets. config_install
- * replaces it at start-up and on every reload (SIGHUP). Readers and the
- * one writer meet at a read-write lock: a scrub runs against one whole
- * registry, the old or the new, and the old one is freed only once no
- * reader holds it.
+ * replaces it at start-up and on every reload (SIGHUP). Scrubs and the
+ * replacement take one mutex (scrub.c says why not a read-write lock): a
+ * scrub runs against one whole registry, the old or the new, and the old
+ * one is freed only once no scrub holds it.
  *
  * Each occurrence becomes SCRUB_MASK. So does the start of a secret at the
  * very end of the text: messages are cut to fit their buffers, and a cut
