@@ -10,6 +10,8 @@
   reads it with a bound and fails clearly, its memory stays flat.
 """
 
+import os
+
 import pytest
 
 from previewd import pr_payload, wait_until
@@ -197,11 +199,21 @@ def test_a_flooded_migration_record_is_read_with_a_bound(engine, forge, previewd
     })
     cfg = base_config(engine, forge, migrations="repo:db/migrations", seed="repo:db/seed.sql")
     d = previewd_factory(cfg)
+    wait_until(lambda: idle_pool(d) == 2, what="the pool to fill")
+    before = peak_rss_kib(d)
     push(d, "opened", 6, "acme/shop")
     # The seed step reads the record back: 300,001 rows, past the bound.
     wait_until(lambda: status_of(d, "acme/shop", 6) == "failed", timeout=120,
                what="the environment to fail")
     env = env_now(d, "acme/shop", 6)
     assert "previewd_migrations holds more than 1001 rows" in env["error"], env
+    # Reading all 300,000 rows took previewd from 18 MB to 226 MB. Under
+    # AddressSanitizer the process starts bigger and keeps freed memory in
+    # its quarantine (seen: +37 MB here), so there only the growth is
+    # bounded, and more loosely.
     peak = peak_rss_kib(d)
-    assert peak < 64 * 1024, "previewd peaked at %d KiB reading the record" % peak
+    sanitized = bool(os.environ.get("ASAN_OPTIONS"))
+    assert peak - before < (64 if sanitized else 32) * 1024, \
+        "previewd grew from %d to %d KiB reading the record" % (before, peak)
+    if not sanitized:
+        assert peak < 64 * 1024, "previewd peaked at %d KiB reading the record" % peak
