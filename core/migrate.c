@@ -214,6 +214,33 @@ sql_cancelled(struct run *r, struct env *e, const struct sql_run *s,
 	    limit);
 }
 
+/* After one file (what: "migration NAME", "seed NAME"): true when the
+ * step ends here — cancelled, waiting for the server, or failed — with
+ * *step its result; false to go on. */
+static bool
+sql_ended(struct run *r, struct env *e, const struct sql_run *s,
+    const char *what, int rc, enum cancel_reason why, const char *err,
+    enum step *step)
+{
+	char wait[700];
+
+	if (why != CANCEL_NONE) {
+		*step = sql_cancelled(r, e, s, what, why);
+		return true;
+	}
+	if (rc == ENGINE_RETRY) {
+		snprintf(wait, sizeof(wait), "waiting for %s: %s", e->engine,
+		    err);
+		*step = step_wait(r, e, jobs_backoff(r->job->attempts), wait);
+		return true;
+	}
+	if (rc == ENGINE_FAIL) {
+		*step = step_fail(r, e, s->sha, "%s failed: %s", what, err);
+		return true;
+	}
+	return false;
+}
+
 /*
  * Recorded before, recorded after. On a server whose DDL is not
  * transactional (MariaDB, MySQL) a file commits statement by statement,
@@ -432,6 +459,7 @@ step_migrate(struct run *r, struct env *e)
 	size_t i, applied = 0;
 	int64_t started = mono_ms();
 	enum cancel_reason why;
+	char what[1100];
 	int rc;
 
 	step_sources(r, e, &migrations, &seed);
@@ -501,27 +529,9 @@ step_migrate(struct run *r, struct env *e)
 			goto out;
 		}
 		rc = sql_apply(r, e, &s, &a, &why, err, sizeof(err));
-		if (why != CANCEL_NONE) {
-			char what[1100];
-
-			snprintf(what, sizeof(what), "migration %s", shown(&s, i));
-			step = sql_cancelled(r, e, &s, what, why);
+		snprintf(what, sizeof(what), "migration %s", shown(&s, i));
+		if (sql_ended(r, e, &s, what, rc, why, err, &step))
 			goto out;
-		}
-		if (rc == ENGINE_RETRY) {
-			char wait[700];
-
-			snprintf(wait, sizeof(wait), "waiting for %s: %s",
-			    e->engine, err);
-			step = step_wait(r, e, jobs_backoff(r->job->attempts),
-			    wait);
-			goto out;
-		}
-		if (rc == ENGINE_FAIL) {
-			step = step_fail(r, e, s.sha, "migration %s failed: %s",
-			    shown(&s, i), err);
-			goto out;
-		}
 		if (a.history_value != NULL)
 			str_copy(s.newest, a.history_value, sizeof(s.newest));
 		applied++;
@@ -552,6 +562,7 @@ step_seed(struct run *r, struct env *e)
 	enum forge_rc frc;
 	enum step step;
 	enum cancel_reason why;
+	char what[1100];
 	char sum[65], err[512];
 	int rc;
 
@@ -586,28 +597,9 @@ step_seed(struct run *r, struct env *e)
 		a.sql = s.file.data;
 		a.len = s.file.len;
 		rc = sql_apply(r, e, &s, &a, &why, err, sizeof(err));
-		if (why != CANCEL_NONE) {
-			char what[300];
-
-			snprintf(what, sizeof(what), "seed %s",
-			    s.src.files[0].name);
-			step = sql_cancelled(r, e, &s, what, why);
+		snprintf(what, sizeof(what), "seed %s", s.src.files[0].name);
+		if (sql_ended(r, e, &s, what, rc, why, err, &step))
 			goto out;
-		}
-		if (rc == ENGINE_RETRY) {
-			char wait[700];
-
-			snprintf(wait, sizeof(wait), "waiting for %s: %s",
-			    e->engine, err);
-			step = step_wait(r, e, jobs_backoff(r->job->attempts),
-			    wait);
-			goto out;
-		}
-		if (rc == ENGINE_FAIL) {
-			step = step_fail(r, e, s.sha, "seed %s failed: %s",
-			    s.src.files[0].name, err);
-			goto out;
-		}
 		log_info("seed %s applied", s.src.files[0].name);
 	}
 	step_clear_note(e);
