@@ -320,22 +320,48 @@ configured_tool(struct run *r, const struct env *e)
 static const char *
 shown(const struct sql_run *s, size_t i)
 {
-	return s->tool->version == NULL ? s->src.files[i].name :
+	return strcmp(s->tool->name, "sql") == 0 ? s->src.files[i].name :
 	    s->src.files[i].path;
 }
 
-/* The history value for file i: its version, or, for a one-row history,
- * the newest version applied, which a file older than one already applied
- * (merged in late) does not lower. */
-static const char *
-history_value(const struct sql_run *s, size_t i)
+/* The tool's history row for file i (whole, as read into s->file, with
+ * checksum sum) into params. true, or false with err. */
+static bool
+history_row(const struct sql_run *s, size_t i, const char *sum,
+    struct tool_params *params, char *err, size_t errlen)
 {
-	const char *v = s->src.files[i].version;
+	struct tool_file f;
 
-	if (s->tool->history_newest && s->newest[0] != '\0' &&
-	    tool_version_cmp(s->newest, v) > 0)
-		return s->newest;
-	return v;
+	f.file = &s->src.files[i];
+	f.data = s->file.data;
+	f.len = s->file.len;
+	f.sha256 = sum;
+	f.newest = s->newest;
+	return tool_history_row(s->tool, &f, params, err, errlen) == 0;
+}
+
+/* Read t's index file (drizzle's meta/_journal.json) into s->file, for
+ * tool_plan. true to go on; false with *step the step's result. */
+static bool
+tool_index(struct run *r, struct env *e, struct sql_run *s,
+    const struct tool *t, const char *folder, enum step *step)
+{
+	enum forge_rc frc;
+	size_t i;
+
+	for (i = 0; i < s->src.n; i++)
+		if (strcmp(s->src.files[i].name, t->index) == 0)
+			break;
+	if (i == s->src.n) {
+		*step = step_fail(r, e, s->sha, "migrations_tool %s: no %s in "
+		    "%s", t->name, t->index, folder);
+		return false;
+	}
+	if ((frc = source_read(&s->call, &s->src, i, &s->file)) != FORGE_OK) {
+		*step = source_trouble(r, e, s, frc);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -370,13 +396,21 @@ tool_ready(struct run *r, struct env *e, struct sql_run *s,
 			return false;
 		}
 		str_copy(s->cached, s->src.files[look].path, sizeof(s->cached));
-		rc = tool_choose_content(configured, &s->src, look,
+		rc = tool_choose_content(configured, folder, &s->src, look,
 		    s->file.data, s->file.len, &t, err, sizeof(err));
 	}
-	if (rc < 0 || tool_plan(t, &s->src, err, sizeof(err)) != 0) {
+	if (rc < 0) {
 		*step = step_fail(r, e, s->sha, "%s", err);
 		return false;
 	}
+	if (t->index != NULL && !tool_index(r, e, s, t, folder, step))
+		return false;
+	if (tool_plan(t, &s->src, t->index != NULL ? s->file.data : NULL,
+	    s->file.len, err, sizeof(err)) != 0) {
+		*step = step_fail(r, e, s->sha, "%s", err);
+		return false;
+	}
+	s->cached[0] = '\0';
 	s->tool = t;
 	s->history = tool_history(t, e->engine);
 	if (t->history != NULL && s->history == NULL) {
@@ -413,9 +447,12 @@ tool_ready(struct run *r, struct env *e, struct sql_run *s,
 		if (*step != STEP_NEXT || e->reset_db)
 			return false;
 	}
-	if (s->history != NULL && (rc = engine_session_run(s->session,
-	    s->history->create, strlen(s->history->create), err,
-	    sizeof(err))) != ENGINE_OK) {
+	rc = ENGINE_OK;
+	for (i = 0; s->history != NULL && s->history->create[i] != NULL &&
+	    rc >= 0; i++)
+		rc = engine_session_run(s->session, s->history->create[i],
+		    strlen(s->history->create[i]), err, sizeof(err));
+	if (rc < 0) {
 		char why[1200];
 
 		snprintf(why, sizeof(why), "waiting for %s: %s", e->engine, err);
@@ -452,6 +489,7 @@ step_migrate(struct run *r, struct env *e)
 {
 	const char *migrations, *seed, *have;
 	struct engine_apply a;
+	struct tool_params params = { { NULL }, 0 };
 	struct sql_run s;
 	enum forge_rc frc;
 	enum step step;
@@ -493,7 +531,8 @@ step_migrate(struct run *r, struct env *e)
 			goto out;
 		}
 		sha256_hex(&s.file, sum);
-		if ((have = applied_sum(&s.applied, s.src.files[i].name)) != NULL) {
+		if ((have = applied_sum(&s.applied, s.src.files[i].name)) != NULL &&
+		    (strcmp(have, sum) == 0 || !s.src.files[i].rerun)) {
 			if (strcmp(have, sum) == 0)
 				continue;
 			log_warnx("migration %s changed since it was applied: "
@@ -510,6 +549,12 @@ step_migrate(struct run *r, struct env *e)
 		memset(&a, 0, sizeof(a));
 		a.name = s.src.files[i].name;
 		a.checksum = sum;
+		if (s.history != NULL && !history_row(&s, i, sum, &params, err,
+		    sizeof(err))) {
+			step = step_fail(r, e, s.sha, "migration %s: %s",
+			    shown(&s, i), err);
+			goto out;
+		}
 		/* The checksum is the whole file's; the tool may run less. */
 		if (s.tool->script != NULL && s.tool->script(&s.file,
 		    &a.outside_transaction, err, sizeof(err)) != 0) {
@@ -521,7 +566,8 @@ step_migrate(struct run *r, struct env *e)
 		a.len = s.file.len;
 		if (s.history != NULL) {
 			a.history = s.history->write;
-			a.history_value = history_value(&s, i);
+			a.history_params = (const char *const *)params.v;
+			a.history_nparams = params.n;
 		}
 		fault_point("migrate.before_file");
 		if (intent_set(r, e, &s, a.name, a.outside_transaction) != 0) {
@@ -532,8 +578,10 @@ step_migrate(struct run *r, struct env *e)
 		snprintf(what, sizeof(what), "migration %s", shown(&s, i));
 		if (sql_ended(r, e, &s, what, rc, why, err, &step))
 			goto out;
-		if (a.history_value != NULL)
-			str_copy(s.newest, a.history_value, sizeof(s.newest));
+		if (tool_version_cmp(s.src.files[i].version, s.newest) > 0)
+			str_copy(s.newest, s.src.files[i].version,
+			    sizeof(s.newest));
+		tool_params_release(&params);
 		applied++;
 		log_info("migration %s applied", shown(&s, i));
 	}
@@ -549,6 +597,7 @@ step_migrate(struct run *r, struct env *e)
 	    ENV_READY;
 	step = step_save(r, e);
 out:
+	tool_params_release(&params);
 	sql_run_release(&s);
 	return step;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "forges/github.h"
+#include "core/tools.h"
 #include "forges/gitlab.h"
 
 static bool
@@ -94,10 +95,14 @@ list_remote(struct forge_call *call, struct source *s, const char *path)
 	return rc;
 }
 
+/* Folder dir (its name under the migrations folder rel, "" at the top)
+ * and its subfolders, down to SOURCE_MAX_DEPTH. Symbolic links to
+ * folders are not followed: a link could loop. */
 static enum forge_rc
-list_local(struct forge_call *call, struct source *s, const char *dir)
+walk_local(struct forge_call *call, struct source *s, const char *dir,
+    const char *rel, int depth)
 {
-	char path[2048];
+	char path[2048], name[1024];
 	struct dirent *d;
 	struct stat sb;
 	DIR *dp;
@@ -109,18 +114,31 @@ list_local(struct forge_call *call, struct source *s, const char *dir)
 		    "no such folder" : "permission denied or not a folder");
 		return errno == ENOENT ? FORGE_NOT_FOUND : FORGE_FAIL;
 	}
-	while ((d = readdir(dp)) != NULL) {
-		if (!is_sql(d->d_name) ||
+	while (rc == FORGE_OK && (d = readdir(dp)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0 ||
 		    str_printf(path, sizeof(path), "%s/%s", dir, d->d_name) != 0 ||
-		    stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		    str_printf(name, sizeof(name), "%s%s%s", rel, rel[0] ? "/" :
+		    "", d->d_name) != 0 || lstat(path, &sb) != 0)
 			continue;
-		if (add_file(call, s, d->d_name, path) != 0) {
-			rc = FORGE_FAIL;
-			break;
+		if (S_ISDIR(sb.st_mode)) {
+			if (depth < SOURCE_MAX_DEPTH)
+				rc = walk_local(call, s, path, name, depth + 1);
+			continue;
 		}
+		if (!tool_wants(name) || stat(path, &sb) != 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		if (add_file(call, s, name, path) != 0)
+			rc = FORGE_FAIL;
 	}
 	closedir(dp);
 	return rc;
+}
+
+static enum forge_rc
+list_local(struct forge_call *call, struct source *s, const char *dir)
+{
+	return walk_local(call, s, dir, "", 1);
 }
 
 /* Fill s's identity: which repository, at which commit. */

@@ -11,9 +11,11 @@
  *                    seed.sql), shipped with previewd
  *   none             nothing
  *
- * Migrations are the *.sql files of the folder, in byte order of their
- * names; other files and subfolders are ignored. Which of them run, in
- * which order, is then the migration tool's choice (core/tools.h). Files are capped at
+ * A migrations folder is listed with its subfolders: every *.sql file and
+ * the files tools read (tool_wants), each named by its path under the
+ * folder ("20240102_orders/migration.sql"), in byte order of those names.
+ * Which of them run, in which order, is the migration tool's choice
+ * (core/tools.h). Files are capped at
  * SOURCE_MAX_FILE bytes and folders at SOURCE_MAX_FILES files, with an
  * error naming the cap. Errors go to call->error; forge outages come back
  * as FORGE_RETRY with call->retry_ms.
@@ -27,17 +29,24 @@
 #include "store/store.h"
 
 #define SOURCE_MAX_FILES 1000
+/* How deep a migrations folder is listed: itself and three levels of
+ * subfolders (Flyway finds files in subfolders; the other tools use one
+ * level at most). */
+#define SOURCE_MAX_DEPTH 4
 #define SOURCE_MAX_FILE ((size_t)5 << 20)
 /* The longest version a migration tool may give a file, and its NUL
  * (dbmate's schema_migrations.version is a varchar(128) on MySQL). */
 #define SOURCE_VERSION_SIZE 129
 
 struct source_file {
-	char name[256];        /* the file's name: what the record keeps */
+	char name[256];        /* its path under the folder: what the record keeps */
 	char path[1024];       /* where to read it */
 	/* Its version for the migration tool (core/tools.c): "" for sql
 	 * and the seed. */
 	char version[SOURCE_VERSION_SIZE];
+	/* Run again when its contents change (Flyway's repeatable
+	 * migrations), where an edited file otherwise rebuilds the database. */
+	bool rerun;
 };
 
 struct source {

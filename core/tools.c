@@ -1,20 +1,7 @@
 /*
- * tools: the table of migration tools, and what each knows of its files
- * (core/tools.h). Each tool's rules are learnt from its own source and
- * written here afresh, with the file they come from named where they are
- * used:
- *
- *   golang-migrate  github.com/golang-migrate/migrate: source/parse.go
- *                   (file names), source/iofs/iofs.go (files that do not
- *                   parse are skipped, a version twice is an error),
- *                   database/postgres/postgres.go and
- *                   database/mysql/mysql.go (ensureVersionTable,
- *                   SetVersion)
- *   dbmate          github.com/amacneil/dbmate: pkg/dbmate/db.go (file
- *                   names), pkg/dbmate/migration.go (sections, options),
- *                   pkg/driver/postgres/postgres.go and
- *                   pkg/driver/mysql/mysql.go (CreateMigrationsTable,
- *                   InsertMigration)
+ * tools: the table of migration tools, what they share, and how a folder
+ * gets its tool (core/tools.h). Each tool's rules are in its own
+ * core/tools_NAME.c, learnt from that tool's source, which it names.
  */
 #include "core/tools.h"
 
@@ -22,19 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Go's \s, which both tools' patterns use: space, \t, \n, \f, \r. */
-static bool
-is_space(char c)
+/* Go's \s, which most tools' patterns use: space, \t, \n, \f, \r. */
+bool
+tool_is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
 }
 
-static bool
-ends_with(const char *s, const char *suffix)
+bool
+tool_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+const char *
+tool_next_line(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl != NULL ? nl + 1 : end;
+}
+
+bool
+tool_top_level(const char *name)
+{
+	return strchr(name, '/') == NULL;
 }
 
 int
@@ -53,276 +54,44 @@ tool_version_cmp(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
-/* ---- golang-migrate ---- */
-
-/*
- * source/parse.go: ^([0-9]+)_(.*)\.(down|up)\.(.*)$, the version parsed
- * as a uint64 and written into a bigint column. Of the folder's *.sql
- * files, those ending in .up.sql are the migrations; .down.sql files and
- * names that do not parse are skipped, as golang-migrate skips them. The
- * version is kept as the number it is ("0010" is 10).
- */
+/* sql: every *.sql file right in the folder, version "" (so in byte order
+ * of names), as previewd has always run them. */
 static int
-gm_version(const char *name, char *version, char *err, size_t errlen)
+sql_version(const char *name, char *version, char *err, size_t errlen)
 {
-	size_t digits = strspn(name, "0123456789"), len = strlen(name), z;
-
-	if (digits == 0 || name[digits] != '_' || !ends_with(name, ".up.sql") ||
-	    digits + 1 > len - 7)
-		return 0;
-	for (z = 0; z + 1 < digits && name[z] == '0'; z++)
-		;
-	/* INT64_MAX has 19 digits: golang-migrate's SetVersion takes an
-	 * int, and the column is a bigint. */
-	if (digits - z > 19 || (digits - z == 19 &&
-	    memcmp(name + z, "9223372036854775807", 19) > 0)) {
-		snprintf(err, errlen, "version %.*s is larger than a bigint, "
-		    "which golang-migrate's schema_migrations.version is",
-		    (int)(digits > 40 ? 40 : digits), name);
-		return -1;
-	}
-	snprintf(version, SOURCE_VERSION_SIZE, "%.*s", (int)(digits - z),
-	    name + z);
-	return 1;
+	(void)err;
+	(void)errlen;
+	version[0] = '\0';
+	return tool_top_level(name) && tool_ends_with(name, ".sql") ? 1 : 0;
 }
 
-static bool
-gm_names(const struct source *src)
-{
-	char version[SOURCE_VERSION_SIZE], err[200];
-	size_t i;
-
-	for (i = 0; i < src->n; i++)
-		if (gm_version(src->files[i].name, version, err,
-		    sizeof(err)) != 0)
-			return true;
-	return false;
-}
-
-/* Both drivers' ensureVersionTable and SetVersion: one row, the current
- * version, rewritten in a transaction (TRUNCATE on PostgreSQL, DELETE on
- * MySQL, where TRUNCATE would commit). dirty is true only while
- * golang-migrate itself runs a file; previewd writes the row with the
- * file, so it is false. */
-static const char *const gm_pg_write[] = {
-	"TRUNCATE schema_migrations",
-	"INSERT INTO schema_migrations (version, dirty) VALUES ($1, false)",
-	NULL,
-};
-static const char *const gm_my_write[] = {
-	"DELETE FROM `schema_migrations`",
-	"INSERT INTO `schema_migrations` (version, dirty) VALUES ($1, false)",
-	NULL,
-};
-static const struct tool_history gm_history[] = {
-	{ "postgres", "CREATE TABLE IF NOT EXISTS schema_migrations "
-	  "(version bigint not null primary key, dirty boolean not null)",
-	  gm_pg_write },
-	{ "mysql", "CREATE TABLE IF NOT EXISTS `schema_migrations` "
-	  "(version bigint not null primary key, dirty boolean not null)",
-	  gm_my_write },
-	{ NULL, NULL, NULL },
+static const struct tool tool_sql = {
+	.name = "sql", .supported = true, .looks_for = "*.sql files",
+	.version = sql_version,
 };
 
-/* ---- dbmate ---- */
+static const struct tool tool_prisma = { .name = "prisma" };
+static const struct tool tool_drizzle = { .name = "drizzle" };
+static const struct tool tool_flyway = { .name = "flyway" };
+static const struct tool tool_supabase = { .name = "supabase" };
 
-/* pkg/dbmate/db.go: ^(\d+).*\.sql$, the version being the digits as
- * written (a string: "001" and "1" are two versions). */
-static int
-dbmate_version(const char *name, char *version, char *err, size_t errlen)
-{
-	size_t digits = strspn(name, "0123456789");
-
-	if (digits == 0 || !ends_with(name, ".sql") ||
-	    digits > strlen(name) - 4)
-		return 0;
-	if (digits >= SOURCE_VERSION_SIZE) {
-		snprintf(err, errlen, "version of %zu digits: dbmate's "
-		    "schema_migrations.version holds %d on MySQL", digits,
-		    SOURCE_VERSION_SIZE - 1);
-		return -1;
-	}
-	snprintf(version, SOURCE_VERSION_SIZE, "%.*s", (int)digits, name);
-	return 1;
-}
-
-/*
- * A "-- migrate:WHAT" directive starting at p, the start of a line:
- * (?m)^--\s*migrate:WHAT(\s*$|\s+\S+) in pkg/dbmate/migration.go, that
- * is "--", white space, "migrate:WHAT", then the end or white space.
- */
-static bool
-directive_at(const char *p, const char *end, const char *what)
-{
-	size_t n = strlen(what);
-
-	if (end - p < 2 || p[0] != '-' || p[1] != '-')
-		return false;
-	for (p += 2; p < end && is_space(*p); p++)
-		;
-	if ((size_t)(end - p) < 8 + n || memcmp(p, "migrate:", 8) != 0 ||
-	    memcmp(p + 8, what, n) != 0)
-		return false;
-	p += 8 + n;
-	return p == end || is_space(*p);
-}
-
-/* The start of the line after p's, or end. */
-static const char *
-next_line(const char *p, const char *end)
-{
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-	return nl != NULL ? nl + 1 : end;
-}
-
-/* dbmate allows only empty lines and comments before "-- migrate:up". */
-static bool
-blank_or_comment(const char *p, const char *end)
-{
-	while (p < end && *p != '\n' && is_space(*p))
-		p++;
-	return p == end || *p == '\n' || (end - p >= 2 && p[0] == '-' &&
-	    p[1] == '-');
-}
-
-static bool
-dbmate_match(const char *data, size_t len)
-{
-	const char *p, *end = data + len;
-
-	for (p = data; p < end; p = next_line(p, end))
-		if (directive_at(p, end, "up"))
-			return true;
-	return false;
-}
-
-/* The options after "-- migrate:up" on its line ("transaction:false"):
- * white-space separated key:value pairs; false when one says the file
- * must not run in a transaction. */
-static bool
-dbmate_in_transaction(const char *line, const char *end)
-{
-	const char *eol = memchr(line, '\n', (size_t)(end - line)), *p, *w;
-	bool in = true;
-
-	if (eol == NULL)
-		eol = end;
-	p = strstr(line, "migrate:up");     /* the directive matched */
-	if (p == NULL || p > eol)
-		return true;
-	for (p += 10; p < eol; p = w) {
-		const char *colon;
-
-		while (p < eol && is_space(*p))
-			p++;
-		for (w = p; w < eol && !is_space(*w); w++)
-			;
-		colon = memchr(p, ':', (size_t)(w - p));
-		/* A pair is two parts exactly; the last one of a key wins. */
-		if (colon != NULL && memchr(colon + 1, ':',
-		    (size_t)(w - colon - 1)) == NULL &&
-		    colon - p == 11 && memcmp(p, "transaction", 11) == 0)
-			in = !(w - colon - 1 == 5 && memcmp(colon + 1, "false",
-			    5) == 0);
-	}
-	return in;
-}
-
-/*
- * What dbmate runs of a file (pkg/dbmate/migration.go): the block from
- * "-- migrate:up" to "-- migrate:down"; the down block never runs. The
- * file is cut at its "-- migrate:down" line, so what comes before (only
- * comments, as dbmate requires) and the up block keep their lines.
- * dbmate's own parse errors are given in its words. Files of several
- * up/down sections (dbmate 2.29 and later) are refused: previewd runs
- * one section per file.
- */
-static int
-dbmate_script(struct buf *file, bool *outside, char *err, size_t errlen)
-{
-	const char *end = file->data + file->len, *p, *up = NULL,
-	    *down = NULL, *msg = NULL;
-	bool before = false;
-	int ups = 0, downs = 0;
-
-	for (p = file->data; p < end; p = next_line(p, end)) {
-		if (directive_at(p, end, "up"))
-			up = ups++ == 0 ? p : up;
-		else if (ups == 1 && directive_at(p, end, "down"))
-			down = downs++ == 0 ? p : down;
-		else if (ups == 0 && !blank_or_comment(p, end))
-			before = true;
-	}
-	/* In the order dbmate checks. */
-	if (up == NULL)
-		msg = "dbmate requires each migration to define an up block "
-		    "with '-- migrate:up'";
-	else if (before)
-		msg = "dbmate does not support statements preceding the '-- "
-		    "migrate:up' block";
-	else if (downs > 1)
-		msg = "dbmate requires every '-- migrate:down' to be preceded "
-		    "by a '-- migrate:up'";
-	else if (down == NULL)
-		msg = "dbmate requires each migration to define a down block "
-		    "with '-- migrate:down'";
-	else if (ups > 1)
-		msg = "more than one \"-- migrate:up\" section: previewd runs "
-		    "one per file";
-	if (msg != NULL) {
-		str_copy(err, msg, errlen);
-		return -1;
-	}
-	*outside = !dbmate_in_transaction(up, end);
-	file->len = (size_t)(down - file->data);
-	file->data[file->len] = '\0';
-	return 0;
-}
-
-/* CreateMigrationsTable and InsertMigration of dbmate's two drivers: a
- * row per applied file, its version as written. */
-static const char *const dbmate_pg_write[] = {
-	"insert into schema_migrations (version) values ($1)",
-	NULL,
-};
-static const char *const dbmate_my_write[] = {
-	"insert into `schema_migrations` (version) values ($1)",
-	NULL,
-};
-static const struct tool_history dbmate_history[] = {
-	{ "postgres", "create table if not exists schema_migrations "
-	  "(version varchar primary key)", dbmate_pg_write },
-	{ "mysql", "create table if not exists `schema_migrations` "
-	  "(version varchar(128) primary key)", dbmate_my_write },
-	{ NULL, NULL, NULL },
-};
-
-/* ---- the table ---- */
-
-/* Table order is auto's order: by names first, then by contents; sql is
+/* Table order is auto's order, the issue's: each tool by its names or by
+ * its first migration's contents, the first that matches wins; sql is
  * what is left. Tools not supported yet are never picked by auto. */
-static const struct tool tools[] = {
-	{ .name = "sql", .supported = true, .looks_for = "*.sql files" },
-	{ .name = "golang-migrate", .supported = true,
-	  .names_match = gm_names, .looks_for = "*.up.sql files",
-	  .version = gm_version, .history_newest = true,
-	  .history = gm_history },
-	{ .name = "dbmate", .supported = true,
-	  .content_match = dbmate_match,
-	  .looks_for = "<version>_<name>.sql files",
-	  .version = dbmate_version, .script = dbmate_script,
-	  .history = dbmate_history },
-	{ .name = "prisma" },
-	{ .name = "drizzle" },
-	{ .name = "flyway" },
-	{ .name = "supabase" },
+static const struct tool *const tools[] = {
+	&tool_sql,
+	&tool_prisma,
+	&tool_drizzle,
+	&tool_golang_migrate,
+	&tool_dbmate,
+	&tool_flyway,
+	&tool_supabase,
 };
 
 const struct tool *
 tool_at(size_t i)
 {
-	return i < ARRAY_SIZE(tools) ? &tools[i] : NULL;
+	return i < ARRAY_SIZE(tools) ? tools[i] : NULL;
 }
 
 const struct tool *
@@ -331,9 +100,24 @@ tool_find(const char *name)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(tools); i++)
-		if (strcmp(tools[i].name, name) == 0)
-			return &tools[i];
+		if (strcmp(tools[i]->name, name) == 0)
+			return tools[i];
 	return NULL;
+}
+
+bool
+tool_wants(const char *name)
+{
+	size_t i;
+
+	if (tool_ends_with(name, ".sql"))
+		return true;
+	for (i = 0; i < ARRAY_SIZE(tools); i++)
+		if (tools[i]->index != NULL &&
+		    strcmp(tools[i]->index, name) == 0)
+			return true;
+	/* What prisma is recognised by besides its migration.sql files. */
+	return strcmp(name, "migration_lock.toml") == 0;
 }
 
 const struct tool_history *
@@ -345,6 +129,49 @@ tool_history(const struct tool *t, const char *engine)
 		if (strcmp(h->engine, engine) == 0)
 			return h;
 	return NULL;
+}
+
+int
+tool_params_add(struct tool_params *p, const char *v)
+{
+	char *copy = NULL;
+
+	if (p->n == TOOL_PARAMS_MAX || (v != NULL &&
+	    (copy = strdup(v)) == NULL))
+		return -1;
+	p->v[p->n++] = copy;
+	return 0;
+}
+
+void
+tool_params_release(struct tool_params *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->v[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+int
+tool_history_row(const struct tool *t, const struct tool_file *f,
+    struct tool_params *out, char *err, size_t errlen)
+{
+	const char *v = f->file->version;
+
+	memset(out, 0, sizeof(*out));
+	if (t->history_row != NULL)
+		return t->history_row(f, out, err, errlen);
+	/* A file older than one applied already (merged in late) does not
+	 * lower a one-row history. */
+	if (t->history_newest && f->newest[0] != '\0' &&
+	    tool_version_cmp(f->newest, v) > 0)
+		v = f->newest;
+	if (tool_params_add(out, v) != 0) {
+		str_copy(err, "out of memory", errlen);
+		return -1;
+	}
+	return 0;
 }
 
 /* t's first migration in its order, the one auto looks inside; false
@@ -370,81 +197,99 @@ first_migration(const struct tool *t, const struct source *src,
 	return found;
 }
 
+/* The *.sql files of src, for messages. */
+static size_t
+sql_count(const struct source *src)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < src->n; i++)
+		n += tool_ends_with(src->files[i].name, ".sql");
+	return n;
+}
+
+/* auto from tools[from] on: 1 with *out, or 0 with *out the tool whose
+ * first migration (src->files[*look]) must be read. */
+static int
+auto_from(size_t from, const char *folder, const struct source *src,
+    const struct tool **out, size_t *look)
+{
+	const struct tool *t;
+	size_t i;
+
+	for (i = from; i < ARRAY_SIZE(tools); i++) {
+		t = tools[i];
+		if (!t->supported)
+			continue;
+		if (t->names_match != NULL && t->names_match(folder, src)) {
+			*out = t;
+			return 1;
+		}
+		if (t->content_match != NULL && first_migration(t, src, look)) {
+			*out = t;
+			return 0;
+		}
+	}
+	*out = &tool_sql;
+	return 1;
+}
+
 int
 tool_choose(const char *configured, const char *folder,
     const struct source *src, const struct tool **out, size_t *look,
     char *err, size_t errlen)
 {
 	const struct tool *t = tool_find(configured);
-	size_t i;
+	size_t n;
 
 	*out = NULL;
-	if (strcmp(configured, "auto") == 0) {
-		for (i = 0; i < ARRAY_SIZE(tools); i++)
-			if (tools[i].supported && tools[i].names_match != NULL &&
-			    tools[i].names_match(src)) {
-				*out = &tools[i];
-				return 1;
-			}
-		for (i = 0; i < ARRAY_SIZE(tools); i++)
-			if (tools[i].supported &&
-			    tools[i].content_match != NULL &&
-			    first_migration(&tools[i], src, look))
-				return 0;
-		*out = &tools[0];
-		return 1;
-	}
+	if (strcmp(configured, "auto") == 0)
+		return auto_from(1, folder, src, out, look);
 	if (t == NULL || !t->supported) {
 		snprintf(err, errlen, "migrations_tool %s is not supported yet "
 		    "by this previewd", configured);
 		return -1;
 	}
+	*out = t;
 	/* An empty folder is any tool's: nothing to run yet. */
-	if (src->n == 0 || (t->names_match == NULL &&
-	    t->content_match == NULL)) {
-		*out = t;
+	n = sql_count(src);
+	if (n == 0 || (t->names_match == NULL && t->content_match == NULL))
 		return 1;
-	}
-	if (t->names_match != NULL && t->names_match(src)) {
-		*out = t;
+	if (t->names_match != NULL && t->names_match(folder, src))
 		return 1;
-	}
 	if (t->content_match != NULL && first_migration(t, src, look))
 		return 0;
+	*out = NULL;
 	snprintf(err, errlen, "migrations_tool %s: no %s in %s (found %zu "
-	    ".sql file%s)", t->name, t->looks_for, folder, src->n,
-	    src->n == 1 ? "" : "s");
+	    ".sql file%s)", t->name, t->looks_for, folder, n, n == 1 ? "" :
+	    "s");
 	return -1;
 }
 
 int
-tool_choose_content(const char *configured, const struct source *src,
-    size_t look, const char *data, size_t len, const struct tool **out,
-    char *err, size_t errlen)
+tool_choose_content(const char *configured, const char *folder,
+    const struct source *src, size_t look, const char *data, size_t len,
+    const struct tool **out, char *err, size_t errlen)
 {
-	const struct tool *t = NULL;
-	size_t i;
+	const struct tool *t = *out;
+	size_t i, n;
 
-	if (strcmp(configured, "auto") != 0) {
-		t = tool_find(configured);
-	} else {
-		for (i = 0; i < ARRAY_SIZE(tools) && t == NULL; i++)
-			if (tools[i].supported &&
-			    tools[i].content_match != NULL)
-				t = &tools[i];
-	}
-	if (t != NULL && t->content_match != NULL &&
-	    t->content_match(data, len)) {
-		*out = t;
+	if (t->content_match(data, len))
 		return 1;
-	}
 	if (strcmp(configured, "auto") == 0) {
-		*out = &tools[0];
+		/* Go on after t; a second content tool is not looked at (the
+		 * table has one), so a 0 here is sql. */
+		for (i = 0; i < ARRAY_SIZE(tools) && tools[i] != t; i++)
+			;
+		if (auto_from(i + 1, folder, src, out, &look) == 0)
+			*out = &tool_sql;
 		return 1;
 	}
+	n = sql_count(src);
+	*out = NULL;
 	snprintf(err, errlen, "migrations_tool %s: no \"-- migrate:up\" line "
 	    "in %s, its first migration (found %zu .sql file%s)", configured,
-	    src->files[look].path, src->n, src->n == 1 ? "" : "s");
+	    src->files[look].path, n, n == 1 ? "" : "s");
 	return -1;
 }
 
@@ -458,18 +303,19 @@ by_version(const void *a, const void *b)
 }
 
 int
-tool_plan(const struct tool *t, struct source *src, char *err,
-    size_t errlen)
+tool_plan(const struct tool *t, struct source *src, const char *index,
+    size_t len, char *err, size_t errlen)
 {
 	char why[300];
 	size_t i, n = 0;
 	int rc;
 
-	if (t->version == NULL)
-		return 0;           /* every file, in byte order already */
+	if (t->plan != NULL)
+		return t->plan(src, index, len, err, errlen);
 	for (i = 0; i < src->n; i++) {
 		struct source_file *f = &src->files[i];
 
+		f->rerun = false;
 		rc = t->version(f->name, f->version, why, sizeof(why));
 		if (rc < 0) {
 			snprintf(err, errlen, "%s: %s", f->path, why);
@@ -483,8 +329,10 @@ tool_plan(const struct tool *t, struct source *src, char *err,
 	src->n = n;
 	if (n > 1)
 		qsort(src->files, n, sizeof(*src->files), by_version);
+	/* sql's files have no version ("") to share. */
 	for (i = 1; i < n; i++)
-		if (strcmp(src->files[i - 1].version,
+		if (src->files[i].version[0] != '\0' &&
+		    strcmp(src->files[i - 1].version,
 		    src->files[i].version) == 0) {
 			snprintf(err, errlen, "two migrations of version %s: "
 			    "%s and %s", src->files[i].version,

@@ -310,3 +310,18 @@ engine_url(const struct engine_ops *ops, const struct engine_cfg *cfg,
 	return dburl_build(ops->url_scheme, role, password, host, port, db,
 	    out, outsz);
 }
+
+size_t
+engine_history_nparams(const char *stmt)
+{
+	const char *p;
+	size_t n = 0, k;
+
+	for (p = strchr(stmt, '$'); p != NULL; p = strchr(p + 1, '$')) {
+		if (p[1] < '1' || p[1] > '9')
+			continue;
+		k = (size_t)(p[1] - '0');
+		n = k > n ? k : n;
+	}
+	return n;
+}

@@ -35,9 +35,11 @@ struct engine;
  * One repository file (or the seed) as record_apply runs and records it.
  * The history statements are a migration tool's own table (core/tools.c
  * has them, per engine, as each tool's drivers write it): the one SQL
- * from outside engines/, handed over as data. Each may use $1, which the
- * engine binds to history_value (a parameter on PostgreSQL, an escaped
- * literal on MySQL).
+ * from outside engines/, handed over as data. Each may use $1 to $N,
+ * which the engine binds to history_params[0..N) (parameters on
+ * PostgreSQL, escaped literals on MySQL; a NULL is SQL's NULL). A
+ * statement uses its parameters from $1 on without gaps, as PostgreSQL
+ * must infer each one's type.
  */
 struct engine_apply {
 	const char *name;          /* its name in previewd_migrations */
@@ -52,8 +54,12 @@ struct engine_apply {
 	 * for such a file, as for every file on MySQL. */
 	bool outside_transaction;
 	const char *const *history;   /* NULL, or NULL-terminated */
-	const char *history_value;
+	const char *const *history_params;
+	size_t history_nparams;
 };
+
+/* The highest $N in a history statement: how many parameters it takes. */
+size_t engine_history_nparams(const char *stmt);
 
 struct engine_ops {
 	const char *name;          /* "postgres": the config section too */

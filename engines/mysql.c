@@ -601,20 +601,39 @@ my_record_list(void *session, int (*fn)(const char *, const char *, void *),
 	return ENGINE_OK;
 }
 
-/* stmt with its $1 (if any) as an escaped literal of value, appended to
- * out with a ";". 0 or -1 (too long). */
+/* stmt with its $1..$9 as escaped literals of a's history values (NULL
+ * as NULL), appended to out with a ";". 0, or -1: out of room, or a
+ * value the tool did not give. */
 static int
-bind_value(MYSQL *m, struct buf *out, const char *stmt, const char *value)
+bind_values(MYSQL *m, struct buf *out, const char *stmt,
+    const struct engine_apply *a)
 {
-	const char *p = strstr(stmt, "$1");
-	char lit[2 * 128 + 1];
+	const char *p, *v;
+	char *lit;
+	size_t k, len;
+	int rc = 0;
 
-	if (p == NULL)
-		return buf_printf(out, "%s;", stmt);
-	if (value == NULL || strlen(value) > 128)
-		return -1;
-	mysql_real_escape_string(m, lit, value, strlen(value));
-	return buf_printf(out, "%.*s'%s'%s;", (int)(p - stmt), stmt, lit, p + 2);
+	for (p = stmt; *p != '\0' && rc == 0; p++) {
+		if (p[0] != '$' || p[1] < '1' || p[1] > '9') {
+			rc = buf_add(out, p, 1);
+			continue;
+		}
+		k = (size_t)(p[1] - '1');
+		p++;
+		if (k >= a->history_nparams)
+			return -1;
+		if ((v = a->history_params[k]) == NULL) {
+			rc = buf_addstr(out, "NULL");
+			continue;
+		}
+		len = strlen(v);
+		if ((lit = malloc(2 * len + 1)) == NULL)
+			return -1;
+		mysql_real_escape_string(m, lit, v, len);
+		rc = buf_printf(out, "'%s'", lit);
+		free(lit);
+	}
+	return rc == 0 ? buf_addstr(out, ";") : -1;
 }
 
 /* MySQL commits DDL as it runs, so the file cannot share a transaction
@@ -639,12 +658,12 @@ my_record_apply(void *session, const struct engine_apply *a, char *err,
 	fault_point("migrate.before_record");
 	mysql_real_escape_string(m, ename, a->name, strlen(a->name));
 	mysql_real_escape_string(m, esum, a->checksum, strlen(a->checksum));
-	buf_init(&sql, 16384);
+	buf_init(&sql, (size_t)1 << 20);
 	rc = ENGINE_FAIL;
 	if (buf_addstr(&sql, "START TRANSACTION;") != 0)
 		goto too_long;
 	for (i = 0; a->history != NULL && a->history[i] != NULL; i++)
-		if (bind_value(m, &sql, a->history[i], a->history_value) != 0)
+		if (bind_values(m, &sql, a->history[i], a) != 0)
 			goto too_long;
 	if (buf_printf(&sql, "INSERT INTO previewd_migrations (name, checksum) "
 	    "VALUES ('%s', '%s') ON DUPLICATE KEY UPDATE checksum = "
@@ -659,7 +678,7 @@ my_record_apply(void *session, const struct engine_apply *a, char *err,
 	}
 	goto out;
 too_long:
-	str_copy(err, "migration name or version too long", errlen);
+	str_copy(err, "migration name or history values too long", errlen);
 out:
 	buf_release(&sql);
 	return rc;

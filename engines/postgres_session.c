@@ -179,16 +179,20 @@ pg_record_list(void *session, int (*fn)(const char *, const char *, void *),
 static int
 pg_history(PGconn *c, const struct engine_apply *a, char *err, size_t errlen)
 {
-	const char *params[1] = { a->history_value };
 	char why[512];
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	for (i = 0; a->history != NULL && a->history[i] != NULL; i++) {
 		/* The server refuses a parameter the statement does not use. */
-		rc = pg_session_exec(c, a->history[i],
-		    strstr(a->history[i], "$1") != NULL ? 1 : 0, params, NULL,
-		    why, sizeof(why));
+		n = engine_history_nparams(a->history[i]);
+		if (n > a->history_nparams) {
+			str_copy(err, "a history statement wants more values than "
+			    "its tool gave", errlen);
+			return ENGINE_FAIL;
+		}
+		rc = pg_session_exec(c, a->history[i], (int)n,
+		    a->history_params, NULL, why, sizeof(why));
 		if (rc != ENGINE_OK) {
 			snprintf(err, errlen, "writing the tool's history: %s",
 			    why);

@@ -508,7 +508,7 @@ def test_auto_detection_and_explicit_tools(engine, forge, previewd_factory):
     assert env["migrations_tool"] is None
     # auto on plain SQL files: sql, as before, and no history table.
     env = settled(d, 5, SHA1, repo="acme/plain")
-    assert env["status"] == "ready", env
+    assert env["status"] == "ready", env["error"]
     assert env["migrations_tool"] == "sql"
     assert tables(engine, env["database_url"]) == ["orders", "previewd_migrations", "users"]
     # A tool named, not built yet.

@@ -60,7 +60,7 @@ test_golang_migrate_plan(void **state)
 
 	(void)state;
 	listing(&src, names);
-	assert_int_equal(tool_plan(t, &src, err, sizeof(err)), 0);
+	assert_int_equal(tool_plan(t, &src, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(src.n, 3);
 	assert_string_equal(src.files[0].name, "1_init.up.sql");
 	assert_string_equal(src.files[0].version, "1");
@@ -87,17 +87,17 @@ test_golang_migrate_refusals(void **state)
 
 	(void)state;
 	listing(&src, big);
-	assert_int_equal(tool_plan(t, &src, err, sizeof(err)), -1);
+	assert_int_equal(tool_plan(t, &src, NULL, 0, err, sizeof(err)), -1);
 	assert_string_equal(err, "db/migrations/9223372036854775808_x.up.sql: "
 	    "version 9223372036854775808 is larger than a bigint, which "
 	    "golang-migrate's schema_migrations.version is");
 	source_release(&src);
 	listing(&src, max);
-	assert_int_equal(tool_plan(t, &src, err, sizeof(err)), 0);
+	assert_int_equal(tool_plan(t, &src, NULL, 0, err, sizeof(err)), 0);
 	assert_string_equal(src.files[0].version, "9223372036854775807");
 	source_release(&src);
 	listing(&src, twice);
-	assert_int_equal(tool_plan(t, &src, err, sizeof(err)), -1);
+	assert_int_equal(tool_plan(t, &src, NULL, 0, err, sizeof(err)), -1);
 	assert_string_equal(err, "two migrations of version 2: "
 	    "db/migrations/02_b.up.sql and db/migrations/2_a.up.sql");
 	source_release(&src);
@@ -114,7 +114,7 @@ test_dbmate_plan(void **state)
 
 	(void)state;
 	listing(&src, names);
-	assert_int_equal(tool_plan(t, &src, err, sizeof(err)), 0);
+	assert_int_equal(tool_plan(t, &src, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(src.n, 4);
 	assert_string_equal(src.files[0].version, "1");
 	assert_string_equal(src.files[1].version, "2");
@@ -247,11 +247,11 @@ test_auto_detection(void **state)
 	assert_int_equal(tool_choose("auto", "db/migrations", &src, &t, &look,
 	    err, sizeof(err)), 0);
 	assert_int_equal(look, 1);
-	assert_int_equal(tool_choose_content("auto", &src, look,
+	assert_int_equal(tool_choose_content("auto", "db/migrations", &src, look,
 	    "-- migrate:up\nSELECT 1;\n-- migrate:down\n", 40, &t, err,
 	    sizeof(err)), 1);
 	assert_string_equal(t->name, "dbmate");
-	assert_int_equal(tool_choose_content("auto", &src, look,
+	assert_int_equal(tool_choose_content("auto", "db/migrations", &src, look,
 	    "CREATE TABLE t (id int);\n", 25, &t, err, sizeof(err)), 1);
 	assert_string_equal(t->name, "sql");
 	source_release(&src);
@@ -283,7 +283,7 @@ test_explicit_tools(void **state)
 	assert_int_equal(tool_choose("dbmate", "db/migrations", &src, &t,
 	    &look, err, sizeof(err)), 0);
 	assert_int_equal(look, 0);
-	assert_int_equal(tool_choose_content("dbmate", &src, look,
+	assert_int_equal(tool_choose_content("dbmate", "db/migrations", &src, look,
 	    "CREATE TABLE t (id int);\n", 25, &t, err, sizeof(err)), -1);
 	assert_string_equal(err, "migrations_tool dbmate: no \"-- migrate:up\" "
 	    "line in db/migrations/001_init.sql, its first migration (found 3 "
@@ -325,9 +325,9 @@ test_histories(void **state)
 	assert_non_null(tool_history(dbmate, "mysql"));
 	assert_null(tool_history(tool_find("sql"), "postgres"));
 	assert_null(tool_history(gm, "oracle"));
-	assert_non_null(strstr(tool_history(gm, "postgres")->create,
+	assert_non_null(strstr(tool_history(gm, "postgres")->create[0],
 	    "(version bigint not null primary key, dirty boolean not null)"));
-	assert_non_null(strstr(tool_history(dbmate, "mysql")->create,
+	assert_non_null(strstr(tool_history(dbmate, "mysql")->create[0],
 	    "(version varchar(128) primary key)"));
 	assert_int_equal(tool_version_cmp("10", "9"), 1);
 	assert_int_equal(tool_version_cmp("0009", "10"), -1);
