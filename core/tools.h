@@ -14,8 +14,16 @@
  *   dbmate          <version>*.sql in numeric version order, up to its
  *                   "-- migrate:down" line; schema_migrations (version
  *                   varchar): one row per file
- *   prisma, drizzle, flyway, supabase: named (migrations_tool accepts
- *                   them), not supported yet
+ *   prisma          <name>/migration.sql of each subfolder in order of
+ *                   names, whole; _prisma_migrations (id, checksum,
+ *                   finished_at, migration_name, logs, rolled_back_at,
+ *                   started_at, applied_steps_count): one row per folder
+ *   supabase        <version>_<name>.sql in order of file names, whole,
+ *                   PostgreSQL only; supabase_migrations.schema_migrations
+ *                   (version text, statements text[], name text): one row
+ *                   per file
+ *   drizzle, flyway: named (migrations_tool accepts them), not supported
+ *                   yet
  *
  * The table and what tools share are in core/tools.c; each tool's rules
  * in a file of its own, core/tools_NAME.c, defining the struct tool that
@@ -169,5 +177,7 @@ int tool_version_cmp(const char *a, const char *b);
 /* The tools, each defined in its own core/tools_NAME.c. */
 extern const struct tool tool_golang_migrate;
 extern const struct tool tool_dbmate;
+extern const struct tool tool_prisma;
+extern const struct tool tool_supabase;
 
 #endif
