@@ -166,6 +166,11 @@ bool tool_ends_with(const char *s, const char *suffix);
 const char *tool_next_line(const char *p, const char *end);
 /* A file right in the folder, not in a subfolder of it. */
 bool tool_top_level(const char *name);
+/* How many statements PostgreSQL would run of data (len bytes, no NUL
+ * inside), found as the Supabase CLI's parser finds them
+ * (core/tools_supabase.c), comments alone not counted: 0, 1, or 2 for
+ * more. */
+size_t tool_pg_statements(const char *data, size_t len);
 
 /* t's history table on engine, NULL when t keeps none there. */
 const struct tool_history *tool_history(const struct tool *t,

@@ -4,6 +4,8 @@
  * (which folders are migrations, their order), and from
  * github.com/prisma/prisma-engines: schema-engine/core/src/commands/
  * apply_migrations.rs (what `prisma migrate deploy` applies and records),
+ * schema-engine/connectors/sql-schema-connector/src/flavour/postgres/
+ * connection.rs (how a file is sent),
  * schema-engine/connectors/sql-schema-connector/src/
  * sql_migration_persistence.rs (the row of an applied migration),
  * .../flavour/postgres.rs and .../flavour/mysql.rs
@@ -147,6 +149,27 @@ prisma_plan(struct source *src, const char *index, size_t len, char *err,
 }
 
 /*
+ * The whole file runs, as Prisma runs it; the question is only how on
+ * PostgreSQL. flavour/postgres/connection.rs, apply_migration_script,
+ * sends the file as one simple query: PostgreSQL runs a query of several
+ * statements in one implicit transaction, as previewd's own transaction
+ * would, but a lone statement in none, and some statements refuse a
+ * transaction block (CREATE INDEX CONCURRENTLY, alone in its
+ * migration.sql, is how Prisma's users build an index without a lock).
+ * So a file of one statement runs outside previewd's transaction, with
+ * its record after it, as Prisma's record follows it. (On MySQL the
+ * record always follows the file.)
+ */
+static int
+prisma_script(struct buf *file, bool *outside, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	*outside = tool_pg_statements(file->data, file->len) == 1;
+	return 0;
+}
+
+/*
  * The row sql_migration_persistence.rs leaves for a migration that
  * applied: record_migration_started (id: a new v4 UUID; checksum: the
  * SHA-256 of the script, lower-case hex, 64 digits, as checksum.rs
@@ -244,5 +267,6 @@ const struct tool tool_prisma = {
 	.names_match = prisma_names,
 	.looks_for = "migration_lock.toml or <name>/migration.sql folders",
 	.version = prisma_version, .plan = prisma_plan,
+	.script = prisma_script,
 	.history_row = prisma_row, .history = prisma_history,
 };

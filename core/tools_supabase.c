@@ -422,82 +422,136 @@ parser_step(struct parser *p, size_t i, bool *end)
 	return 0;
 }
 
-/* Add statement w (n bytes) to out, the array's text so far, as
- * SplitAndTrim keeps it: trailing ';' cut, then white space at both
- * ends; nothing when nothing is left. */
+/* Each statement of data (len bytes, no NUL inside) to fn, as
+ * SplitAndTrim keeps it: its trailing ';' cut, then white space at both
+ * ends; none left empty. 0, or -1: out of memory, or fn's -1. */
 static int
-add_statement(struct buf *out, const char *w, size_t n, size_t *count)
-{
-	size_t k, run;
-
-	while (n > 0 && w[n - 1] == ';')
-		n--;
-	while (n > 0 && (k = space_at(w, n)) > 0) {
-		w += k;
-		n -= k;
-	}
-	while (n > 0 && (k = space_before(w, n)) > 0)
-		n -= k;
-	if (n == 0)
-		return 0;
-	if (buf_addstr(out, *count == 0 ? "{\"" : ",\"") != 0)
-		return -1;
-	/* An element of PostgreSQL's array text: '"' and '\' escaped. */
-	while (n > 0) {
-		for (run = 0; run < n && w[run] != '"' && w[run] != '\\'; run++)
-			;
-		if (buf_add(out, w, run) != 0)
-			return -1;
-		w += run;
-		n -= run;
-		if (n == 0)
-			break;
-		if (buf_add(out, "\\", 1) != 0 || buf_add(out, w, 1) != 0)
-			return -1;
-		w++;
-		n--;
-	}
-	(*count)++;
-	return buf_addstr(out, "\"");
-}
-
-/* The statements of data (len bytes, no NUL inside) as the text of a
- * PostgreSQL text[] into out ("{...}"), count of them in *count. 0, or
- * -1 out of memory. */
-static int
-supabase_statements(const char *data, size_t len, struct buf *out,
-    size_t *count)
+split_walk(const char *data, size_t len,
+    int (*fn)(const char *, size_t, void *), void *arg)
 {
 	struct parser p;
-	size_t i;
+	const char *w;
+	size_t i, n, k;
 	bool end;
 	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
 	p.data = data;
 	p.len = len;
-	*count = 0;
-	for (i = 0; i < len; i++) {
-		if (parser_step(&p, i, &end) != 0)
+	/* The last pass takes what is left at the end: a statement too
+	 * (token.go at EOF). */
+	for (i = 0; i <= len; i++) {
+		if (i < len && parser_step(&p, i, &end) != 0)
 			goto out;
-		if (!end)
+		if (i < len && !end)
 			continue;
-		if (add_statement(out, data + p.start, i + 1 - p.start,
-		    count) != 0)
-			goto out;
+		w = data + p.start;
+		n = (i < len ? i + 1 : len) - p.start;
 		p.start = i + 1;
 		p.st = P_READY;
+		while (n > 0 && w[n - 1] == ';')
+			n--;
+		while (n > 0 && (k = space_at(w, n)) > 0) {
+			w += k;
+			n -= k;
+		}
+		while (n > 0 && (k = space_before(w, n)) > 0)
+			n -= k;
+		if (n > 0 && fn(w, n, arg) != 0)
+			goto out;
 	}
-	/* What is left at the end is a statement too (token.go at EOF). */
-	if (p.start < len && add_statement(out, data + p.start,
-	    len - p.start, count) != 0)
-		goto out;
-	if (*count > 0 && buf_addstr(out, "}") != 0)
-		goto out;
 	rc = 0;
 out:
 	free(p.atomic);
 	return rc;
+}
+
+/* The text of a PostgreSQL text[] being written, and its elements. */
+struct array_text {
+	struct buf *out;
+	size_t count;
+};
+
+/* Statement w (n bytes) as the array's next element: quoted, with '"'
+ * and '\' escaped. */
+static int
+add_element(const char *w, size_t n, void *arg)
+{
+	struct array_text *a = arg;
+	size_t run;
+
+	if (buf_addstr(a->out, a->count == 0 ? "{\"" : ",\"") != 0)
+		return -1;
+	while (n > 0) {
+		for (run = 0; run < n && w[run] != '"' && w[run] != '\\'; run++)
+			;
+		if (buf_add(a->out, w, run) != 0)
+			return -1;
+		w += run;
+		n -= run;
+		if (n == 0)
+			break;
+		if (buf_add(a->out, "\\", 1) != 0 || buf_add(a->out, w, 1) != 0)
+			return -1;
+		w++;
+		n--;
+	}
+	a->count++;
+	return buf_addstr(a->out, "\"");
+}
+
+/* Whether statement w (n bytes) is comments and white space only,
+ * nothing PostgreSQL runs. */
+static bool
+comments_only(const char *w, size_t n)
+{
+	size_t i = 0, k;
+	int depth;
+
+	while (i < n) {
+		if ((k = space_at(w + i, n - i)) > 0) {
+			i += k;
+		} else if (n - i >= 2 && w[i] == '-' && w[i + 1] == '-') {
+			while (i < n && w[i] != '\n')
+				i++;
+		} else if (n - i >= 2 && w[i] == '/' && w[i + 1] == '*') {
+			for (depth = 1, i += 2; i < n && depth > 0; i++) {
+				if (i + 1 < n && w[i] == '/' && w[i + 1] == '*') {
+					depth++;
+					i++;
+				} else if (i + 1 < n && w[i] == '*' &&
+				    w[i + 1] == '/') {
+					depth--;
+					i++;
+				}
+			}
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int
+count_statement(const char *w, size_t n, void *arg)
+{
+	size_t *count = arg;
+
+	if (!comments_only(w, n))
+		(*count)++;
+	return 0;
+}
+
+size_t
+tool_pg_statements(const char *data, size_t len)
+{
+	size_t count = 0;
+
+	/* Out of memory (a deep nest of parentheses): "several", the
+	 * answer that changes nothing. */
+	if (split_walk(data, len, count_statement, &count) != 0)
+		return 2;
+	return count > 2 ? 2 : count;
 }
 
 /*
@@ -511,19 +565,23 @@ supabase_row(const struct tool_file *f, struct tool_params *out, char *err,
     size_t errlen)
 {
 	const char *name = f->file->name;
-	size_t digits = strspn(name, "0123456789"), count = 0;
+	size_t digits = strspn(name, "0123456789");
 	char title[sizeof(f->file->name)];
+	struct array_text array;
 	struct buf text;
 	int rc = -1;
 
 	/* Each statement may double, and brings 3 characters of its own. */
 	buf_init(&text, 3 * f->len + 16);
+	array.out = &text;
+	array.count = 0;
 	snprintf(title, sizeof(title), "%.*s", (int)(strlen(name) - digits -
 	    5), name + digits + 1);
-	if (supabase_statements(f->data, f->len, &text, &count) != 0 ||
+	if (split_walk(f->data, f->len, add_element, &array) != 0 ||
+	    (array.count > 0 && buf_addstr(&text, "}") != 0) ||
 	    tool_params_add(out, f->file->version) != 0 ||
 	    tool_params_add(out, title) != 0 ||
-	    tool_params_add(out, count > 0 ? text.data : NULL) != 0) {
+	    tool_params_add(out, array.count > 0 ? text.data : NULL) != 0) {
 		str_copy(err, "out of memory", errlen);
 		goto out;
 	}

@@ -31,7 +31,9 @@ this machine cannot reach. So the checks are against Prisma's source:
     migrations) on the preview database: nothing to apply, nothing
     edited, nothing failed.
 
-Also: a push adding a migration applies only it; a failing migration is
+Also: a push adding migrations applies only them, one of them a lone
+CREATE INDEX CONCURRENTLY that PostgreSQL runs only outside a transaction
+block, as Prisma's one query per file runs it; a failing migration is
 named by its path with its line; an edited one rebuilds the database;
 auto detection and explicit tools that do not match.
 """
@@ -150,6 +152,17 @@ def invoices(engine):
             "    %s INTEGER NOT NULL,\n\n    %s\n);\n" % (
                 q(engine, "invoices"), q(engine, "id"), q(engine, "orderId"),
                 'CONSTRAINT "invoices_pkey" PRIMARY KEY ("id")' if pg else "PRIMARY KEY (`id`)"))
+
+
+def user_index(engine):
+    """A migration of one statement: on PostgreSQL an index built without
+    a lock, which PostgreSQL refuses in a transaction block; Prisma sends
+    the file as one query, which runs in none."""
+    if engine.name == "postgres":
+        sql = 'CREATE INDEX CONCURRENTLY "orders_userId_idx" ON "orders"("userId");\n'
+    else:
+        sql = "CREATE INDEX `orders_userId_idx` ON `orders`(`userId`);\n"
+    return ("20240202090000_orders_user_index/migration.sql", "-- CreateIndex\n" + sql)
 
 
 def start_prisma(engine, forge, previewd_factory, **repo):
@@ -276,7 +289,7 @@ def deploy_would_apply(engine, url, files):
 
 def test_prisma_project(engine, forge, previewd_factory):
     first = tree(engine)
-    pushed = tree(engine, invoices(engine))
+    pushed = tree(engine, invoices(engine), user_index(engine))
     forge.set_tree(REPO, SHA1, first)
     forge.set_tree(REPO, SHA2, pushed)
     d = start_prisma(engine, forge, previewd_factory)
@@ -330,11 +343,12 @@ def test_prisma_project(engine, forge, previewd_factory):
         assert r["finished_at"] is not None and r["started_at"] <= r["finished_at"], r
     assert len({r["id"] for r in rows}) == 3
     assert deploy_would_apply(engine, url, first) == ([], [], [])
-    # Before the push: the new folder is what deploy would apply.
-    assert deploy_would_apply(engine, url, pushed) == ([], ["20240201090000_invoices"], [])
+    # Before the push: the new folders are what deploy would apply.
+    assert deploy_would_apply(engine, url, pushed) == (
+        [], ["20240201090000_invoices", "20240202090000_orders_user_index"], [])
 
-    # A push adding a migration: only it runs (the developer's row stays),
-    # one row more, the others untouched.
+    # A push adding two migrations: only they run (the developer's row
+    # stays), a row each, the others untouched.
     query_none(engine, url, "INSERT INTO %s (%s) VALUES ('mine@example.com')" % (
         q(engine, "users"), q(engine, "email")))
     push(d, "synchronize", 1, SHA2)
@@ -346,6 +360,13 @@ def test_prisma_project(engine, forge, previewd_factory):
     assert [r["id"] for r in after[:3]] == [r["id"] for r in rows]
     assert "invoices" in user_tables(engine, url)
     assert query(engine, url, "SELECT count(*) FROM %s" % q(engine, "users")) == [(2,)]
+    if engine.name == "postgres":
+        assert query(engine, url, "SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                     "'\"orders_userId_idx\"'::regclass") == [(True,)]
+    else:
+        assert query(engine, url, "SELECT DISTINCT index_name FROM information_schema."
+                     "statistics WHERE table_schema = DATABASE() AND index_name = "
+                     "'orders_userId_idx'") == [("orders_userId_idx",)]
     assert deploy_would_apply(engine, url, pushed) == ([], [], [])
 
 

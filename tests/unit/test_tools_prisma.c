@@ -12,6 +12,9 @@
  *   - auto recognises the folder by migration_lock.toml or by its
  *     <name>/migration.sql files, and an explicit prisma on another
  *     folder says what it looked for;
+ *   - a file of one statement runs outside previewd's transaction, as
+ *     PostgreSQL runs Prisma's one simple query (CREATE INDEX
+ *     CONCURRENTLY alone in its file), a file of several inside it;
  *   - the history row: a v4 UUID id, the file's SHA-256 as checksum, the
  *     folder's name (sql_migration_persistence.rs), and the table as
  *     create_migrations_table of postgres.rs and mysql.rs has it.
@@ -89,7 +92,6 @@ test_prisma_plan(void **state)
 	assert_string_equal(src.files[3].name, "init-2/migration.sql");
 	assert_string_equal(src.files[2].path,
 	    "prisma/migrations/init/migration.sql");
-	assert_null(t->script);                 /* the whole file runs */
 	assert_null(t->index);
 	source_release(&src);
 }
@@ -236,6 +238,47 @@ test_prisma_history_tables(void **state)
 	assert_null(pg->write[1]);
 }
 
+/* Whether prisma runs text outside previewd's transaction. */
+static bool
+outside(const char *text)
+{
+	struct buf b;
+	bool out = false;
+	char err[100];
+
+	buf_init(&b, 1 << 20);
+	assert_int_equal(buf_addstr(&b, text), 0);
+	assert_int_equal(tool_find("prisma")->script(&b, &out, err,
+	    sizeof(err)), 0);
+	/* The whole file runs. */
+	assert_string_equal(b.data, text);
+	buf_release(&b);
+	return out;
+}
+
+static void
+test_prisma_lone_statement(void **state)
+{
+	(void)state;
+	/* One statement: PostgreSQL runs Prisma's simple query outside any
+	 * transaction block, so previewd runs it outside its own. */
+	assert_true(outside("-- CreateIndex\nCREATE INDEX CONCURRENTLY "
+	    "\"orders_userId_idx\" ON \"orders\"(\"userId\");\n"));
+	assert_true(outside("CREATE INDEX CONCURRENTLY i ON t (a);\n-- done\n"
+	    "/* really; /* done */ */\n"));
+	assert_true(outside("CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; "
+	    "SELECT 2; $$ LANGUAGE sql;"));
+	assert_true(outside("ALTER TYPE \"Role\" ADD VALUE 'ADMIN'"));
+	/* Several: one implicit transaction, as previewd's. */
+	assert_false(outside("-- CreateTable\nCREATE TABLE a (id int);\n\n"
+	    "-- CreateIndex\nCREATE INDEX i ON a (id);\n"));
+	/* Nothing to run. */
+	assert_false(outside(""));
+	assert_false(outside("-- nothing\n/* at /* all */ */;\n"));
+	assert_int_equal(tool_pg_statements("SELECT 1; SELECT 2; SELECT 3", 28),
+	    2);
+}
+
 int
 main(void)
 {
@@ -245,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_prisma_detection),
 		cmocka_unit_test(test_prisma_history_row),
 		cmocka_unit_test(test_prisma_history_tables),
+		cmocka_unit_test(test_prisma_lone_statement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
