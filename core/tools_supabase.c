@@ -115,18 +115,16 @@ supabase_plan(struct source *src, const char *index, size_t len, char *err,
 		n++;
 	}
 	src->n = n;
-	for (i = 0; i + 1 < n; i++) {
-		size_t j;
-
-		for (j = i + 1; j < n; j++)
-			if (strcmp(src->files[i].version,
-			    src->files[j].version) == 0) {
-				snprintf(err, errlen, "two migrations of version "
-				    "%s: %s and %s", src->files[i].version,
-				    src->files[i].path, src->files[j].path);
-				return -1;
-			}
-	}
+	/* Names in byte order: one version's files ("<version>_") are
+	 * next to each other. */
+	for (i = 1; i < n; i++)
+		if (strcmp(src->files[i - 1].version,
+		    src->files[i].version) == 0) {
+			snprintf(err, errlen, "two migrations of version %s: "
+			    "%s and %s", src->files[i].version,
+			    src->files[i - 1].path, src->files[i].path);
+			return -1;
+		}
 	return 0;
 }
 
@@ -516,11 +514,12 @@ comments_only(const char *w, size_t n)
 				i++;
 		} else if (n - i >= 2 && w[i] == '/' && w[i + 1] == '*') {
 			for (depth = 1, i += 2; i < n && depth > 0; i++) {
-				if (i + 1 < n && w[i] == '/' && w[i + 1] == '*') {
+				if (i + 1 == n)
+					continue;
+				if (w[i] == '/' && w[i + 1] == '*') {
 					depth++;
 					i++;
-				} else if (i + 1 < n && w[i] == '*' &&
-				    w[i + 1] == '/') {
+				} else if (w[i] == '*' && w[i + 1] == '/') {
 					depth--;
 					i++;
 				}

@@ -51,7 +51,8 @@ listing(struct source *src, const char *const *names)
 	src->files = calloc(n ? n : 1, sizeof(*src->files));
 	assert_non_null(src->files);
 	for (i = 0; i < n; i++) {
-		str_copy(src->files[i].name, names[i], sizeof(src->files[i].name));
+		str_copy(src->files[i].name, names[i],
+		    sizeof(src->files[i].name));
 		snprintf(src->files[i].path, sizeof(src->files[i].path),
 		    "prisma/migrations/%s", names[i]);
 	}
