@@ -12,8 +12,8 @@ a hand-written down migration) and a stray .sql file right in the folder,
 each dropping what the migrations made.
 
 What could not be run here: Prisma's schema engine, the native binary
-`prisma migrate deploy` and `prisma migrate status` call, is downloaded
-by the prisma npm package from Prisma's own server at install time, which
+`prisma migrate deploy` and `prisma migrate status` call, is not in the
+prisma npm package; the CLI downloads it from Prisma's own server, which
 this machine cannot reach. So the checks are against Prisma's source:
 
   - `_prisma_migrations` is compared, through information_schema, with
