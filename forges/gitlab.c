@@ -137,7 +137,7 @@ gitlab_read_blob(struct forge_call *call, const char *project,
 	enum forge_rc rc;
 
 	buf_reset(out);
-	if (id[0] == '\0' || strspn(id, "0123456789abcdef") != strlen(id) ||
+	if (!forge_blob_ok(id) ||
 	    forge_escape_path(project, true, eproject, sizeof(eproject)) != 0 ||
 	    str_printf(url, sizeof(url), "%s/projects/%s/repository/blobs/%s/"
 	    "raw", call->cfg->gitlab.api_url, eproject, id) != 0) {
@@ -145,13 +145,7 @@ gitlab_read_blob(struct forge_call *call, const char *project,
 		return FORGE_FAIL;
 	}
 	rc = gitlab_get(call, url, max, &res);
-	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
-		snprintf(call->error, sizeof(call->error), "blob %.12s is "
-		    "larger than %zu bytes", id, max);
-		rc = FORGE_FAIL;
-	}
-	http_response_release(&res);
-	return rc;
+	return forge_file_body(call, rc, &res, id, max, out);
 }
 
 enum forge_rc
@@ -172,13 +166,7 @@ gitlab_read_file(struct forge_call *call, const char *project,
 		return FORGE_FAIL;
 	}
 	rc = gitlab_get(call, url, max, &res);
-	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
-		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
-		    "than %zu bytes", path, max);
-		rc = FORGE_FAIL;
-	}
-	http_response_release(&res);
-	return rc;
+	return forge_file_body(call, rc, &res, path, max, out);
 }
 
 /* ---- merge request notes ---- */
