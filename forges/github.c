@@ -182,6 +182,7 @@ tree_entry(const cJSON *item, struct forge_entry *e)
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(item, "path");
 	const cJSON *sha = cJSON_GetObjectItemCaseSensitive(item, "sha");
+	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(item, "mode");
 	const char *base;
 
 	if (!cJSON_IsString(type) || !cJSON_IsString(path) ||
@@ -193,7 +194,10 @@ tree_entry(const cJSON *item, struct forge_entry *e)
 	if (str_copy(e->name, base != NULL ? base + 1 : e->path,
 	    sizeof(e->name)) != 0)
 		return -1;
-	e->is_file = strcmp(type->valuestring, "blob") == 0;
+	/* A symbolic link is a blob of mode 120000 holding its target's
+	 * path: not a file to run (the contents API calls it "symlink"). */
+	e->is_file = strcmp(type->valuestring, "blob") == 0 &&
+	    !(cJSON_IsString(mode) && strcmp(mode->valuestring, "120000") == 0);
 	return 0;
 }
 

@@ -89,13 +89,14 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 		}
 		count = 0;
 		cJSON_ArrayForEach(item, json) {
-			const cJSON *type, *name, *p, *id;
+			const cJSON *type, *name, *p, *id, *mode;
 
 			count++;
 			type = cJSON_GetObjectItemCaseSensitive(item, "type");
 			name = cJSON_GetObjectItemCaseSensitive(item, "name");
 			p = cJSON_GetObjectItemCaseSensitive(item, "path");
 			id = cJSON_GetObjectItemCaseSensitive(item, "id");
+			mode = cJSON_GetObjectItemCaseSensitive(item, "mode");
 			memset(&e, 0, sizeof(e));
 			if (!cJSON_IsString(type) || !cJSON_IsString(name) ||
 			    !cJSON_IsString(p) ||
@@ -104,7 +105,10 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 			    (cJSON_IsString(id) && str_copy(e.blob,
 			    id->valuestring, sizeof(e.blob))))
 				continue;
-			e.is_file = strcmp(type->valuestring, "blob") == 0;
+			/* A symbolic link (mode 120000) is not a file to run. */
+			e.is_file = strcmp(type->valuestring, "blob") == 0 &&
+			    !(cJSON_IsString(mode) &&
+			    strcmp(mode->valuestring, "120000") == 0);
 			if (fn(&e, arg) != 0) {
 				stop = true;
 				break;
