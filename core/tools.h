@@ -14,8 +14,13 @@
  *   dbmate          <version>*.sql in numeric version order, up to its
  *                   "-- migrate:down" line; schema_migrations (version
  *                   varchar): one row per file
- *   prisma, drizzle, flyway, supabase: named (migrations_tool accepts
- *                   them), not supported yet
+ *   flyway          V<version>__<description>.sql in Flyway's version
+ *                   order (1.10 after 1.9), then R__<description>.sql,
+ *                   run again when they change (rerun); U undo files
+ *                   never; files in subfolders too; flyway_schema_history:
+ *                   one row per run, with Flyway's CRC-32 checksum
+ *   prisma, drizzle, supabase: named (migrations_tool accepts them), not
+ *                   supported yet
  *
  * The table and what tools share are in core/tools.c; each tool's rules
  * in a file of its own, core/tools_NAME.c, defining the struct tool that
@@ -169,5 +174,6 @@ int tool_version_cmp(const char *a, const char *b);
 /* The tools, each defined in its own core/tools_NAME.c. */
 extern const struct tool tool_golang_migrate;
 extern const struct tool tool_dbmate;
+extern const struct tool tool_flyway;
 
 #endif
