@@ -71,7 +71,6 @@ static const struct tool tool_sql = {
 };
 
 static const struct tool tool_prisma = { .name = "prisma" };
-static const struct tool tool_drizzle = { .name = "drizzle" };
 static const struct tool tool_flyway = { .name = "flyway" };
 static const struct tool tool_supabase = { .name = "supabase" };
 
