@@ -10,17 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "forges/blobs.h"
 #include "forges/github.h"
 #include "core/tools.h"
 #include "forges/gitlab.h"
-
-static bool
-is_sql(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 4 && strcmp(name + n - 4, ".sql") == 0;
-}
 
 static int
 add_file(struct forge_call *call, struct source *s, const char *name,
@@ -38,7 +31,7 @@ add_file(struct forge_call *call, struct source *s, const char *name,
 		return -1;
 	}
 	s->files = f;
-	f[s->n].version[0] = '\0';
+	memset(&f[s->n], 0, sizeof(*f));
 	if (str_copy(f[s->n].name, name, sizeof(f->name)) != 0 ||
 	    str_copy(f[s->n].path, path, sizeof(f->path)) != 0) {
 		snprintf(call->error, sizeof(call->error), "file name too long: "
@@ -57,36 +50,127 @@ by_name(const void *a, const void *b)
 	    ((const struct source_file *)b)->name);
 }
 
+/* A remote listing: the folder's entries among the tree's. */
 struct listing {
 	struct forge_call *call;
 	struct source *s;
-	int failed;
+	const char *folder;        /* as configured, without slashes around */
+	bool seen;                 /* the folder (or a file of that path) */
+	bool failed;
 };
 
+/* An entry of the tree: kept when it is in the folder, no deeper than
+ * SOURCE_MAX_DEPTH, and a file tools want; a path naming a file is a
+ * folder of one file, as it always was. */
 static int
 on_entry(const struct forge_entry *e, void *arg)
 {
 	struct listing *l = arg;
+	size_t n = strlen(l->folder), depth = 1;
+	const char *rel, *p;
 
-	if (!e->is_file || !is_sql(e->name))
+	if (strcmp(e->path, l->folder) == 0) {
+		l->seen = true;
+		if (!e->is_file)
+			return 0;
+		rel = e->name;
+	} else if (n == 0) {
+		rel = e->path;
+	} else if (strncmp(e->path, l->folder, n) == 0 && e->path[n] == '/') {
+		rel = e->path + n + 1;
+		l->seen = true;
+	} else {
 		return 0;
-	if (add_file(l->call, l->s, e->name, e->path) != 0) {
-		l->failed = 1;
+	}
+	for (p = rel; (p = strchr(p, '/')) != NULL; p++)
+		depth++;
+	if (!e->is_file || depth > SOURCE_MAX_DEPTH || !tool_wants(rel))
+		return 0;
+	if (add_file(l->call, l->s, rel, e->path) != 0) {
+		l->failed = true;
 		return 1;
 	}
+	str_copy(l->s->files[l->s->n - 1].blob, e->blob,
+	    sizeof(l->s->files[0].blob));
 	return 0;
+}
+
+/* A folder walked through GitHub's contents API: its entries, and the
+ * subfolders to walk next. */
+struct walk {
+	struct listing *l;
+	char (*dirs)[1024];
+	size_t n;
+};
+
+static int
+on_walk_entry(const struct forge_entry *e, void *arg)
+{
+	struct walk *w = arg;
+	void *p;
+
+	if (e->is_file || strcmp(e->path, w->l->folder) == 0)
+		return on_entry(e, w->l);
+	if ((p = realloc(w->dirs, (w->n + 1) * sizeof(*w->dirs))) == NULL) {
+		w->l->failed = true;
+		return 1;
+	}
+	w->dirs = p;
+	str_copy(w->dirs[w->n++], e->path, sizeof(w->dirs[0]));
+	return on_entry(e, w->l);
+}
+
+/* GitHub cuts a tree of more than 100,000 entries short: the folder is
+ * then walked through the contents API instead, a request per folder. */
+static enum forge_rc
+walk_github(struct forge_call *call, struct listing *l, const char *path,
+    int depth)
+{
+	struct walk w = { l, NULL, 0 };
+	enum forge_rc rc;
+	size_t i;
+
+	rc = github_list_dir(call, l->s->target, path, l->s->sha,
+	    on_walk_entry, &w);
+	for (i = 0; rc == FORGE_OK && !l->failed && depth < SOURCE_MAX_DEPTH &&
+	    i < w.n; i++)
+		rc = walk_github(call, l, w.dirs[i], depth + 1);
+	free(w.dirs);
+	return rc;
 }
 
 static enum forge_rc
 list_remote(struct forge_call *call, struct source *s, const char *path)
 {
-	struct listing l = { call, s, 0 };
+	char folder[1024];
+	struct listing l = { call, s, folder, false, false };
 	enum forge_rc rc;
+	bool truncated = false;
+	size_t n;
 
+	/* "db/migrations/" and "/db/migrations" are db/migrations. */
+	while (*path == '/')
+		path++;
+	if (str_copy(folder, path, sizeof(folder)) != 0) {
+		str_copy(call->error, "migrations folder path too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	for (n = strlen(folder); n > 0 && folder[n - 1] == '/'; n--)
+		folder[n - 1] = '\0';
 	if (strcmp(s->provider, "gitlab") == 0)
-		rc = gitlab_list_dir(call, s->target, path, s->sha, on_entry, &l);
+		rc = gitlab_list_dir(call, s->target, folder, s->sha, on_entry,
+		    &l);
 	else
-		rc = github_list_dir(call, s->target, path, s->sha, on_entry, &l);
+		rc = github_list_tree(call, s->target, s->sha, on_entry, &l,
+		    &truncated);
+	if (rc == FORGE_OK && truncated && !l.failed) {
+		source_release(s);
+		l.seen = false;
+		rc = walk_github(call, &l, folder, 1);
+	}
+	if (rc == FORGE_OK && !l.failed && !l.seen && folder[0] != '\0')
+		rc = FORGE_NOT_FOUND;
 	if (rc == FORGE_NOT_FOUND)
 		snprintf(call->error, sizeof(call->error), "migrations folder "
 		    "\"%s\" not found in %s at %.12s", path, s->target, s->sha);
@@ -248,6 +332,31 @@ read_local(struct forge_call *call, const char *path, struct buf *out)
 	return rc;
 }
 
+/* A listed file by its blob id: from the blobs kept, or read once. */
+static enum forge_rc
+read_blob(struct forge_call *call, const struct source *s,
+    const struct source_file *f, struct buf *out)
+{
+	bool gitlab = strcmp(s->provider, "gitlab") == 0;
+	enum forge_rc rc;
+
+	if (blobs_get(s->provider, f->blob, out))
+		return FORGE_OK;
+	if (gitlab)
+		rc = gitlab_read_blob(call, s->target, f->blob,
+		    SOURCE_MAX_FILE, out);
+	else
+		rc = github_read_blob(call, s->target, f->blob,
+		    SOURCE_MAX_FILE, out);
+	if (rc == FORGE_OK)
+		blobs_put(s->provider, f->blob, out->data, out->len);
+	/* Name the file, not the blob. */
+	if (rc == FORGE_FAIL && str_starts(call->error, "blob "))
+		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
+		    "than %zu bytes", f->path, SOURCE_MAX_FILE);
+	return rc;
+}
+
 enum forge_rc
 source_read(struct forge_call *call, const struct source *s, size_t i,
     struct buf *out)
@@ -259,6 +368,8 @@ source_read(struct forge_call *call, const struct source *s, size_t i,
 	buf_init(out, SOURCE_MAX_FILE);
 	if (!s->remote)
 		rc = read_local(call, f->path, out);
+	else if (f->blob[0] != '\0')
+		rc = read_blob(call, s, f, out);
 	else if (strcmp(s->provider, "gitlab") == 0)
 		rc = gitlab_read_file(call, s->target, f->path, s->sha,
 		    SOURCE_MAX_FILE, out);

@@ -3,8 +3,13 @@
  * named files read one at a time.
  *
  *   repo:PATH        the repository at the pull request's head commit,
- *                    through the forge's API (GitHub contents, GitLab
- *                    tree/raw)
+ *                    through the forge's API: the folder from one
+ *                    listing of the commit's tree (GitHub git/trees
+ *                    recursive, GitLab's recursive tree in pages of
+ *                    100), each file by its blob id (kept in memory,
+ *                    forges/blobs.h, so an unchanged file is read once
+ *                    across commits and environments); the seed by its
+ *                    path at the commit
  *   dir:/abs/path    a folder on this machine (migrations)
  *   file:/abs/path   a file on this machine (seed)
  *   blueprint:NAME   templates/blueprints/NAME/<engine>/ (migrations/ and
@@ -41,6 +46,7 @@
 struct source_file {
 	char name[256];        /* its path under the folder: what the record keeps */
 	char path[1024];       /* where to read it */
+	char blob[41];         /* its git blob id, when the forge listed one */
 	/* Its version for the migration tool (core/tools.c): "" for sql
 	 * and the seed. */
 	char version[SOURCE_VERSION_SIZE];

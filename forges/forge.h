@@ -28,7 +28,8 @@ struct forge_call {
 /* An entry of a repository folder. */
 struct forge_entry {
 	char name[256];
-	char path[1024];
+	char path[1024];           /* from the repository's root */
+	char blob[41];             /* a file's git blob id, or "" */
 	bool is_file;
 };
 

@@ -95,12 +95,18 @@ entry_from_json(const cJSON *item, struct forge_entry *e)
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(item, "path");
 
+	const cJSON *sha = cJSON_GetObjectItemCaseSensitive(item, "sha");
+
+	memset(e, 0, sizeof(*e));
 	if (!cJSON_IsString(type) || !cJSON_IsString(name) ||
 	    !cJSON_IsString(path) ||
 	    str_copy(e->name, name->valuestring, sizeof(e->name)) != 0 ||
 	    str_copy(e->path, path->valuestring, sizeof(e->path)) != 0)
 		return -1;
 	e->is_file = strcmp(type->valuestring, "file") == 0;
+	/* A file's sha is its blob id. */
+	if (e->is_file && cJSON_IsString(sha))
+		str_copy(e->blob, sha->valuestring, sizeof(e->blob));
 	return 0;
 }
 
@@ -169,6 +175,100 @@ github_read_file(struct forge_call *call, const char *repo, const char *path,
 	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
 		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
 		    "than %zu bytes", path, max);
+		rc = FORGE_FAIL;
+	}
+	http_response_release(&res);
+	return rc;
+}
+
+/* A tree entry: {path, type: blob|tree|commit, sha, ...}. */
+static int
+tree_entry(const cJSON *item, struct forge_entry *e)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
+	const cJSON *path = cJSON_GetObjectItemCaseSensitive(item, "path");
+	const cJSON *sha = cJSON_GetObjectItemCaseSensitive(item, "sha");
+	const char *base;
+
+	if (!cJSON_IsString(type) || !cJSON_IsString(path) ||
+	    !cJSON_IsString(sha) ||
+	    str_copy(e->path, path->valuestring, sizeof(e->path)) != 0 ||
+	    str_copy(e->blob, sha->valuestring, sizeof(e->blob)) != 0)
+		return -1;
+	base = strrchr(e->path, '/');
+	if (str_copy(e->name, base != NULL ? base + 1 : e->path,
+	    sizeof(e->name)) != 0)
+		return -1;
+	e->is_file = strcmp(type->valuestring, "blob") == 0;
+	return 0;
+}
+
+enum forge_rc
+github_list_tree(struct forge_call *call, const char *repo, const char *sha,
+    forge_entry_fn fn, void *arg, bool *truncated)
+{
+	struct http_response res;
+	struct forge_entry e;
+	const cJSON *tree, *item;
+	cJSON *json = NULL;
+	char url[4096], erepo[512];
+	enum forge_rc rc;
+
+	*truncated = false;
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
+	    str_printf(url, sizeof(url), "%s/repos/%s/git/trees/%s?recursive=1",
+	    call->cfg->github.api_url, erepo, sha) != 0) {
+		str_copy(call->error, "repository name too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	/* GitHub's own limit for a recursive tree is 7 MB. */
+	rc = github_get(call, url, "Accept: application/vnd.github+json",
+	    LIST_MAX, &res);
+	if (rc != FORGE_OK)
+		goto out;
+	json = cJSON_ParseWithLength(res.body.data, res.body.len);
+	tree = cJSON_GetObjectItemCaseSensitive(json, "tree");
+	if (!cJSON_IsArray(tree)) {
+		str_copy(call->error, "GitHub answered a tree previewd cannot "
+		    "read", sizeof(call->error));
+		rc = FORGE_FAIL;
+		goto out;
+	}
+	*truncated = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json,
+	    "truncated"));
+	cJSON_ArrayForEach(item, tree) {
+		memset(&e, 0, sizeof(e));
+		if (tree_entry(item, &e) == 0 && fn(&e, arg) != 0)
+			break;
+	}
+out:
+	cJSON_Delete(json);
+	http_response_release(&res);
+	return rc;
+}
+
+enum forge_rc
+github_read_blob(struct forge_call *call, const char *repo, const char *id,
+    size_t max, struct buf *out)
+{
+	struct http_response res;
+	char url[4096], erepo[512];
+	enum forge_rc rc;
+
+	buf_reset(out);
+	if (strspn(id, "0123456789abcdef") != strlen(id) || id[0] == '\0' ||
+	    forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
+	    str_printf(url, sizeof(url), "%s/repos/%s/git/blobs/%s",
+	    call->cfg->github.api_url, erepo, id) != 0) {
+		str_copy(call->error, "not a blob id", sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	rc = github_get(call, url, "Accept: application/vnd.github.raw+json",
+	    max, &res);
+	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
+		snprintf(call->error, sizeof(call->error), "blob %.12s is "
+		    "larger than %zu bytes", id, max);
 		rc = FORGE_FAIL;
 	}
 	http_response_release(&res);

@@ -19,6 +19,17 @@
 enum forge_rc github_list_dir(struct forge_call *call, const char *repo,
     const char *path, const char *sha, forge_entry_fn fn, void *arg);
 
+/* Every entry of the repository's tree at commit sha, in one request:
+ * GET /repos/{repo}/git/trees/{sha}?recursive=1. GitHub cuts a tree of
+ * more than 100,000 entries (or 7 MB) short and says so: *truncated is
+ * then set and the listing is not whole. fn returns 0 to go on. */
+enum forge_rc github_list_tree(struct forge_call *call, const char *repo,
+    const char *sha, forge_entry_fn fn, void *arg, bool *truncated);
+/* The bytes of blob id (a file's, as github_list_tree gives it) into out
+ * (reset first), at most max: GET /repos/{repo}/git/blobs/{id} with
+ * Accept: application/vnd.github.raw+json. */
+enum forge_rc github_read_blob(struct forge_call *call, const char *repo,
+    const char *id, size_t max, struct buf *out);
 /* The bytes of file path at sha (Accept: application/vnd.github.raw+json)
  * into out (reset first), at most max bytes: a larger file fails. */
 enum forge_rc github_read_file(struct forge_call *call, const char *repo,

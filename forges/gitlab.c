@@ -12,7 +12,10 @@
 #include "lib/log.h"
 
 #define PAGE_SIZE 100
-#define MAX_PAGES 20          /* 2,000 entries: past the 1,000-file cap */
+#define MAX_PAGES 20          /* 2,000 notes searched for ours */
+/* 4,000 entries of a folder and its subfolders: past the 1,000-file cap
+ * with a subfolder per file (Prisma's layout). */
+#define TREE_PAGES 40
 
 static enum forge_rc
 gitlab_request(struct forge_call *call, const char *method, const char *url,
@@ -61,11 +64,11 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 		    sizeof(call->error));
 		return FORGE_FAIL;
 	}
-	for (page = 1; page <= MAX_PAGES && !stop; page++) {
+	for (page = 1; page <= TREE_PAGES && !stop; page++) {
 		cJSON *json;
 
 		if (str_printf(url, sizeof(url), "%s/projects/%s/repository/tree"
-		    "?path=%s&ref=%s&per_page=%d&page=%d",
+		    "?path=%s&ref=%s&recursive=true&per_page=%d&page=%d",
 		    call->cfg->gitlab.api_url, eproject, epath, sha, PAGE_SIZE,
 		    page) != 0) {
 			str_copy(call->error, "URL too long", sizeof(call->error));
@@ -86,16 +89,20 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 		}
 		count = 0;
 		cJSON_ArrayForEach(item, json) {
-			const cJSON *type, *name, *p;
+			const cJSON *type, *name, *p, *id;
 
 			count++;
 			type = cJSON_GetObjectItemCaseSensitive(item, "type");
 			name = cJSON_GetObjectItemCaseSensitive(item, "name");
 			p = cJSON_GetObjectItemCaseSensitive(item, "path");
+			id = cJSON_GetObjectItemCaseSensitive(item, "id");
+			memset(&e, 0, sizeof(e));
 			if (!cJSON_IsString(type) || !cJSON_IsString(name) ||
 			    !cJSON_IsString(p) ||
 			    str_copy(e.name, name->valuestring, sizeof(e.name)) ||
-			    str_copy(e.path, p->valuestring, sizeof(e.path)))
+			    str_copy(e.path, p->valuestring, sizeof(e.path)) ||
+			    (cJSON_IsString(id) && str_copy(e.blob,
+			    id->valuestring, sizeof(e.blob))))
 				continue;
 			e.is_file = strcmp(type->valuestring, "blob") == 0;
 			if (fn(&e, arg) != 0) {
@@ -112,9 +119,39 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 			return FORGE_NOT_FOUND;
 		}
 		if (count < PAGE_SIZE)
-			break;
+			return FORGE_OK;
 	}
-	return FORGE_OK;
+	if (stop)
+		return FORGE_OK;
+	snprintf(call->error, sizeof(call->error), "folder \"%s\" holds more "
+	    "than %d entries", path, TREE_PAGES * PAGE_SIZE);
+	return FORGE_FAIL;
+}
+
+enum forge_rc
+gitlab_read_blob(struct forge_call *call, const char *project,
+    const char *id, size_t max, struct buf *out)
+{
+	char url[4096], eproject[512];
+	struct http_response res;
+	enum forge_rc rc;
+
+	buf_reset(out);
+	if (id[0] == '\0' || strspn(id, "0123456789abcdef") != strlen(id) ||
+	    forge_escape_path(project, true, eproject, sizeof(eproject)) != 0 ||
+	    str_printf(url, sizeof(url), "%s/projects/%s/repository/blobs/%s/"
+	    "raw", call->cfg->gitlab.api_url, eproject, id) != 0) {
+		str_copy(call->error, "not a blob id", sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	rc = gitlab_get(call, url, max, &res);
+	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
+		snprintf(call->error, sizeof(call->error), "blob %.12s is "
+		    "larger than %zu bytes", id, max);
+		rc = FORGE_FAIL;
+	}
+	http_response_release(&res);
+	return rc;
 }
 
 enum forge_rc

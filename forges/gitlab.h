@@ -10,11 +10,17 @@
 
 #include "forges/forge.h"
 
-/* The entries of folder path at ref, from GET /projects/{id}/repository/
- * tree?path=...&ref=..., following pages. FORGE_NOT_FOUND when the path
+/* The entries of folder path at ref and of its subfolders, from GET
+ * /projects/{id}/repository/tree?path=...&ref=...&recursive=true, pages
+ * of 100 (4,000 entries at most: more fails). FORGE_NOT_FOUND when the path
  * does not exist. */
 enum forge_rc gitlab_list_dir(struct forge_call *call, const char *project,
     const char *path, const char *sha, forge_entry_fn fn, void *arg);
+
+/* The bytes of blob id (a file's, as gitlab_list_dir gives it), from GET
+ * /projects/{id}/repository/blobs/{id}/raw, at most max bytes. */
+enum forge_rc gitlab_read_blob(struct forge_call *call, const char *project,
+    const char *id, size_t max, struct buf *out);
 
 /* The bytes of file path at ref, from GET /projects/{id}/repository/
  * files/{url-encoded path}/raw?ref=..., at most max bytes. */

@@ -14,6 +14,12 @@ Everything previewd sent is in `requests`.
 Modelled (documented API behaviour, not an exhaustive copy):
 
 GitHub
+  GET    /repos/O/R/git/trees/SHA[?recursive=1]   SHA a ref set with set_tree (a
+         commit); {sha, url, tree: [{path, mode, type: blob|tree,
+         sha, size, url}], truncated}; past tree_limit entries cut short with
+         truncated: true (GitHub: 100,000 entries or 7 MB)
+  GET    /repos/O/R/git/blobs/SHA      JSON {sha, size, content (base64),
+         encoding}; Accept: application/vnd.github.raw[+json] -> raw bytes
   GET    /repos/O/R/contents[/PATH][?ref=REF]
          directory -> JSON array of {type, name, path, sha, size, url, git_url,
          html_url, download_url, _links}; file -> JSON object with base64
@@ -49,6 +55,8 @@ GitLab (under /api/v4; project ids may be numbers or URL-encoded paths)
          (default 20 per page, at most 100; X-Page, X-Per-Page, X-Total,
          X-Total-Pages, X-Next-Page, X-Prev-Page and Link headers);
          404 {"message": "404 Tree Not Found"} for a missing path or ref.
+  GET    /projects/P/repository/blobs/SHA/raw   a blob's raw bytes;
+         404 {"message": "404 Blob Not Found"}
   GET    /projects/P/repository/files/ENCODED_PATH/raw?ref=   raw bytes;
          404 {"message": "404 File Not Found"} / {"message": "404 Commit Not Found"}
   GET    /projects/P/repository/files/ENCODED_PATH?ref=       JSON, base64 content
@@ -100,6 +108,8 @@ HOST = "127.0.0.1"
 
 GITHUB_DOCS = "https://docs.github.com/rest"
 CONTENTS_DOCS = "https://docs.github.com/rest/repos/contents#get-repository-content"
+TREES_DOCS = "https://docs.github.com/rest/git/trees#get-a-tree"
+BLOBS_DOCS = "https://docs.github.com/rest/git/blobs#get-a-blob"
 COMMENTS_DOCS = "https://docs.github.com/rest/issues/comments"
 PULLS_DOCS = "https://docs.github.com/rest/pulls/pulls#list-pull-requests"
 APPS_DOCS = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
@@ -514,6 +524,7 @@ class ForgeStub:
 
         self._scripts = []
         self._gh_trees = {}            # repo -> {ref: {path: bytes}}
+        self.tree_limit = None         # git/trees: cut short past this many entries
         self._gl_trees = {}            # project -> {ref: {path: bytes}}
         self._pulls = {}               # repo -> [(number, sha)]
         self._mrs = {}                 # project -> [(iid, sha)]
@@ -919,6 +930,12 @@ class ForgeStub:
             cm = re.match(r"^contents(?:/(.*))?$", rest)
             if cm:
                 return self._gh_contents(req, repo, unquote(cm.group(1) or "").strip("/"))
+            cm = re.match(r"^git/trees/([^/]+)$", rest)
+            if cm:
+                return self._gh_git_tree(req, repo, unquote(cm.group(1)))
+            cm = re.match(r"^git/blobs/([0-9a-f]{40})$", rest)
+            if cm:
+                return self._gh_git_blob(req, repo, cm.group(1))
             if rest == "pulls":
                 return self._gh_pulls(req, repo)
         cm = re.match(r"^issues/(\d+)/comments$", rest)
@@ -1003,6 +1020,68 @@ class ForgeStub:
             d["entries"] = entries
             return _json_answer(200, d)
         return _json_answer(200, entries)
+
+    # git database: trees and blobs
+
+    def _gh_git_tree(self, req, repo, sha):
+        """GET /repos/O/R/git/trees/SHA[?recursive=1]: SHA is a ref set with
+        set_tree (a commit, on GitHub; tree ids are not modelled).  With
+        recursive (any value), every entry below, paths from the root;
+        past tree_limit entries, cut short with "truncated": true, as GitHub
+        does past 100,000 entries or 7 MB."""
+        with self._lock:
+            refs = self._gh_trees.get(repo)
+            limit = self.tree_limit
+        if not refs:
+            return self._gh_not_found(TREES_DOCS)
+        files, prefix = refs.get(sha), ""
+        if files is None:
+            return self._gh_not_found(TREES_DOCS)
+        recursive = "recursive" in req.query
+        found = {}
+
+        def walk(pre):
+            for name, (kind, path, data) in _children(files, pre).items():
+                found[path] = (kind, data)
+                if recursive and kind == "dir":
+                    walk(path)
+        walk(prefix)
+        cut = len(prefix) + 1 if prefix else 0
+        tree = []
+        for path in self._order(found):
+            kind, data = found[path]
+            sha_e = _blob_sha(data) if kind == "file" else _tree_sha(files, path)
+            e = {"path": path[cut:], "mode": "100644" if kind == "file" else "040000",
+                 "type": "blob" if kind == "file" else "tree", "sha": sha_e,
+                 "url": "%s/repos/%s/git/%s/%s" % (self.url, repo,
+                                                   "blobs" if kind == "file" else "trees", sha_e)}
+            if kind == "file":
+                e["size"] = len(data)
+            tree.append(e)
+        truncated = limit is not None and len(tree) > limit
+        if truncated:
+            tree = tree[:limit]
+        return _json_answer(200, {"sha": _tree_sha(files, prefix),
+                                  "url": "%s/repos/%s/git/trees/%s" % (self.url, repo, sha),
+                                  "tree": tree, "truncated": truncated})
+
+    def _gh_git_blob(self, req, repo, sha):
+        """GET /repos/O/R/git/blobs/SHA: JSON with base64 content, or the raw
+        bytes with Accept: application/vnd.github.raw(+json)."""
+        with self._lock:
+            refs = self._gh_trees.get(repo) or {}
+            data = next((d for fs in refs.values() for d in fs.values()
+                         if _blob_sha(d) == sha), None)
+        if data is None:
+            return self._gh_not_found(BLOBS_DOCS)
+        accept = req.headers.get("accept", "").lower()
+        media = [a.split(";")[0].strip() for a in accept.split(",")]
+        if any(re.fullmatch(r"application/vnd\.github(\.v3)?\.raw(\+json)?", a) for a in media):
+            return _Answer(200, data, content_type=TEXT_TYPE)
+        return _json_answer(200, {"sha": sha, "node_id": "B_" + sha[:12], "size": len(data),
+                                  "url": "%s/repos/%s/git/blobs/%s" % (self.url, repo, sha),
+                                  "content": _wrap60(base64.b64encode(data).decode("ascii")),
+                                  "encoding": "base64"})
 
     # pagination
 
@@ -1243,6 +1322,9 @@ class ForgeStub:
         get = req.method in ("GET", "HEAD")
         if rest == "repository/tree" and get:
             return self._gl_tree(req, project)
+        bm = re.match(r"^repository/blobs/([0-9a-f]{40})/raw$", rest)
+        if bm and get:
+            return self._gl_blob(req, project, bm.group(1))
         fm = re.match(r"^repository/files/([^/]+)(/raw)?$", rest)
         if fm and get:
             return self._gl_file(req, project, unquote(fm.group(1)), bool(fm.group(2)))
@@ -1304,6 +1386,18 @@ class ForgeStub:
                 "path": p, "mode": "100644" if kind == "file" else "040000",
             })
         return self._gl_paged(req, items)
+
+    def _gl_blob(self, req, project, sha):
+        """GET /projects/P/repository/blobs/SHA/raw: the blob's bytes."""
+        with self._lock:
+            refs = self._gl_trees.get(project)
+            data = None if refs is None else next(
+                (d for fs in refs.values() for d in fs.values() if _blob_sha(d) == sha), None)
+        if refs is None:
+            return self._gl_msg(404, "404 Project Not Found")
+        if data is None:
+            return self._gl_msg(404, "404 Blob Not Found")
+        return _Answer(200, data, content_type=TEXT_TYPE)
 
     def _gl_file(self, req, project, path, raw):
         files, ref, err = self._gl_files(req, project)

@@ -158,9 +158,15 @@ def test_gitlab_migrations_read_through_the_repository_api(pg, pg_config, forge,
     cur.execute("SELECT count(*) FROM items")
     assert cur.fetchone()[0] == 3
     conn.close()
-    raw = forge.requests_to("GET", r"/repository/files/db%2Fmigrations%2F001_init\.sql/raw$")
-    assert raw and raw[0].query["ref"] == "c" * 40
-    assert raw[0].headers["private-token"] == GL_TOKEN
+    # The folder in one recursive tree listing at the commit, its files by
+    # their blob ids, the seed by its path at the commit.
+    listing = forge.requests_to("GET", r"/repository/tree$")
+    assert [(r.query["ref"], r.query["recursive"], r.query["path"]) for r in listing] == \
+        [("c" * 40, "true", "db/migrations")]
+    blobs = forge.requests_to("GET", r"/repository/blobs/[0-9a-f]{40}/raw$")
+    seed = forge.requests_to("GET", r"/repository/files/db%2Fseed\.sql/raw$")
+    assert blobs and seed and seed[0].query["ref"] == "c" * 40
+    assert all(r.headers["private-token"] == GL_TOKEN for r in listing + blobs + seed)
 
 
 def test_gitlab_authentication(pg, pg_config, forge, previewd_factory):

@@ -30,6 +30,12 @@ THIRD = "ALTER TABLE customers ADD COLUMN name varchar(100);\n"
 SEED = "INSERT INTO customers (id, email) VALUES (1, 'ada@example.com'), (2, 'bob@example.com');\n"
 
 
+def git_blob(text):
+    """A file's git blob id, what `git hash-object` prints."""
+    data = text.encode()
+    return __import__("hashlib").sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 def tree(*extra, seed=SEED):
     files = {
         "db/migrations/001_init.sql": INIT,
@@ -110,15 +116,24 @@ def test_migrations_and_seed_at_open_then_only_new_ones(engine, forge, previewd_
     import hashlib
     sums = dict(rows(engine, url, "SELECT name, checksum FROM previewd_migrations"))
     assert sums["001_init.sql"] == hashlib.sha256(INIT.encode()).hexdigest()
-    # The contents API was asked the way GitHub documents it.
-    reqs = forge.requests_to("GET", r"^/repos/acme/shop/contents/")
-    assert reqs and all(r.query.get("ref") == SHA1 for r in reqs)
+    # The tree was read in one request and each file by its blob, the way
+    # GitHub documents it (git/trees?recursive=1, git/blobs with the raw
+    # media type); the seed by its path at the commit.
+    trees = forge.requests_to("GET", r"^/repos/acme/shop/git/trees/")
+    assert [(r.path, r.query.get("recursive")) for r in trees] == \
+        [("/repos/acme/shop/git/trees/" + SHA1, "1")]
+    blobs = forge.requests_to("GET", r"^/repos/acme/shop/git/blobs/")
+    assert sorted(r.path.rsplit("/", 1)[1] for r in blobs) == \
+        sorted([git_blob(INIT), git_blob(MORE)])
+    seed = forge.requests_to("GET", r"^/repos/acme/shop/contents/")
+    assert [r.path for r in seed] == ["/repos/acme/shop/contents/db/seed.sql"]
+    assert seed[0].query.get("ref") == SHA1
+    reqs = trees + blobs + seed
     assert all(r.headers.get("authorization") == "Bearer " + TOKEN for r in reqs)
     assert all(r.headers.get("x-github-api-version") == "2022-11-28" for r in reqs)
     assert all(r.headers.get("user-agent", "").startswith("previewd/") for r in reqs)
-    raw = [r for r in reqs if r.path.endswith(".sql")]
-    assert raw and all(r.headers.get("accept") == "application/vnd.github.raw+json" for r in raw)
-    assert not any("README" in r.path or "notes.txt" in r.path for r in reqs)
+    assert all(r.headers.get("accept") == "application/vnd.github.raw+json"
+               for r in blobs + seed)
 
     # Data the developer adds survives a push that adds a migration.
     conn = engine.connect(url)
@@ -128,6 +143,11 @@ def test_migrations_and_seed_at_open_then_only_new_ones(engine, forge, previewd_
     env = settled(d, 1, SHA2)
     assert env["status"] == "ready" and env["error"] is None, env
     assert records(engine, url) == ["(seed)", "001_init.sql", "002_index.sql", "003_name.sql"]
+    # The new commit's tree, and of its files only the new one: the others
+    # are the same blobs, kept from the first read.
+    assert len(forge.requests_to("GET", r"^/repos/acme/shop/git/trees/")) == 2
+    blobs = forge.requests_to("GET", r"^/repos/acme/shop/git/blobs/")
+    assert [r.path.rsplit("/", 1)[1] for r in blobs[2:]] == [git_blob(THIRD)]
     assert rows(engine, url, "SELECT COUNT(*) FROM customers")[0][0] == 2     # seed not re-run
     assert rows(engine, url, "SELECT note FROM orders WHERE id = 10")[0][0] == "mine"
     assert env["database_url"] == url
@@ -265,7 +285,7 @@ INSERT INTO notes VALUES (3, 'x;y')
 
 def test_forge_outage_is_retried_and_missing_folder_fails(engine, forge, previewd_factory):
     forge.set_tree(REPO, SHA1, tree())
-    forge.fail("GET", r"/contents/db/migrations$", 502, times=None)
+    forge.fail("GET", r"/git/trees/", 502, times=None)
     d = start(engine, forge, previewd_factory)
     push(d, "opened", 5, SHA1)
     # Meanwhile the API shows the step it waits in, and why.
@@ -274,13 +294,13 @@ def test_forge_outage_is_retried_and_missing_folder_fails(engine, forge, preview
     # (No URL yet: CI must not get a database whose schema is half there.)
     assert env["status"] == "migrating" and env["database_url"] is None, env
     assert env["error"] == "GitHub answered 502", env
-    forge.wait_for("GET", r"/contents/db/migrations$", count=2)
+    forge.wait_for("GET", r"/git/trees/", count=2)
     assert env_now(d, 5)["status"] == "migrating"
     # The outage ends: the next try goes through, and the reason goes.
     forge.clear_scripts()
     env = env_now(d, 5, wait=90)
     assert env["status"] == "ready" and env["error"] is None, env
-    listings = forge.requests_to("GET", r"/contents/db/migrations$")
+    listings = forge.requests_to("GET", r"/git/trees/")
     assert len(listings) >= 3 and listings[-1].status == 200
     assert all(r.status == 502 for r in listings[:-1]), listings
     assert records(engine, env["database_url"]) == ["(seed)", "001_init.sql", "002_index.sql"]
