@@ -33,7 +33,9 @@ folder, which the journal does not name. What a user checks:
   - the real migrate() on the preview database: no error, no statement
     between its BEGIN and COMMIT, the history rows and tables unchanged;
   - a push adding a migration applies only it, and the real drizzle then
-    still applies nothing;
+    still applies nothing; so does a migration merged late with a "when"
+    below the newest (drizzle itself would skip it: previewd applies it,
+    and drizzle still has nothing to do);
   - a failing file named by its repository path with its line, the fix
     applied, an edited file rebuilding the database with the history
     rewritten;
@@ -59,6 +61,8 @@ MIGRATE = TOOLS / "drizzle-migrate.mjs"
 SCRATCH = "pvd_drizzle_reference"
 
 WHEN = [1718012345678, 1718098765432, 1718200000123, 1718300000456]
+# A migration generated on a branch before 0003 and merged after it.
+LATE = 1718250000789
 
 
 # ---- the project -----------------------------------------------------------------
@@ -137,6 +141,8 @@ def invoices_sql(engine):
         "(`order_id`) REFERENCES `orders`(`id`) ON DELETE cascade ON UPDATE no action;")
 
 
+LATE_SQL = "CREATE TABLE coupons (code varchar(20) PRIMARY KEY);\n"
+
 SEED = ("INSERT INTO users (id, email) VALUES (1, 'ada@example.com');\n"
         "INSERT INTO orders (id, user_id, total_cents) VALUES (1, 1, 1250);\n")
 
@@ -166,7 +172,7 @@ def snapshot(engine, i):
                                                              "tables": {}}}, indent=2)
 
 
-def project(engine, *extra, edit=None):
+def project(engine, *extra, edit=None, whens=WHEN):
     """The repository's files: drizzle/ as drizzle-kit left it, and extra
     migrations (tag, sql) appended to the journal."""
     migrations = [("0000_lame_hulk", users_sql(engine)),
@@ -175,7 +181,7 @@ def project(engine, *extra, edit=None):
     if edit is not None:
         migrations = [(tag, edit.get(tag, sql)) for tag, sql in migrations]
     files = {"drizzle/%s.sql" % tag: sql for tag, sql in migrations}
-    files["drizzle/meta/_journal.json"] = journal(engine, [t for t, _ in migrations])
+    files["drizzle/meta/_journal.json"] = journal(engine, [t for t, _ in migrations], whens)
     for i in range(len(migrations)):
         files["drizzle/meta/%04d_snapshot.json" % i] = snapshot(engine, i)
     files["drizzle/seed.sql"] = SEED
@@ -302,8 +308,11 @@ def snapshot_of(engine, url):
 def test_drizzle_project(engine, forge, previewd_factory, tmp_path):
     first = project(engine)
     pushed = project(engine, ("0003_tidy_invoices", invoices_sql(engine)))
+    late = project(engine, ("0003_tidy_invoices", invoices_sql(engine)),
+                   ("0004_loud_coupons", LATE_SQL), whens=WHEN + [LATE])
     forge.set_tree(REPO, SHA1, first)
     forge.set_tree(REPO, SHA2, pushed)
+    forge.set_tree(REPO, SHA3, late)
     d = start(engine, forge, previewd_factory, migrations="repo:drizzle",
               seed="repo:drizzle/seed.sql")
     push(d, "opened", 1, SHA1)
@@ -381,6 +390,23 @@ def test_drizzle_project(engine, forge, previewd_factory, tmp_path):
     assert code == 0, out
     assert_applied_nothing(sent, out)
     assert len(history_rows(engine, url)) == 4
+    assert snapshot_of(engine, url) == before
+
+    # A migration merged late, its "when" below 0003's: drizzle would skip
+    # it on this database for good (its when is not above the newest
+    # created_at); previewd applies it, as a database migrated from empty
+    # has it, and drizzle still finds nothing to apply.
+    push(d, "synchronize", 1, SHA3)
+    env = settled(d, 1, SHA3)
+    assert env["status"] == "ready" and env["error"] is None, env
+    assert "coupons" in app_tables(engine, url)
+    assert history_rows(engine, url)[4:] == [
+        (5, sha256(late["drizzle/0004_loud_coupons.sql"]), LATE)]
+    before = snapshot_of(engine, url)
+    code, sent, out = run_drizzle(url, write_folder(late, tmp_path / "late"))
+    assert code == 0, out
+    assert_applied_nothing(sent, out)
+    assert len(history_rows(engine, url)) == 5
     assert snapshot_of(engine, url) == before
 
 
