@@ -285,6 +285,25 @@ def test_bodies_read_at_once_are_bounded_overall(pg, pg_config, previewd_factory
     wait_until(redelivered, timeout=10, interval=0.2, what="the redelivery to be accepted")
 
 
+def test_the_loopback_proxy_is_not_held_to_one_address_share(pg, pg_config, previewd_factory):
+    """Behind the reverse proxy the README recommends, every client comes
+    from 127.0.0.1: 24 bodies in flight from there are all read, where 24
+    from another single address get 16 places and 8 refusals."""
+    d = previewd_factory(slow_config(pg_config, timeout=3))
+    proxy = SlowBodies(d.port, 24, source="127.0.0.1").open()
+    other = SlowBodies(d.port, 24, source="127.0.0.3").open()
+    try:
+        # Each is read until request_timeout cuts it off (408), or is
+        # refused before its body is read (503).
+        wait_until(lambda: proxy.poll() + other.poll() == 48, timeout=3 + MARGIN,
+                   what="previewd to end the 48 slow connections")
+        assert sorted(proxy.statuses()) == [408] * 24, proxy.statuses()
+        assert sorted(other.statuses()) == [408] * 16 + [503] * 8, other.statuses()
+    finally:
+        proxy.close()
+        other.close()
+
+
 def test_a_slow_body_over_https_is_cut_off_too(tmp_path, pg_config, previewd_factory):
     """With TLS the deadline holds the same: the cut-off is on the socket
     under the TLS session, and the 408 still goes out over it."""
