@@ -71,7 +71,6 @@ static const struct tool tool_sql = {
 };
 
 static const struct tool tool_prisma = { .name = "prisma" };
-static const struct tool tool_drizzle = { .name = "drizzle" };
 static const struct tool tool_supabase = { .name = "supabase" };
 
 /* Table order is auto's order, the issue's: each tool by its names or by

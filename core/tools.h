@@ -14,12 +14,18 @@
  *   dbmate          <version>*.sql in numeric version order, up to its
  *                   "-- migrate:down" line; schema_migrations (version
  *                   varchar): one row per file
+ *   drizzle         the files meta/_journal.json names (<tag>.sql), in
+ *                   its order, each as drizzle-orm splits it at
+ *                   "--> statement-breakpoint";
+ *                   drizzle.__drizzle_migrations (id serial, hash text,
+ *                   created_at bigint; __drizzle_migrations on MySQL):
+ *                   one row per file, its SHA-256 and the journal's when
  *   flyway          V<version>__<description>.sql in Flyway's version
  *                   order (1.10 after 1.9), then R__<description>.sql,
  *                   run again when they change (rerun); U undo files
  *                   never; files in subfolders too; flyway_schema_history:
  *                   one row per run, with Flyway's CRC-32 checksum
- *   prisma, drizzle, supabase: named (migrations_tool accepts them), not
+ *   prisma, supabase: named (migrations_tool accepts them), not
  *                   supported yet
  *
  * The table and what tools share are in core/tools.c; each tool's rules
@@ -87,7 +93,8 @@ struct tool {
 	 * folder, "a/b.sql" in a subfolder): 1, with its version in
 	 * version[SOURCE_VERSION_SIZE]; 0, not one of its migrations
 	 * (ignored, as the tool ignores it); -1, a name the tool would fail
-	 * on (err says why). */
+	 * on (err says why). NULL for a tool whose plan names its files and
+	 * that auto does not recognise by contents (drizzle). */
 	int (*version)(const char *name, char *version, char *err,
 	    size_t errlen);
 	/* A file of the folder the tool's own order comes from (drizzle's
@@ -174,6 +181,7 @@ int tool_version_cmp(const char *a, const char *b);
 /* The tools, each defined in its own core/tools_NAME.c. */
 extern const struct tool tool_golang_migrate;
 extern const struct tool tool_dbmate;
+extern const struct tool tool_drizzle;
 extern const struct tool tool_flyway;
 
 #endif
