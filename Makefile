@@ -112,11 +112,12 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	@touch $@
 
 # The migration tools the tests run for real (dbmate, whose npm package
-# ships its binary), pinned by tests/tools/package.json (an exact
-# version) and package-lock.json. "npm install --no-save", not "npm ci":
-# the registry here serves only the linux-x64 binary of dbmate's seven
-# optional platform packages, so the lock lists that one, and npm ci
-# refuses a lock without the other six.
+# ships its binary; drizzle-orm with the pg and mysql2 drivers), pinned
+# by tests/tools/package.json (exact versions) and package-lock.json.
+# "npm install --no-save", not "npm ci": the registry here serves only
+# the linux-x64 binary of dbmate's seven optional platform packages, so
+# the lock lists that one, and npm ci refuses a lock without the other
+# six.
 TOOLS_STAMP = tests/tools/node_modules/.package-lock.json
 $(TOOLS_STAMP): tests/tools/package.json tests/tools/package-lock.json
 	cd tests/tools && npm install --no-save --no-audit --no-fund \

@@ -351,7 +351,7 @@ read_blob(struct forge_call *call, const struct source *s,
 	if (rc == FORGE_OK)
 		blobs_put(s->provider, f->blob, out->data, out->len);
 	/* Name the file, not the blob. */
-	if (rc == FORGE_FAIL && str_starts(call->error, "blob "))
+	if (rc == FORGE_FAIL && strstr(call->error, f->blob) != NULL)
 		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
 		    "than %zu bytes", f->path, SOURCE_MAX_FILE);
 	return rc;

@@ -14,6 +14,17 @@
  *   dbmate          <version>*.sql in numeric version order, up to its
  *                   "-- migrate:down" line; schema_migrations (version
  *                   varchar): one row per file
+ *   drizzle         the files meta/_journal.json names (<tag>.sql), in
+ *                   its order, each as drizzle-orm splits it at
+ *                   "--> statement-breakpoint";
+ *                   drizzle.__drizzle_migrations (id serial, hash text,
+ *                   created_at bigint; __drizzle_migrations on MySQL):
+ *                   one row per file, its SHA-256 and the journal's when
+ *   flyway          V<version>__<description>.sql in Flyway's version
+ *                   order (1.10 after 1.9), then R__<description>.sql,
+ *                   run again when they change (rerun); U undo files
+ *                   never; files in subfolders too; flyway_schema_history:
+ *                   one row per run, with Flyway's CRC-32 checksum
  *   prisma          <name>/migration.sql of each subfolder in order of
  *                   names, whole; _prisma_migrations (id, checksum,
  *                   finished_at, migration_name, logs, rolled_back_at,
@@ -22,8 +33,6 @@
  *                   PostgreSQL only; supabase_migrations.schema_migrations
  *                   (version text, statements text[], name text): one row
  *                   per file
- *   drizzle, flyway: named (migrations_tool accepts them), not supported
- *                   yet
  *
  * The table and what tools share are in core/tools.c; each tool's rules
  * in a file of its own, core/tools_NAME.c, defining the struct tool that
@@ -90,7 +99,8 @@ struct tool {
 	 * folder, "a/b.sql" in a subfolder): 1, with its version in
 	 * version[SOURCE_VERSION_SIZE]; 0, not one of its migrations
 	 * (ignored, as the tool ignores it); -1, a name the tool would fail
-	 * on (err says why). */
+	 * on (err says why). NULL for a tool whose plan names its files and
+	 * that auto does not recognise by contents (drizzle). */
 	int (*version)(const char *name, char *version, char *err,
 	    size_t errlen);
 	/* A file of the folder the tool's own order comes from (drizzle's
@@ -182,6 +192,8 @@ int tool_version_cmp(const char *a, const char *b);
 /* The tools, each defined in its own core/tools_NAME.c. */
 extern const struct tool tool_golang_migrate;
 extern const struct tool tool_dbmate;
+extern const struct tool tool_drizzle;
+extern const struct tool tool_flyway;
 extern const struct tool tool_prisma;
 extern const struct tool tool_supabase;
 

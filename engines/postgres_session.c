@@ -224,6 +224,13 @@ pg_record_apply(void *session, const struct engine_apply *a, char *err,
 	    (rc = pg_run_script(c, a->sql, a->len, err, errlen)) == ENGINE_OK) {
 		fault_point("migrate.before_record");
 	}
+	/* A script may empty the session's search_path (pg_dump's output
+	 * begins with set_config('search_path', '', false)): previewd's
+	 * record and the tool's history are named as the database's default
+	 * path names them, for this transaction only. */
+	if (rc == ENGINE_OK)
+		rc = pg_session_exec(c, "SET LOCAL search_path TO DEFAULT", 0,
+		    NULL, NULL, err, errlen);
 	if (rc == ENGINE_OK)
 		rc = pg_history(c, a, err, errlen);
 	if (rc == ENGINE_OK &&

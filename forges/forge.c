@@ -4,12 +4,34 @@
 #include "forges/forge.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "lib/crypto.h"
 #include "lib/log.h"
+
+enum forge_rc
+forge_file_body(struct forge_call *call, enum forge_rc rc,
+    struct http_response *res, const char *what, size_t max, struct buf *out)
+{
+	if (rc == FORGE_OK && buf_add(out, res->body.data, res->body.len) != 0) {
+		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
+		    "than %zu bytes", what, max);
+		rc = FORGE_FAIL;
+	}
+	http_response_release(res);
+	return rc;
+}
+
+bool
+forge_blob_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n >= 40 && n <= 64 && strspn(id, "0123456789abcdef") == n;
+}
 
 int
 forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)

@@ -48,6 +48,17 @@ struct forge_open {
 /* Files are read whole, up to this size (the caller's cap may be lower). */
 #define FORGE_MAX_FILE ((size_t)5 << 20)
 
+/* The end of a file read: with rc FORGE_OK, res's body into out (a body
+ * over max fails, naming what); res is released whatever rc. Returns the
+ * outcome. */
+enum forge_rc forge_file_body(struct forge_call *call, enum forge_rc rc,
+    struct http_response *res, const char *what, size_t max,
+    struct buf *out);
+
+/* Whether id can be a git blob id (lower-case hex, as both forges give
+ * it): it goes into a URL. */
+bool forge_blob_ok(const char *id);
+
 /* Percent-encode each segment of a repository path ("db/my migrations"
  * -> "db/my%20migrations"), or the whole of it with '/' encoded too
  * (GitLab's file endpoint). 0 ok, -1 too long. */

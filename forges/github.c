@@ -172,13 +172,7 @@ github_read_file(struct forge_call *call, const char *repo, const char *path,
 	}
 	rc = github_get(call, url, "Accept: application/vnd.github.raw+json",
 	    max, &res);
-	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
-		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
-		    "than %zu bytes", path, max);
-		rc = FORGE_FAIL;
-	}
-	http_response_release(&res);
-	return rc;
+	return forge_file_body(call, rc, &res, path, max, out);
 }
 
 /* A tree entry: {path, type: blob|tree|commit, sha, ...}. */
@@ -188,6 +182,7 @@ tree_entry(const cJSON *item, struct forge_entry *e)
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(item, "type");
 	const cJSON *path = cJSON_GetObjectItemCaseSensitive(item, "path");
 	const cJSON *sha = cJSON_GetObjectItemCaseSensitive(item, "sha");
+	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(item, "mode");
 	const char *base;
 
 	if (!cJSON_IsString(type) || !cJSON_IsString(path) ||
@@ -199,7 +194,10 @@ tree_entry(const cJSON *item, struct forge_entry *e)
 	if (str_copy(e->name, base != NULL ? base + 1 : e->path,
 	    sizeof(e->name)) != 0)
 		return -1;
-	e->is_file = strcmp(type->valuestring, "blob") == 0;
+	/* A symbolic link is a blob of mode 120000 holding its target's
+	 * path: not a file to run (the contents API calls it "symlink"). */
+	e->is_file = strcmp(type->valuestring, "blob") == 0 &&
+	    !(cJSON_IsString(mode) && strcmp(mode->valuestring, "120000") == 0);
 	return 0;
 }
 
@@ -257,7 +255,7 @@ github_read_blob(struct forge_call *call, const char *repo, const char *id,
 	enum forge_rc rc;
 
 	buf_reset(out);
-	if (strspn(id, "0123456789abcdef") != strlen(id) || id[0] == '\0' ||
+	if (!forge_blob_ok(id) ||
 	    forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
 	    str_printf(url, sizeof(url), "%s/repos/%s/git/blobs/%s",
 	    call->cfg->github.api_url, erepo, id) != 0) {
@@ -266,13 +264,7 @@ github_read_blob(struct forge_call *call, const char *repo, const char *id,
 	}
 	rc = github_get(call, url, "Accept: application/vnd.github.raw+json",
 	    max, &res);
-	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
-		snprintf(call->error, sizeof(call->error), "blob %.12s is "
-		    "larger than %zu bytes", id, max);
-		rc = FORGE_FAIL;
-	}
-	http_response_release(&res);
-	return rc;
+	return forge_file_body(call, rc, &res, id, max, out);
 }
 
 /* ---- comments ---- */

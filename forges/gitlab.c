@@ -89,13 +89,14 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 		}
 		count = 0;
 		cJSON_ArrayForEach(item, json) {
-			const cJSON *type, *name, *p, *id;
+			const cJSON *type, *name, *p, *id, *mode;
 
 			count++;
 			type = cJSON_GetObjectItemCaseSensitive(item, "type");
 			name = cJSON_GetObjectItemCaseSensitive(item, "name");
 			p = cJSON_GetObjectItemCaseSensitive(item, "path");
 			id = cJSON_GetObjectItemCaseSensitive(item, "id");
+			mode = cJSON_GetObjectItemCaseSensitive(item, "mode");
 			memset(&e, 0, sizeof(e));
 			if (!cJSON_IsString(type) || !cJSON_IsString(name) ||
 			    !cJSON_IsString(p) ||
@@ -104,7 +105,10 @@ gitlab_list_dir(struct forge_call *call, const char *project,
 			    (cJSON_IsString(id) && str_copy(e.blob,
 			    id->valuestring, sizeof(e.blob))))
 				continue;
-			e.is_file = strcmp(type->valuestring, "blob") == 0;
+			/* A symbolic link (mode 120000) is not a file to run. */
+			e.is_file = strcmp(type->valuestring, "blob") == 0 &&
+			    !(cJSON_IsString(mode) &&
+			    strcmp(mode->valuestring, "120000") == 0);
 			if (fn(&e, arg) != 0) {
 				stop = true;
 				break;
@@ -137,7 +141,7 @@ gitlab_read_blob(struct forge_call *call, const char *project,
 	enum forge_rc rc;
 
 	buf_reset(out);
-	if (id[0] == '\0' || strspn(id, "0123456789abcdef") != strlen(id) ||
+	if (!forge_blob_ok(id) ||
 	    forge_escape_path(project, true, eproject, sizeof(eproject)) != 0 ||
 	    str_printf(url, sizeof(url), "%s/projects/%s/repository/blobs/%s/"
 	    "raw", call->cfg->gitlab.api_url, eproject, id) != 0) {
@@ -145,13 +149,7 @@ gitlab_read_blob(struct forge_call *call, const char *project,
 		return FORGE_FAIL;
 	}
 	rc = gitlab_get(call, url, max, &res);
-	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
-		snprintf(call->error, sizeof(call->error), "blob %.12s is "
-		    "larger than %zu bytes", id, max);
-		rc = FORGE_FAIL;
-	}
-	http_response_release(&res);
-	return rc;
+	return forge_file_body(call, rc, &res, id, max, out);
 }
 
 enum forge_rc
@@ -172,13 +170,7 @@ gitlab_read_file(struct forge_call *call, const char *project,
 		return FORGE_FAIL;
 	}
 	rc = gitlab_get(call, url, max, &res);
-	if (rc == FORGE_OK && buf_add(out, res.body.data, res.body.len) != 0) {
-		snprintf(call->error, sizeof(call->error), "\"%s\" is larger "
-		    "than %zu bytes", path, max);
-		rc = FORGE_FAIL;
-	}
-	http_response_release(&res);
-	return rc;
+	return forge_file_body(call, rc, &res, path, max, out);
 }
 
 /* ---- merge request notes ---- */

@@ -138,6 +138,19 @@ def _iso(t=None):
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Symlink(bytes):
+    """A symbolic link in a tree given to set_tree / set_gitlab_tree: its
+    bytes are the target's path, as git stores them (a blob of mode
+    120000).  Listings show it as GitHub and GitLab do: "symlink" in the
+    contents API, a blob of mode 120000 in trees."""
+
+
+def _mode(kind, data):
+    if kind != "file":
+        return "040000"
+    return "120000" if isinstance(data, Symlink) else "100644"
+
+
 def _to_bytes(data):
     if isinstance(data, bytes):
         return data
@@ -978,7 +991,7 @@ class ForgeStub:
             # follow it but ask the API with the raw media type.
             "download_url": ("https://raw.githubusercontent.com/%s/%s/%s" % (repo, ref, path)
                              if is_file else None),
-            "type": kind,
+            "type": "symlink" if isinstance(data, Symlink) else kind,
             "_links": {"self": api, "git": git, "html": html},
         }
 
@@ -1051,7 +1064,7 @@ class ForgeStub:
         for path in self._order(found):
             kind, data = found[path]
             sha_e = _blob_sha(data) if kind == "file" else _tree_sha(files, path)
-            e = {"path": path[cut:], "mode": "100644" if kind == "file" else "040000",
+            e = {"path": path[cut:], "mode": _mode(kind, data),
                  "type": "blob" if kind == "file" else "tree", "sha": sha_e,
                  "url": "%s/repos/%s/git/%s/%s" % (self.url, repo,
                                                    "blobs" if kind == "file" else "trees", sha_e)}
@@ -1383,7 +1396,7 @@ class ForgeStub:
             items.append({
                 "id": _blob_sha(data) if kind == "file" else _tree_sha(files, p),
                 "name": name, "type": "blob" if kind == "file" else "tree",
-                "path": p, "mode": "100644" if kind == "file" else "040000",
+                "path": p, "mode": _mode(kind, data),
             })
         return self._gl_paged(req, items)
 

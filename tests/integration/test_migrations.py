@@ -325,6 +325,28 @@ def test_oversized_file_is_refused_with_the_cap(pg, forge, previewd_factory):
     assert "larger than 5242880 bytes" in env["error"], env["error"]
 
 
+def test_a_dump_that_empties_search_path_is_recorded(pg, forge, previewd_factory):
+    """pg_dump's output, which teams commit as their first migration,
+    begins with set_config('search_path', '', false): the session's path
+    stays empty for what follows. previewd's record and the next file
+    still work (the next file sees the empty path, as it would in the
+    tool's own session: it qualifies its names, as dumps do)."""
+    engine = EngineUnderTest("postgres", pg)
+    dump = ("SET statement_timeout = 0;\n"
+            "SELECT pg_catalog.set_config('search_path', '', false);\n"
+            "CREATE TABLE public.customers (id integer PRIMARY KEY, email text);\n")
+    forge.set_tree(REPO, SHA1, {
+        "db/migrations/001_dump.sql": dump,
+        "db/migrations/002_more.sql": "CREATE TABLE public.orders (id integer);\n",
+        "db/seed.sql": "INSERT INTO public.customers VALUES (1, 'ada@example.com');\n"})
+    d = start(engine, forge, previewd_factory)
+    push(d, "opened", 7, SHA1)
+    env = settled(d, 7, SHA1)
+    assert env["status"] == "ready", env["error"]
+    assert records(engine, env["database_url"]) == ["(seed)", "001_dump.sql", "002_more.sql"]
+    assert tables(engine, env["database_url"]) == ["customers", "orders", "previewd_migrations"]
+
+
 def test_dir_and_file_sources(engine, previewd_factory, tmp_path):
     mig = tmp_path / "migrations"
     mig.mkdir()

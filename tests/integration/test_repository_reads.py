@@ -162,3 +162,38 @@ def test_gitlab_recursive_tree_in_pages_then_blobs(pg, pg_config, forge, preview
     assert len(blobs) == 150
     assert all(r.headers["private-token"] == GL_TOKEN for r in pages + blobs)
     assert len(records(env)) == 151
+
+
+def test_file_names_as_a_stranger_writes_them(pg, forge, previewd_factory):
+    """Names with spaces, quotes and non-ASCII letters are read by blob id
+    and recorded as they are; a symbolic link (a blob of mode 120000 whose
+    bytes are a path) is not run; files deeper than three subfolders are
+    not listed; more than 1,000 migration files fail with the cap named."""
+    from forge_stub import Symlink
+    files = {
+        "db/migrations/001_init.sql": "CREATE TABLE a (id integer);\n",
+        "db/migrations/002 add b.sql": "CREATE TABLE b (id integer);\n",
+        "db/migrations/003_ünïcödé.sql": "CREATE TABLE c (id integer);\n",
+        "db/migrations/004_it's \"quoted\"; DROP TABLE a.sql": "CREATE TABLE d (id integer);\n",
+        "db/migrations/005_shared.sql": Symlink(b"../shared/005_shared.sql"),
+        "db/migrations/a/b/c/d/006_deep.sql": "NOT SQL AT ALL;\n",
+        "db/shared/005_shared.sql": "CREATE TABLE e (id integer);\n",
+        "db/seed.sql": "INSERT INTO a VALUES (1);\n",
+    }
+    forge.set_tree(REPO, SHA1, files)
+    big = {"db/migrations/%04d.sql" % i: "SELECT %d;\n" % i for i in range(1001)}
+    big["db/seed.sql"] = "SELECT 1;\n"
+    forge.set_tree(REPO, SHA2, big)
+    d = start(pg, forge, previewd_factory)
+    open_pr(d, 4, SHA1)
+    env = ready(d, 4, SHA1)
+    assert records(env) == ["(seed)", "001_init.sql", "002 add b.sql", "003_ünïcödé.sql",
+                            "004_it's \"quoted\"; DROP TABLE a.sql"]
+    blobs = forge.requests_to("GET", r"^/repos/acme/shop/git/blobs/")
+    assert blob("NOT SQL AT ALL;\n") not in [r.path.rsplit("/", 1)[1] for r in blobs]
+
+    open_pr(d, 5, SHA2)
+    path = "/api/v1/repos/%s/pulls/5/environment" % REPO
+    env = wait_until(lambda: (lambda e: e if e["status"] == "failed" else None)(
+        d.get_json(path, token=d.ci_token)[1]), timeout=60, what="the 1,001 files refused")
+    assert env["error"] == "more than 1000 migration files", env["error"]
