@@ -612,6 +612,11 @@ static const char *const supabase_pg_create[] = {
 	NULL,
 };
 static const char *const supabase_pg_write[] = {
+	/* The engine's SET LOCAL search_path TO DEFAULT, run before these
+	 * (engines/postgres_session.c), leaves search_path at its default
+	 * for RESET ALL to pass over, and the script's own value would come
+	 * back at COMMIT: a SET of the session's first. */
+	"SET search_path TO DEFAULT",
 	"RESET ALL",
 	"INSERT INTO supabase_migrations.schema_migrations(version, name, "
 	"statements) VALUES($1, $2, $3)",
