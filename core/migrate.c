@@ -1,7 +1,7 @@
 /*
  * migrate: the repository's SQL in an environment — its migration files
- * in the order of their migration tool (core/tools.h: sql, golang-migrate,
- * dbmate) and the seed, each run as the environment's own role, recorded
+ * in the order of their migration tool (core/tools.h lists the tools)
+ * and the seed, each run as the environment's own role, recorded
  * in previewd_migrations together with the tool's own history table,
  * under a deadline (core/canceller.h), and, where a file does not run in
  * a transaction with its record, with an intent before it (see

@@ -70,9 +70,6 @@ static const struct tool tool_sql = {
 	.version = sql_version,
 };
 
-static const struct tool tool_prisma = { .name = "prisma" };
-static const struct tool tool_supabase = { .name = "supabase" };
-
 /* Table order is auto's order, the issue's: each tool by its names or by
  * its first migration's contents, the first that matches wins; sql is
  * what is left. Tools not supported yet are never picked by auto. */

@@ -25,8 +25,14 @@
  *                   run again when they change (rerun); U undo files
  *                   never; files in subfolders too; flyway_schema_history:
  *                   one row per run, with Flyway's CRC-32 checksum
- *   prisma, supabase: named (migrations_tool accepts them), not
- *                   supported yet
+ *   prisma          <name>/migration.sql of each subfolder in order of
+ *                   names, whole; _prisma_migrations (id, checksum,
+ *                   finished_at, migration_name, logs, rolled_back_at,
+ *                   started_at, applied_steps_count): one row per folder
+ *   supabase        <version>_<name>.sql in order of file names, whole,
+ *                   PostgreSQL only; supabase_migrations.schema_migrations
+ *                   (version text, statements text[], name text): one row
+ *                   per file
  *
  * The table and what tools share are in core/tools.c; each tool's rules
  * in a file of its own, core/tools_NAME.c, defining the struct tool that
@@ -170,6 +176,11 @@ bool tool_ends_with(const char *s, const char *suffix);
 const char *tool_next_line(const char *p, const char *end);
 /* A file right in the folder, not in a subfolder of it. */
 bool tool_top_level(const char *name);
+/* How many statements PostgreSQL would run of data (len bytes, no NUL
+ * inside), found as the Supabase CLI's parser finds them
+ * (core/tools_supabase.c), comments alone not counted: 0, 1, or 2 for
+ * more. */
+size_t tool_pg_statements(const char *data, size_t len);
 
 /* t's history table on engine, NULL when t keeps none there. */
 const struct tool_history *tool_history(const struct tool *t,
@@ -183,5 +194,7 @@ extern const struct tool tool_golang_migrate;
 extern const struct tool tool_dbmate;
 extern const struct tool tool_drizzle;
 extern const struct tool tool_flyway;
+extern const struct tool tool_prisma;
+extern const struct tool tool_supabase;
 
 #endif

@@ -22,8 +22,8 @@ what the up ones made, so running one shows. What a user checks:
   - the real `dbmate status` / `dbmate up`, run with the environment's
     DATABASE_URL on the same files, has nothing to apply;
   - auto detection, an explicit tool that does not match the folder, a
-    tool not supported yet, a failing file named by its path with its
-    line in the file, an edited file rebuilding the database;
+    failing file named by its path with its line in the file, an edited
+    file rebuilding the database;
   - a dbmate "transaction:false" file cut short on PostgreSQL (killed
     between the file and its record) rebuilds the database instead of
     running the file again.
@@ -511,10 +511,12 @@ def test_auto_detection_and_explicit_tools(engine, forge, previewd_factory):
     assert env["status"] == "ready", env["error"]
     assert env["migrations_tool"] == "sql"
     assert tables(engine, env["database_url"]) == ["orders", "previewd_migrations", "users"]
-    # A tool named, not built yet.
+    # Another tool named that the folder does not match either.
     env = settled(d, 5, SHA1, repo="acme/next")
     assert env["status"] == "failed", env
-    assert env["error"] == "migrations_tool prisma is not supported yet by this previewd"
+    assert env["error"] == ("migrations_tool prisma: no migration_lock.toml or "
+                            "<name>/migration.sql folders in db/migrations (found 3 .sql "
+                            "files)"), env
     assert env["migrations_tool"] is None
     # dbmate's own rule, in its words, on the file by its path; the files
     # before it are applied and recorded in dbmate's table.
