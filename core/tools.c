@@ -66,13 +66,13 @@ sql_version(const char *name, char *version, char *err, size_t errlen)
 }
 
 static const struct tool tool_sql = {
-	.name = "sql", .supported = true, .looks_for = "*.sql files",
+	.name = "sql", .looks_for = "*.sql files",
 	.version = sql_version,
 };
 
 /* Table order is auto's order, the issue's: each tool by its names or by
  * its first migration's contents, the first that matches wins; sql is
- * what is left. Tools not supported yet are never picked by auto. */
+ * what is left. */
 static const struct tool *const tools[] = {
 	&tool_sql,
 	&tool_prisma,
@@ -214,8 +214,6 @@ auto_from(size_t from, const char *folder, const struct source *src,
 
 	for (i = from; i < ARRAY_SIZE(tools); i++) {
 		t = tools[i];
-		if (!t->supported)
-			continue;
 		if (t->names_match != NULL && t->names_match(folder, src)) {
 			*out = t;
 			return 1;
@@ -240,9 +238,10 @@ tool_choose(const char *configured, const char *folder,
 	*out = NULL;
 	if (strcmp(configured, "auto") == 0)
 		return auto_from(1, folder, src, out, look);
-	if (t == NULL || !t->supported) {
-		snprintf(err, errlen, "migrations_tool %s is not supported yet "
-		    "by this previewd", configured);
+	if (t == NULL) {
+		/* The configuration's choices are the table's names. */
+		snprintf(err, errlen, "migrations_tool %s is not one previewd "
+		    "knows", configured);
 		return -1;
 	}
 	*out = t;

@@ -85,7 +85,6 @@ struct tool_params {
 
 struct tool {
 	const char *name;            /* as migrations_tool names it */
-	bool supported;              /* false: named, not built yet */
 	/* What auto recognises the tool by, tried in table order: the
 	 * folder's path and file names (names_match), or else the contents
 	 * of its first migration file (content_match). NULL when not by
@@ -139,7 +138,7 @@ const struct tool *tool_at(size_t i);
  *   1  *out is the tool;
  *   0  the answer needs the contents of src->files[*look], the first
  *      migration of *out: read it and call tool_choose_content;
- *  -1  refused: a tool not supported yet, or an explicit tool the
+ *  -1  refused: a tool previewd does not know, or an explicit tool the
  *      folder does not match (err says what was found). */
 int tool_choose(const char *configured, const char *folder,
     const struct source *src, const struct tool **out, size_t *look,

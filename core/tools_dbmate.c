@@ -182,7 +182,7 @@ static const struct tool_history dbmate_history[] = {
 };
 
 const struct tool tool_dbmate = {
-	.name = "dbmate", .supported = true,
+	.name = "dbmate",
 	.content_match = dbmate_match,
 	.looks_for = "<version>_<name>.sql files",
 	.version = dbmate_version, .script = dbmate_script,

@@ -427,7 +427,7 @@ static const struct tool_history drizzle_history[] = {
 };
 
 const struct tool tool_drizzle = {
-	.name = "drizzle", .supported = true,
+	.name = "drizzle",
 	.names_match = drizzle_names, .looks_for = DRIZZLE_JOURNAL,
 	.index = DRIZZLE_JOURNAL, .plan = drizzle_plan,
 	.script = drizzle_script, .history_row = drizzle_history_row,

@@ -682,7 +682,7 @@ static const struct tool_history fw_history[] = {
 };
 
 const struct tool tool_flyway = {
-	.name = "flyway", .supported = true,
+	.name = "flyway",
 	.names_match = fw_names,
 	.looks_for = "V<version>__<description>.sql files",
 	.version = fw_version, .plan = fw_plan, .script = fw_script,

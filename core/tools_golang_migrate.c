@@ -88,7 +88,7 @@ static const struct tool_history gm_history[] = {
 };
 
 const struct tool tool_golang_migrate = {
-	.name = "golang-migrate", .supported = true,
+	.name = "golang-migrate",
 	.names_match = gm_names, .looks_for = "*.up.sql files",
 	.version = gm_version, .history_newest = true,
 	.history = gm_history,

@@ -263,7 +263,7 @@ static const struct tool_history prisma_history[] = {
 };
 
 const struct tool tool_prisma = {
-	.name = "prisma", .supported = true,
+	.name = "prisma",
 	.names_match = prisma_names,
 	.looks_for = "migration_lock.toml or <name>/migration.sql folders",
 	.version = prisma_version, .plan = prisma_plan,

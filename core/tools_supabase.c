@@ -628,7 +628,7 @@ static const struct tool_history supabase_history[] = {
 };
 
 const struct tool tool_supabase = {
-	.name = "supabase", .supported = true,
+	.name = "supabase",
 	.names_match = supabase_names,
 	.looks_for = "supabase/migrations path",
 	.version = supabase_version, .plan = supabase_plan,

@@ -75,7 +75,6 @@ test_supabase_plan(void **state)
 
 	(void)state;
 	assert_non_null(t);
-	assert_true(t->supported);
 	listing(&src, names);
 	assert_int_equal(tool_plan(t, &src, NULL, 0, err, sizeof(err)), 0);
 	assert_int_equal(src.n, 4);
