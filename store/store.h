@@ -20,7 +20,7 @@
  * and nothing of sqlite. The backend's files are one per concern, each
  * implementing its section below: store/sqlite.c (connections, schema,
  * statement helpers, shared through store/sqlite.h), webhooks.c, envs.c,
- * pool.c, reaper.c, jobs.c and databases.c. A second backend (PostgreSQL,
+ * pool.c, reaper.c, jobs.c, databases.c and bases.c. A second backend (PostgreSQL,
  * for replicas) implements these same functions beside them, with
  * store_open choosing by the state path's scheme; no caller changes.
  */
@@ -34,7 +34,7 @@
 #include "lib/util.h"
 
 /* Latest schema version; see the migrations table in store/sqlite.c. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -177,6 +177,74 @@ struct pr_event {
 int store_pr_event(struct store *st, const struct pr_event *ev,
     enum pr_result *result, char env_id[ENV_ID_SIZE],
     struct pr_deleted *deleted) MUST_CHECK;
+
+/* ---- base heads ---- */
+
+/*
+ * Each prewarmed repository's default branch and the commit at its head
+ * (issue 15): learnt from the forge at start (store_base_set) and from
+ * push webhooks to that branch (store_base_push). Whenever the recorded
+ * head changes, the job ("base", "<provider>:<repo>") is enqueued in the
+ * same transaction; its runner builds the repository's base. One row per
+ * (provider, repo); repo compares without case, as the forges do.
+ */
+#define BASE_BRANCH_SIZE 256
+
+struct base_head {
+	char provider[16];
+	char repo[ENV_REPO_SIZE];
+	char api_target[ENV_REPO_SIZE]; /* GitHub owner/name, GitLab project
+	                                   id */
+	int64_t installation_id;     /* GitHub App installation, 0 if none */
+	char branch[BASE_BRANCH_SIZE];
+	char sha[ENV_SHA_SIZE];
+	int64_t event_at;            /* orders pushes: see store_base_push */
+	int64_t updated_at;
+};
+
+struct base_push {
+	const char *provider;        /* "github", "gitlab" */
+	const char *delivery;        /* the forge's delivery id, for
+	                                deduplication */
+	const char *event;           /* "push", "Push Hook" */
+	const char *ref;             /* "refs/heads/main", for the record */
+	const char *repo;
+	const char *api_target;      /* NULL: repo */
+	int64_t installation_id;     /* 0 if none */
+	const char *branch;          /* the default branch pushed to */
+	const char *sha;             /* its head after the push */
+	int64_t event_at;            /* GitHub's pushed_at; GitLab: arrival */
+	/* Not NULL: the push changes no base (a section with prewarm =
+	 * none, another branch, a deletion): only the delivery is recorded,
+	 * as ignored, so that it stays deduplicated; this says why. */
+	const char *ignore;
+};
+
+/* Record a push delivery and apply it, in one transaction: a delivery
+ * already seen is PR_DUPLICATE (nothing changes); one with ev->ignore is
+ * PR_IGNORED; a push older than the recorded head (event_at before the
+ * recorded one) is PR_STALE (recorded, not applied); otherwise
+ * PR_ACCEPTED: the row takes branch, sha, api_target and event_at (and
+ * installation_id when given), and the "base" job is enqueued when the
+ * sha changed (or the row is new). Equal times apply in arrival order. */
+int store_base_push(struct store *st, const struct base_push *ev,
+    enum pr_result *result) MUST_CHECK;
+
+/* What the forge said at start: the same row update and enqueue rule, no
+ * delivery, applied whatever the recorded time; event_at becomes now (or
+ * stays, if later), so that pushes made before the lookup and delivered
+ * after it are stale. installation 0 keeps the recorded one. */
+int store_base_set(struct store *st, const char *provider, const char *repo,
+    const char *api_target, int64_t installation, const char *branch,
+    const char *sha) MUST_CHECK;
+
+/* 0 found, 1 none, -1 error. */
+int store_base_get(struct store *st, const char *provider, const char *repo,
+    struct base_head *out) MUST_CHECK;
+
+/* Every recorded head, by provider and repo; fn returns 0 to go on. */
+int store_base_each(struct store *st, int (*fn)(const struct base_head *,
+    void *), void *arg) MUST_CHECK;
 
 /* ---- CI databases ---- */
 
@@ -397,7 +465,7 @@ int store_reconcile_set_etag(struct store *st, const char *target,
 struct job {
 	int64_t id;
 	char kind[16];
-	char target[64];
+	char target[ENV_REPO_SIZE + 16]; /* "<provider>:<repo>" fits */
 	int64_t seq;
 	int64_t attempts;
 };
