@@ -19,7 +19,7 @@ static const char *const providers[MP_PROVIDERS] = {
 	"github", "gitlab", "vercel",
 };
 static const char *const events[] = {
-	"pull_request", "merge_request", "deployment", "ping", "other",
+	"pull_request", "merge_request", "deployment", "push", "ping", "other",
 };
 /* Each provider's own event (index in events), shown even before the
  * first delivery so a dashboard has a series to draw. */
@@ -97,6 +97,8 @@ metrics_webhook(enum metric_provider p, const char *event,
 			e = 1;
 		else if (strncmp(event, "deployment", 10) == 0)
 			e = 2;
+		else if (strcmp(event, "Push Hook") == 0)
+			e = 3;
 		else
 			e = index_of(events, ARRAY_SIZE(events), event);
 	}

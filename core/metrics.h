@@ -28,8 +28,8 @@ enum metric_outcome {
 };
 
 /* A webhook answered, by provider, event kind and outcome. event is
- * folded into "pull_request", "merge_request", "deployment", "ping" or
- * "other". */
+ * folded into "pull_request", "merge_request", "deployment", "push"
+ * (GitHub's push, GitLab's Push Hook), "ping" or "other". */
 void metrics_webhook(enum metric_provider p, const char *event,
     enum metric_outcome o);
 
