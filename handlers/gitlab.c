@@ -173,8 +173,8 @@ delivery_id(struct request *req)
 	if (delivery == NULL)
 		delivery = http_header(req, "X-Gitlab-Event-UUID");
 	if (delivery == NULL || delivery[0] == '\0' || strlen(delivery) > 128) {
-		http_error(req, 400, "bad_request", "missing Idempotency-Key or "
-		    "X-Gitlab-Webhook-UUID");
+		http_error(req, 400, "bad_request", "missing Idempotency-Key "
+		    "or X-Gitlab-Webhook-UUID");
 		return NULL;
 	}
 	return delivery;
@@ -206,8 +206,8 @@ gitlab_push(struct request *req, const char *event, struct jscan_field *f)
 	    !webhook_sha_ok(sha) ||
 	    jscan_string(&f[F_DEFAULT_BRANCH], branch, sizeof(branch)) != 0 ||
 	    !webhook_branch_ok(branch)) {
-		http_error(req, 400, "bad_payload", "push hook needs ref, after, "
-		    "project.path_with_namespace, project.id and "
+		http_error(req, 400, "bad_payload", "push hook needs ref, "
+		    "after, project.path_with_namespace, project.id and "
 		    "project.default_branch");
 		return 0;
 	}

@@ -236,8 +236,8 @@ webhook_push(struct request *req, const char *via, struct base_push *ev,
 		reply_status(req, 200, "duplicate", NULL, NULL);
 		break;
 	case PR_STALE:
-		log_info("webhook %s: push to %s: older than the head recorded, "
-		    "recorded only", via, ev->ref);
+		log_info("webhook %s: push to %s: older than the head "
+		    "recorded, recorded only", via, ev->ref);
 		reply_status(req, 202, "stale", NULL, NULL);
 		break;
 	case PR_ACCEPTED:

@@ -94,7 +94,9 @@ store_base_each(struct store *st, int (*fn)(const struct base_head *, void *),
 static bool
 head_fits(const struct head *h)
 {
-	return strlen(h->provider) < sizeof(((struct base_head *)0)->provider) &&
+	struct base_head b;
+
+	return strlen(h->provider) < sizeof(b.provider) &&
 	    strlen(h->repo) < ENV_REPO_SIZE &&
 	    strlen(h->api_target) < ENV_REPO_SIZE &&
 	    strlen(h->branch) < BASE_BRANCH_SIZE && h->sha[0] != '\0' &&

@@ -20,9 +20,10 @@
  * and nothing of sqlite. The backend's files are one per concern, each
  * implementing its section below: store/sqlite.c (connections, schema,
  * statement helpers, shared through store/sqlite.h), webhooks.c, envs.c,
- * pool.c, reaper.c, jobs.c, databases.c and bases.c. A second backend (PostgreSQL,
- * for replicas) implements these same functions beside them, with
- * store_open choosing by the state path's scheme; no caller changes.
+ * pool.c, reaper.c, jobs.c, databases.c and bases.c. A second backend
+ * (PostgreSQL, for replicas) implements these same functions beside them,
+ * with store_open choosing by the state path's scheme; no caller
+ * changes.
  */
 #ifndef PREVIEWD_STORE_H
 #define PREVIEWD_STORE_H
@@ -242,7 +243,8 @@ int store_base_set(struct store *st, const char *provider, const char *repo,
 int store_base_get(struct store *st, const char *provider, const char *repo,
     struct base_head *out) MUST_CHECK;
 
-/* Every recorded head, by provider and repo; fn returns 0 to go on. */
+/* Every recorded head, by provider and repo; fn returns 0 to go on and
+ * must not write through st (the listing holds a read open on it). */
 int store_base_each(struct store *st, int (*fn)(const struct base_head *,
     void *), void *arg) MUST_CHECK;
 
