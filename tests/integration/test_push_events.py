@@ -145,6 +145,23 @@ def webhook_count(d, provider, event, outcome):
     return int(m.group(1)) if m else 0
 
 
+def counted(d, provider, event, outcome, n):
+    """previewd_webhooks_total reaches n for those labels: a delivery is
+    counted once its answer has been written, so a client may read the
+    metrics a moment before the count moves."""
+    seen = []
+
+    def reached():
+        seen.append(webhook_count(d, provider, event, outcome))
+        return seen[-1] == n
+    try:
+        wait_until(reached, timeout=10, what="%s %s %s == %d" % (provider, event,
+                                                                outcome, n))
+    except AssertionError:
+        raise AssertionError("previewd_webhooks_total{%s,%s,%s} is %s, not %d"
+                             % (provider, event, outcome, seen[-1], n)) from None
+
+
 def learnt(d, repo, branch, sha, forge="GitHub"):
     """The log line of a head learnt from the forge at start."""
     line = "base of %s: %s at %s (from %s)" % (repo, branch, sha[:12], forge)
@@ -190,7 +207,7 @@ def test_github_push_to_default_branch_is_recorded_and_builds(pg, pg_config, for
     built(d, REPO, SHA1)
     assert delivery(d, "push-1") == ("push", "refs/heads/main", "accepted")
     assert state(d, "SELECT installation_id FROM base_heads")[0][0] == 77
-    assert webhook_count(d, "github", "push", "accepted") == 1
+    counted(d, "github", "push", "accepted", 1)
 
 
 def test_github_push_signature_and_duplicates(pg, pg_config, forge, previewd_factory):
@@ -204,7 +221,7 @@ def test_github_push_signature_and_duplicates(pg, pg_config, forge, previewd_fac
         assert json.loads(resp)["error"]["code"] == "bad_signature"
     assert delivery(d, "forged") is None
     assert head(d) == ("main", SHA0, REPO)
-    assert webhook_count(d, "github", "push", "bad_signature") == 3
+    counted(d, "github", "push", "bad_signature", 3)
 
     assert send(d, payload, "dup-1") == (202, {"status": "accepted"})
     # Redelivered (same id), even with another body: nothing changes.
@@ -212,7 +229,7 @@ def test_github_push_signature_and_duplicates(pg, pg_config, forge, previewd_fac
                          "dup-1")
     assert status == 200 and body2 == {"status": "duplicate"}
     assert head(d) == ("main", SHA1, REPO)
-    assert webhook_count(d, "github", "push", "duplicate") == 1
+    counted(d, "github", "push", "duplicate", 1)
     # A payload that is not a push previewd can read.
     bad = push_payload()
     del bad["repository"]["default_branch"]
@@ -253,7 +270,7 @@ def test_github_push_ignored_but_recorded(pg, pg_config, forge, previewd_factory
     assert head(d, "acme/api") is None
 
     assert head(d) == ("main", SHA0, REPO)
-    assert webhook_count(d, "github", "push", "ignored") == 4
+    counted(d, "github", "push", "ignored", 4)
     assert "webhook github: push ignored: refs/heads/feature/x is not the default " \
         "branch (main)" in d.log()
 
@@ -270,7 +287,7 @@ def test_github_older_push_is_stale(pg, pg_config, forge, previewd_factory):
     assert delivery(d, "older")[2] == "stale"
     built(d, REPO, SHA2)
     assert "at %s: prewarming" % SHA1[:12] not in d.log()
-    assert webhook_count(d, "github", "push", "stale") == 1
+    counted(d, "github", "push", "stale", 1)
     # Much older: stale too.
     status, body = send(d, push_payload(after=SHA3, pushed_at=t - 3600))
     assert status == 202 and body["status"] == "stale"
@@ -406,10 +423,10 @@ def test_gitlab_push_hooks(pg, pg_config, forge, previewd_factory):
     # No push time: arrival order.
     assert gitlab_post(d, push_hook(after=SHA3))[0] == 202
     assert head(d, GL_PATH, "gitlab")[1] == SHA3
-    assert webhook_count(d, "gitlab", "push", "accepted") == 2
+    counted(d, "gitlab", "push", "accepted", 2)
     # Three recorded as ignored, and the 204 (no section) counted so too.
-    assert webhook_count(d, "gitlab", "push", "ignored") == 4
-    assert webhook_count(d, "gitlab", "push", "duplicate") == 1
+    counted(d, "gitlab", "push", "ignored", 4)
+    counted(d, "gitlab", "push", "duplicate", 1)
 
 
 def test_gitlab_signed_push_hook(pg, pg_config, forge, previewd_factory):
