@@ -164,21 +164,3 @@ store_down:
 	str_copy(o->error, "the state store is unavailable", sizeof(o->error));
 	return JOB_RETRY;
 }
-
-/* A stand-in, replaced when the pre-migrated pool is built (issue 15):
- * it builds nothing. */
-enum job_result
-base_placeholder_run(struct worker *w, const struct job *j,
-    struct job_outcome *o)
-{
-	char provider[16], repo[ENV_REPO_SIZE];
-	struct base_head h;
-
-	(void)o;
-	if (target_split(j->target, provider, repo) != 0 ||
-	    store_base_get(w->store, provider, repo, &h) != 0)
-		return JOB_DONE;
-	log_info("base of %s at %.12s: prewarming is not built yet", repo,
-	    h.sha);
-	return JOB_DONE;
-}

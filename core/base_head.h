@@ -23,11 +23,4 @@ int base_head_enqueue(const struct config *cfg, struct store *st);
 enum job_result base_head_run(struct worker *w, const struct job *j,
     struct job_outcome *o);
 
-/* The "base" job (target "<provider>:<repo>", enqueued by store/bases.c)
- * until the pre-migrated pool is built: it logs the head it would build
- * and completes, so that the queue stays sane. To be replaced by the
- * real runner in core/jobs.c's job_kinds[]. */
-enum job_result base_placeholder_run(struct worker *w, const struct job *j,
-    struct job_outcome *o);
-
 #endif

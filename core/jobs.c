@@ -11,6 +11,7 @@
 
 #include "lib/crypto.h"
 #include "core/base_head.h"
+#include "core/prewarm.h"
 #include "core/canceller.h"
 #include "core/lifecycle.h"
 #include "lib/log.h"
@@ -36,7 +37,7 @@ static struct {
 	{ "base_head", base_head_run }, /* target: provider:repo */
 	/* target: provider:repo; a stand-in until the pre-migrated pool's
 	 * runner is built (issue 15) */
-	{ "base", base_placeholder_run },
+	{ "base", prewarm_run },
 };
 static size_t njob_kinds = 6;
 

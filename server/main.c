@@ -22,6 +22,7 @@
 #include <mysql.h>
 
 #include "core/base_head.h"
+#include "core/prewarm.h"
 #include "core/health.h"
 #include "core/jobs.h"
 #include "core/metrics.h"
@@ -89,8 +90,9 @@ prepare_state(const struct config *cfg)
 			goto out;
 		}
 	}
-	/* Each prewarmed repository's head, asked of its forge. */
-	if (base_head_enqueue(cfg, st) < 0) {
+	/* Each prewarmed repository's head, asked of its forge; and each
+	 * base's copies made, or those a crash left half made dropped. */
+	if (base_head_enqueue(cfg, st) < 0 || prewarm_enqueue_all(st) != 0) {
 		log_errorx("state file: cannot prepare the job queue");
 		goto out;
 	}
@@ -112,7 +114,8 @@ learn_bases(const struct config *cfg)
 		log_warnx("reload: state file: %s", err);
 		return;
 	}
-	if (base_head_enqueue(cfg, st) < 0)
+	/* prewarm or prewarm_size may have changed: each base looks again. */
+	if (base_head_enqueue(cfg, st) < 0 || prewarm_enqueue_all(st) != 0)
 		log_warnx("reload: cannot enqueue the lookups of the "
 		    "default branches");
 	else

@@ -6,8 +6,10 @@
 #include "store/sqlite.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "lib/crypto.h"
 #include "lib/log.h"
 
 #define BASE_COLUMNS "provider, repo, api_target, installation_id, branch, " \
@@ -207,4 +209,62 @@ store_base_set(struct store *st, const char *provider, const char *repo,
 		return -1;
 	}
 	return 0;
+}
+
+/* A base lives as long as its repository is prewarmed: no TTL (a century
+ * is none). */
+#define BASE_TTL ((int64_t)100 * 365 * 86400)
+
+int
+store_base_env_want(struct store *st, const struct base_head *h,
+    const char *engine, char id[ENV_ID_SIZE])
+{
+	struct pr_event ev;
+	struct env *cur;
+	char hex[17];
+	int found, rc = -1;
+
+	if ((cur = malloc(sizeof(*cur))) == NULL)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.provider = h->provider;
+	ev.repo = h->repo;
+	ev.number = ENV_BASE_NUMBER;
+	ev.op = PR_SYNC;
+	ev.head_sha = h->sha;
+	ev.event_at = now_s();
+	ev.engine = engine;
+	ev.ttl = BASE_TTL;
+	ev.api_target = h->api_target;
+	ev.installation_id = h->installation_id;
+	if (store_begin(st) != 0)
+		goto out;
+	found = store_env_find_pr(st, h->provider, h->repo, ENV_BASE_NUMBER,
+	    cur);
+	if (found < 0)
+		goto fail;
+	if (found == 1) {
+		if (crypto_hex_token(hex, sizeof(hex), 8) != 0 ||
+		    str_printf(id, ENV_ID_SIZE, "env_%s", hex) != 0 ||
+		    store_env_insert(st, &ev, id, true, "base") != 0 ||
+		    store_job_insert(st, "env", id, 0) != 0)
+			goto fail;
+	} else {
+		str_copy(id, cur->id, ENV_ID_SIZE);
+		/* Moved, or back after prewarm was turned off and on. */
+		if ((strcmp(cur->want_sha, h->sha) != 0 || !cur->want_present) &&
+		    (store_env_apply(st, &ev, id) != 0 ||
+		    store_job_insert(st, "env", id, 0) != 0))
+			goto fail;
+	}
+	if (store_commit(st) != 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	store_rollback(st);
+out:
+	crypto_wipe(cur, sizeof(*cur));
+	free(cur);
+	return rc;
 }

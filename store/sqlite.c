@@ -203,6 +203,13 @@ static const char *const migrations[] = {
 	"  event_at INTEGER NOT NULL,"
 	"  updated_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (provider, repo));",
+	/* 6 -> 7: the pre-migrated pool. A member copied from a repository's
+	 * base names the base's environment and the commit it holds (NULL:
+	 * an empty member); an environment says what its schema came from. */
+	"ALTER TABLE pool ADD COLUMN base_env TEXT;"
+	"ALTER TABLE pool ADD COLUMN base_sha TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE environments ADD COLUMN schema_from TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

@@ -35,7 +35,7 @@
 #include "lib/util.h"
 
 /* Latest schema version; see the migrations table in store/sqlite.c. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -54,6 +54,12 @@ bool env_status_settled(enum env_status s);
 #define ENV_SHA_SIZE 72
 #define ENV_REPO_SIZE 256
 #define ENV_SECRET_MAX 128      /* a sealed password */
+/* A repository's base (issue 15: the pre-migrated pool) is an
+ * environment of its own, numbered 0: the default branch's head migrated
+ * and seeded, which pool members are copied from. No pull request has
+ * that number; bases have no comment, no TTL and no slot under the caps,
+ * and the API's lists leave them out. */
+#define ENV_BASE_NUMBER 0
 
 struct env {
 	char id[ENV_ID_SIZE];
@@ -106,6 +112,10 @@ struct env {
 	 * with (core/tools.c: "sql", "golang-migrate", "dbmate"); "" before
 	 * it is known or without migrations. */
 	char migrations_tool[24];
+	/* Where its schema came from: "base:<sha>" (a pool member copied
+	 * from its repository's base at that commit), "empty" (an empty
+	 * member, or created cold), "" before the claim. */
+	char schema_from[64];
 	char error[1024];
 	int64_t created_at;
 	int64_t updated_at;
@@ -243,6 +253,13 @@ int store_base_set(struct store *st, const char *provider, const char *repo,
 int store_base_get(struct store *st, const char *provider, const char *repo,
     struct base_head *out) MUST_CHECK;
 
+/* The repository's base environment (number ENV_BASE_NUMBER, see
+ * struct env) wanted at h's commit on engine: created when there is none
+ * and moved to h's commit otherwise, its "env" job enqueued when either
+ * happened, in one transaction. id gets its id. 0, or -1. */
+int store_base_env_want(struct store *st, const struct base_head *h,
+    const char *engine, char id[ENV_ID_SIZE]) MUST_CHECK;
+
 /* Every recorded head, by provider and repo; fn returns 0 to go on and
  * must not write through st (the listing holds a read open on it). */
 int store_base_each(struct store *st, int (*fn)(const struct base_head *,
@@ -368,9 +385,20 @@ int store_pool_forget_idle(struct store *st, const char *engine,
     const char *db) MUST_CHECK;
 int store_pool_counts(struct store *st, const char *engine, int *idle,
     int *creating) MUST_CHECK;
-/* Pool databases left in "creating" (by a crash), with their secrets. */
+/* Empty pool databases left in "creating" (by a crash), with their
+ * secrets. */
 int store_pool_each_creating(struct store *st, const char *engine,
     int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg) MUST_CHECK;
+
+/* Members copied from a base (the pre-migrated pool). store_pool_counts
+ * and store_pool_each_creating count empty members only. */
+int store_pool_add_base(struct store *st, const char *engine,
+    const char *db, const unsigned char *secret, size_t secret_len,
+    const char *base_env, const char *sha) MUST_CHECK;
+/* Members of base_env not claimed, with their state and commit. */
+int store_pool_each_base(struct store *st, const char *base_env,
+    int (*fn)(const char *db, const char *state, const char *sha,
     void *arg), void *arg) MUST_CHECK;
 
 /* How a claim moves a pool member's sealed password to the environment:
@@ -404,9 +432,12 @@ struct store_cap {
 
 /* With cap (a first claim), the claim is refused when the slots held
  * have reached a cap: 1, with nothing changed and cap's out fields set. */
+/* base_env: the id of e's repository's base when it is prewarmed: a
+ * member copied from it is taken first (the newest commit's, then the
+ * oldest made), else an empty one. e->schema_from says which. */
 int store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
-    const struct store_reseal *rs, struct store_cap *cap)
-    MUST_CHECK;
+    const struct store_reseal *rs, struct store_cap *cap,
+    const char *base_env) MUST_CHECK;
 
 /* A slot may have freed: give every queued environment its "env" job
  * again, oldest first, so the oldest is admitted first (first come,
