@@ -128,7 +128,6 @@ member_make(struct worker *w, struct engine *eng, const struct env *base,
 		str_copy(err, "cannot open the new member's password", errlen);
 		goto out;
 	}
-	fault_point("prewarm.before_copy");
 	rc = engine_db_clone(eng, base->db_name, base->role_name, db,
 	    password, err, errlen);
 	crypto_wipe(password, sizeof(password));

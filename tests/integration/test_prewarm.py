@@ -204,7 +204,7 @@ def test_a_copy_that_does_not_fit_falls_back(engine, forge, previewd_factory):
         assert warm["status"] == "ready", warm["error"]
         assert warm["schema_from"] == "empty", warm
         assert schema(engine, warm["database_url"]) == schema(engine, cold["database_url"])
-    assert "does not fit: migration db/migrations/002_orders.sql is not the base's" in d.log()
+    assert "does not fit: migration 002_orders.sql is not the base's" in d.log()
     assert "does not fit: the base has migrations the pull request has not" in d.log()
 
 
@@ -234,7 +234,7 @@ def test_a_push_moves_the_base_and_spares_claimed_copies(engine, forge, previewd
     # Claimed before the push: untouched.
     assert schema(engine, before["database_url"]) == kept
     # The copies of the old head are gone from the server.
-    wait_until(lambda: d.log().count("a copy of another commit of its base") >= 2,
+    wait_until(lambda: d.log().count("a copy of another commit of its base") >= 1,
                timeout=60, what="the old copies dropped")
 
 
