@@ -201,6 +201,18 @@ step_queue(struct run *r, struct env *e, const struct store_cap *cap)
 	return STEP_END;
 }
 
+/* The "base" job of e's repository: it makes the base's copies. */
+static int
+refill_base(struct run *r, const struct env *e)
+{
+	char target[ENV_REPO_SIZE + 16];
+
+	if (str_printf(target, sizeof(target), "%s:%s", e->provider,
+	    e->repo) != 0)
+		return -1;
+	return store_job_enqueue(r->w->store, "base", target, 0);
+}
+
 /* The id of e's repository's base, into id, when the repository is
  * prewarmed and its base is ready: the claim takes a copy of it first. */
 static const char *
@@ -289,8 +301,11 @@ step_provision(struct run *r, struct env *e)
 	if (rc == ENGINE_FAIL)
 		return step_fail(r, e, e->want_sha, "%s refused: %s", e->engine,
 		    err);
-	if (fresh)
+	if (fresh) {
 		metrics_claim(e->engine, e->pool_db[0] == '\0');
+		metrics_schema_from(e->engine, str_starts(e->schema_from,
+		    "base:"));
+	}
 	metrics_provisioned(e->engine, (double)(mono_ms() - r->started) / 1000);
 	if (e->pool_db[0] != '\0') {
 		if (store_pool_remove(r->w->store, e->engine, e->pool_db) != 0)
@@ -298,8 +313,10 @@ step_provision(struct run *r, struct env *e)
 		e->pool_db[0] = '\0';
 		/* Refill only now: a CREATE DATABASE running beside the claim
 		 * on a small server slows the claim down (measured: p50
-		 * +3-6 ms). */
-		if (store_job_enqueue(r->w->store, "pool", e->engine, 0) == 0)
+		 * +3-6 ms). A copy of a base is refilled by its base's job. */
+		if (str_starts(e->schema_from, "base:") ?
+		    refill_base(r, e) == 0 :
+		    store_job_enqueue(r->w->store, "pool", e->engine, 0) == 0)
 			jobs_notify();
 	}
 	step_clear_note(e);
@@ -371,11 +388,7 @@ step_teardown(struct run *r, struct env *e)
 static enum step
 base_ready(struct run *r, struct env *e)
 {
-	char target[ENV_REPO_SIZE + 16];
-
-	if (str_printf(target, sizeof(target), "%s:%s", e->provider,
-	    e->repo) != 0 || store_job_enqueue(r->w->store, "base", target,
-	    0) != 0)
+	if (refill_base(r, e) != 0)
 		return step_retry(r, 1000, "cannot enqueue the base's copies");
 	jobs_notify();
 	return STEP_END;

@@ -42,6 +42,15 @@ void metrics_claims_last_hour(const char *engine, int *pool, int *cold);
 void metrics_provisioned(const char *engine, double seconds);
 void metrics_migrated(const char *engine, double seconds);
 
+/* The pre-migrated pool: a claim's schema, from a copy of the base or
+ * an empty database; a copy that did not fit the pull request (rebuilt
+ * from empty); a base ready at a new head, seconds after the head was
+ * learnt; a copy made. */
+void metrics_schema_from(const char *engine, bool base);
+void metrics_prewarm_fallback(const char *engine);
+void metrics_base_built(const char *engine, double seconds);
+void metrics_prewarm_copied(const char *engine, double seconds);
+
 /* The reaper and the deletes. reason: "ttl", "reconcile", "api", "close". */
 void metrics_reaper_run(void);
 void metrics_deletion(const char *reason);

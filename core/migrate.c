@@ -341,6 +341,7 @@ base_fallback(struct run *r, struct env *e, const char *why)
 {
 	log_info("the copy of the base (%s) does not fit: %s; rebuilding %s "
 	    "from an empty database", e->schema_from, why, e->db_name);
+	metrics_prewarm_fallback(e->engine);
 	str_copy(e->schema_from, "empty", sizeof(e->schema_from));
 	e->reset_db = true;
 	e->status = ENV_PROVISIONING;

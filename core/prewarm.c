@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/metrics.h"
 #include "core/pool.h"
 #include "lib/crypto.h"
 #include "lib/fault.h"
@@ -144,6 +145,8 @@ member_make(struct worker *w, struct engine *eng, const struct env *base,
 		rc = ENGINE_RETRY;
 		goto out;
 	}
+	metrics_prewarm_copied(eng->ops->name,
+	    (double)(mono_ms() - started) / 1000);
 	log_info("pool database %s ready: a copy of the base of %s at %.12s "
 	    "(%lld ms)", db, base->repo, base->head_sha,
 	    (long long)(mono_ms() - started));
@@ -236,6 +239,10 @@ prewarm_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	m->sha = base->head_sha;
 	if (store_pool_each_base(w->store, base->id, sort_member, m) != 0)
 		goto retry;
+	/* The first copies of a head: its base is built. */
+	if (m->idle == 0)
+		metrics_base_built(base->engine, (double)(now_s() -
+		    base->event_at));
 	/* New copies first, then the old ones go: claims meanwhile take an
 	 * older copy, which the migrate step brings forward or replaces. */
 	for (i = m->idle; i < rc->prewarm_size; i++) {

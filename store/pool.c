@@ -77,6 +77,35 @@ store_pool_each_base(struct store *st, const char *base_env,
 	return rc;
 }
 
+struct base_idle_cb {
+	int (*fn)(const char *, const char *, const char *, int64_t, void *);
+	void *arg;
+};
+
+static int
+base_idle_row(sqlite3_stmt *s, void *arg)
+{
+	struct base_idle_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1),
+	    (const char *)sqlite3_column_text(s, 2),
+	    sqlite3_column_int64(s, 3), c->arg);
+}
+
+int
+store_pool_base_idle(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *engine, int64_t n, void *arg), void *arg)
+{
+	struct base_idle_cb c = { fn, arg };
+
+	return store_each_row(st, "SELECT e.provider, e.repo, p.engine, "
+	    "SUM(p.state = 'idle') FROM pool p JOIN environments e ON "
+	    "e.id = p.base_env GROUP BY e.provider, e.repo, p.engine "
+	    "ORDER BY 1, 2, 3", NULL, 0, base_idle_row, &c,
+	    "count a base's copies");
+}
+
 int
 store_pool_ready(struct store *st, const char *engine, const char *db)
 {

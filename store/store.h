@@ -396,6 +396,10 @@ int store_pool_each_creating(struct store *st, const char *engine,
 int store_pool_add_base(struct store *st, const char *engine,
     const char *db, const unsigned char *secret, size_t secret_len,
     const char *base_env, const char *sha) MUST_CHECK;
+/* Idle copies of each base, by its repository and engine. */
+int store_pool_base_idle(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *engine, int64_t n, void *arg), void *arg)
+    MUST_CHECK;
 /* Members of base_env not claimed, with their state and commit. */
 int store_pool_each_base(struct store *st, const char *base_env,
     int (*fn)(const char *db, const char *state, const char *sha,

@@ -97,6 +97,16 @@ def copies_ready(d, sha, n):
                what="%d copies of the base at %s" % (n, sha[:7]))
 
 
+def metric(d, line_start):
+    """The value of the metrics line that starts with line_start."""
+    status, _, body = d.request("GET", "/metrics")
+    assert status == 200
+    for line in body.decode().splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def query(engine, url, sql):
     conn = engine.connect(url)
     try:
@@ -183,6 +193,17 @@ def test_a_copy_is_what_the_cold_path_builds(engine, forge, previewd_factory):
     w, c = schema(engine, warm["database_url"]), schema(engine, cold["database_url"])
     assert w["columns"] == c["columns"] and w["indexes"] == c["indexes"]
     assert w["record"] == c["record"]
+    # What an operator's dashboard shows: two claims from copies, two
+    # from empty databases (the other repository), the copies refilled.
+    assert metric(d, 'previewd_claims_by_schema_total{engine="%s",schema_from="base"}'
+                  % engine.name) == 2
+    assert metric(d, 'previewd_claims_by_schema_total{engine="%s",schema_from="empty"}'
+                  % engine.name) >= 2
+    wait_until(lambda: metric(d, 'previewd_prewarm_idle{provider="github",repo="%s",'
+                                 'engine="%s"}' % (REPO, engine.name)) == 2,
+               timeout=60, what="the copies refilled")
+    assert metric(d, 'previewd_base_build_duration_seconds_count{engine="%s"}'
+                  % engine.name) == 1
 
 
 def test_a_copy_that_does_not_fit_falls_back(engine, forge, previewd_factory):
@@ -206,6 +227,7 @@ def test_a_copy_that_does_not_fit_falls_back(engine, forge, previewd_factory):
         assert schema(engine, warm["database_url"]) == schema(engine, cold["database_url"])
     assert "does not fit: migration 002_orders.sql is not the base's" in d.log()
     assert "does not fit: the base has migrations the pull request has not" in d.log()
+    assert metric(d, 'previewd_prewarm_fallbacks_total{engine="%s"}' % engine.name) == 2
 
 
 def test_a_push_moves_the_base_and_spares_claimed_copies(engine, forge, previewd_factory):
