@@ -3,8 +3,8 @@ default branch and its head (issue 15).
 
 What an operator can check, and what these tests read: previewd's answer
 to the delivery, its log lines ("base of acme/shop: main at 0123456789ab"
-when a head is recorded, "base of acme/shop at 0123456789ab: prewarming is
-not built yet" when the "base" job for it ran), the metrics, and the
+when a head is recorded, "base of acme/shop: building at 0123456789ab"
+when the "base" job for it ran), the metrics, and the
 state file itself, opened read-only (the table base_heads and the
 deliveries).
 
@@ -169,8 +169,9 @@ def learnt(d, repo, branch, sha, forge="GitHub"):
 
 
 def built(d, repo, sha):
-    """The "base" job ran for that head (the stand-in runner says so)."""
-    line = "base of %s at %s: prewarming is not built yet" % (repo, sha[:12])
+    """The "base" job ran for that head: the base is built there
+    (core/prewarm.c says so; test_prewarm.py checks what it builds)."""
+    line = "base of %s: building at %s" % (repo, sha[:12])
     wait_until(lambda: line in d.log(), what=line)
 
 
@@ -286,7 +287,7 @@ def test_github_older_push_is_stale(pg, pg_config, forge, previewd_factory):
     assert head(d) == ("main", SHA2, REPO)
     assert delivery(d, "older")[2] == "stale"
     built(d, REPO, SHA2)
-    assert "at %s: prewarming" % SHA1[:12] not in d.log()
+    assert "building at %s" % SHA1[:12] not in d.log()
     counted(d, "github", "push", "stale", 1)
     # Much older: stale too.
     status, body = send(d, push_payload(after=SHA3, pushed_at=t - 3600))
