@@ -80,19 +80,20 @@ end_base_sessions(struct engine *e, const char *base_db,
 	    "pid <> pg_backend_pid()", 2, params, err, errlen);
 }
 
-/* After a failed copy: when the base has sessions, say so. */
+/* After a copy that was not made: when the base has sessions, say so. */
 static void
-explain_busy_base(struct engine *e, const char *base_db, char *err,
-    size_t errlen)
+explain_busy_base(struct engine *e, const char *base_db, const char *db,
+    char *err, size_t errlen)
 {
-	const char *params[1] = { base_db };
+	const char *params[2] = { base_db, db };
 	char why[512];
 	PGresult *res;
 
 	if (PQstatus(e->conn) != CONNECTION_OK)
 		return;
 	res = PQexecParams(e->conn, "SELECT count(*) FROM pg_stat_activity "
-	    "WHERE datname = $1 AND pid <> pg_backend_pid()", 1, NULL, params,
+	    "WHERE datname = $1 AND pid <> pg_backend_pid() AND NOT EXISTS "
+	    "(SELECT 1 FROM pg_database WHERE datname = $2)", 2, NULL, params,
 	    NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
@@ -127,7 +128,7 @@ pg_db_clone(struct engine *e, const char *base_db, const char *base_role,
 	rc = pg_member_make(e, db, base_db, CLONE_STRATEGY, password, err,
 	    errlen);
 	if (rc == ENGINE_RETRY && !exists)
-		explain_busy_base(e, base_db, err, errlen);
+		explain_busy_base(e, base_db, db, err, errlen);
 	/* The member's role (with a password, see db_create) takes the
 	 * copy's objects now, not at the claim (see pg_db_adopt). */
 	if (rc == ENGINE_OK && password != NULL)
