@@ -28,8 +28,12 @@
  * database, can alter and drop them. The user goes with the database
  * (engines/mysql.c, drop_definer). Events are not copied.
  *
- * Reading a routine's body takes the admin SELECT on mysql.proc (MariaDB;
- * MySQL 8: SHOW_ROUTINE), unless the base has no routines.
+ * Reading a routine's body takes the admin SELECT on mysql.proc, unless
+ * the base has no routines.
+ *
+ * MariaDB only (10.3 and later: sequences, information_schema's
+ * IS_GENERATED, CREATE OR REPLACE of routines and triggers, all of which
+ * MySQL 8 lacks): on MySQL the copy fails with the server's error.
  */
 #include "engines/mysql.h"
 
@@ -704,23 +708,24 @@ out:
 }
 
 /*
- * The claim granted the environment's user the database; the objects
- * have no owner, and their DEFINER is the member's own user (see the
- * top), so what is left is that the base's user has nothing here: any
- * grant it has on the database is revoked, and no routine, view, trigger
- * or event may run as it (a member not copied by db_clone), or adopt
- * fails.
+ * The claim granted the environment's user the database, whose objects
+ * have no owner and run as the member's own user (see the top): what is
+ * left is that the base's user has nothing here, which db_clone already
+ * makes so; any grant it was given on the database since (as previewd
+ * grants, the name's '_' escaped: the admin may not touch the unescaped
+ * pattern, which is wider than its own grant) is revoked. No
+ * catalog is read: information_schema's lists of routines, views and
+ * triggers cost 8 ms for 60 tables and 28 ms for 600 on the claim's path
+ * (bench/clone_strategies.py).
  */
 int
 my_db_adopt(struct engine *e, const char *db, const char *from_role,
     const char *to_role, char *err, size_t errlen)
 {
 	static const char *const what[] = { "ALL PRIVILEGES", "GRANT OPTION" };
-	char sql[1024], pattern[80], definer[NAMES_SIZE + 4];
-	MYSQL_RES *res;
-	size_t i;
-	MYSQL_ROW row;
+	char sql[256], pattern[80];
 	unsigned code;
+	size_t i;
 	int rc;
 
 	if ((rc = my_check_names(db, from_role, to_role, err,
@@ -739,26 +744,5 @@ my_db_adopt(struct engine *e, const char *db, const char *from_role,
 		    code != ER_CANNOT_USER)
 			return my_classify(e, err, errlen);
 	}
-	snprintf(definer, sizeof(definer), "%s@%%", from_role);
-	if (str_printf(sql, sizeof(sql), "SELECT (SELECT COUNT(*) FROM "
-	    "information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '%s' AND "
-	    "DEFINER = '%s') + (SELECT COUNT(*) FROM information_schema.VIEWS "
-	    "WHERE TABLE_SCHEMA = '%s' AND DEFINER = '%s') + (SELECT COUNT(*) "
-	    "FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '%s' AND "
-	    "DEFINER = '%s') + (SELECT COUNT(*) FROM information_schema.EVENTS "
-	    "WHERE EVENT_SCHEMA = '%s' AND DEFINER = '%s')", db, definer, db,
-	    definer, db, definer, db, definer) != 0)
-		return ENGINE_FAIL;
-	if (mysql_real_query(MY(e), sql, strlen(sql)) != 0 ||
-	    (res = mysql_store_result(MY(e))) == NULL)
-		return my_classify(e, err, errlen);
-	row = mysql_fetch_row(res);
-	if (row == NULL || row[0] == NULL || strcmp(row[0], "0") != 0) {
-		snprintf(err, errlen, "%s routines, views, triggers or events "
-		    "in %s still run as %s", row && row[0] ? row[0] : "some", db,
-		    from_role);
-		rc = ENGINE_FAIL;
-	}
-	mysql_free_result(res);
-	return rc;
+	return ENGINE_OK;
 }

@@ -378,6 +378,11 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 	if (!have_role && !have_pool_role && (rc = verifier_literal(e, role,
 	    password, &lit, err, errlen)) != ENGINE_OK)
 		goto out;
+	/* The member's role is dropped below: what it owns in a member
+	 * copied from a base goes to the environment's role first. */
+	if (have_role && have_pool_role && (rc = pg_db_adopt(e, pool_db,
+	    pool_db, role, err, errlen)) != ENGINE_OK)
+		goto out;
 
 	rc = ENGINE_FAIL;
 	if (buf_addstr(&sql, "BEGIN;") != 0 ||
