@@ -14,8 +14,8 @@
  *     many pushes in a row coalesce, since the job and the base's own
  *     job each run for the newest head;
  *   - once the base is ready at the head, copies it until prewarm_size
- *     members of that commit are idle (engine_db_clone), each handed at
- *     once to its own future role (engine_db_adopt), so that the claim
+ *     members of that commit are idle (engine_db_clone, which hands the
+ *     copy to the member's own future role at once), so that the claim
  *     stays what it is for an empty member: a rename of the database and
  *     of its role;
  *   - then drops members of other commits (older heads) and members a
@@ -132,12 +132,9 @@ member_make(struct worker *w, struct engine *eng, const struct env *base,
 	rc = engine_db_clone(eng, base->db_name, base->role_name, db,
 	    password, err, errlen);
 	crypto_wipe(password, sizeof(password));
+	/* The copy's objects are the member's own role's already (or run
+	 * as a user of its own, MySQL): the claim's rename hands them on. */
 	if (rc != ENGINE_OK)
-		goto out;
-	/* The copy's objects are the base role's: hand them to the
-	 * member's own role now, so the claim need not. */
-	if (eng->ops->pool_roles && (rc = engine_db_adopt(eng, db,
-	    base->role_name, db, err, errlen)) != ENGINE_OK)
 		goto out;
 	fault_point("prewarm.after_copy");
 	if (store_pool_ready(w->store, eng->ops->name, db) != 0) {
