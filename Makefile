@@ -97,6 +97,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libpreviewd.a $(BUILD)/.flags
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
 	  $(BUILD)/libpreviewd.a $(LDLIBS) -lcmocka
 
+# The engines' pool and clone calls one at a time, for the integration
+# tests and bench/clone_strategies.py (tests/drivers/clone_driver.c).
+DRIVERS = $(BUILD)/tests/clone_driver
+$(BUILD)/tests/clone_driver: tests/drivers/clone_driver.c \
+    $(BUILD)/libpreviewd.a $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	  $(BUILD)/libpreviewd.a $(LDLIBS)
+
 deps:
 	@sh scripts/install-deps.sh
 
@@ -124,7 +134,7 @@ $(TOOLS_STAMP): tests/tools/package.json tests/tools/package-lock.json
 	  --loglevel=error
 	@touch $@
 
-integration: all $(NODE_STAMP) $(TOOLS_STAMP)
+integration: all $(DRIVERS) $(NODE_STAMP) $(TOOLS_STAMP)
 	PREVIEWD_BIN=$(abspath $(BUILD)/previewd) $(PYTHON) -m pytest -q -ra \
 	  -p no:cacheprovider --basetemp=$(abspath $(BUILD))/pytest \
 	  $(PYTEST_ARGS) tests/integration

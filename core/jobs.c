@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "lib/crypto.h"
+#include "core/base_head.h"
+#include "core/prewarm.h"
 #include "core/canceller.h"
 #include "core/lifecycle.h"
 #include "lib/log.h"
@@ -22,7 +24,7 @@
  * engine name, and "reconcile", target provider:repo), so the core never
  * includes them. A handful of kinds, never one per environment.
  */
-#define JOB_KINDS_MAX 8
+#define JOB_KINDS_MAX 12
 
 static struct {
 	const char *kind;
@@ -32,8 +34,12 @@ static struct {
 	{ "migrate", lifecycle_migrate_run }, /* target: environment id */
 	{ "pool", pool_run },         /* target: engine name */
 	{ "notify", notify_run },     /* target: environment id */
+	{ "base_head", base_head_run }, /* target: provider:repo */
+	/* target: provider:repo; a stand-in until the pre-migrated pool's
+	 * runner is built (issue 15) */
+	{ "base", prewarm_run },
 };
-static size_t njob_kinds = 4;
+static size_t njob_kinds = 6;
 
 /*
  * Lanes. A migration is the pull request's code and may take minutes;

@@ -166,7 +166,7 @@ step_reset(struct run *r, struct env *e, struct engine *eng)
 		return step_save(r, e);
 	/* No reseal: the environment keeps its credentials; the member's
 	 * own role is dropped by the claim. */
-	if (store_env_claim(r->w->store, e, false, NULL, NULL) != 0)
+	if (store_env_claim(r->w->store, e, false, NULL, NULL, NULL) != 0)
 		return step_retry(r, 1000, "cannot record the claim");
 	return STEP_NEXT;
 }
@@ -201,11 +201,46 @@ step_queue(struct run *r, struct env *e, const struct store_cap *cap)
 	return STEP_END;
 }
 
+/* The "base" job of e's repository: it makes the base's copies. */
+static int
+refill_base(struct run *r, const struct env *e)
+{
+	char target[ENV_REPO_SIZE + 16];
+
+	if (str_printf(target, sizeof(target), "%s:%s", e->provider,
+	    e->repo) != 0)
+		return -1;
+	return store_job_enqueue(r->w->store, "base", target, 0);
+}
+
+/* The id of e's repository's base, into id, when the repository is
+ * prewarmed and its base is ready: the claim takes a copy of it first. */
+static const char *
+prewarm_base(struct run *r, const struct env *e, char *id, size_t idsz)
+{
+	const struct repo_cfg *repo = config_repo(r->w->cfg, e->repo);
+	struct env *base;
+	const char *found = NULL;
+
+	if (repo == NULL || repo->prewarm == NULL ||
+	    strcmp(repo->prewarm, "base") != 0 ||
+	    e->number == ENV_BASE_NUMBER || (base = malloc(sizeof(*base))) == NULL)
+		return NULL;
+	if (store_env_find_pr(r->w->store, e->provider, e->repo,
+	    ENV_BASE_NUMBER, base) == 0 && base->want_present &&
+	    strcmp(base->engine, e->engine) == 0 &&
+	    str_copy(id, base->id, idsz) == 0)
+		found = id;
+	crypto_wipe(base, sizeof(*base));
+	free(base);
+	return found;
+}
+
 static enum step
 step_provision(struct run *r, struct env *e)
 {
 	struct engine *eng = worker_engine(r->w, e->engine);
-	char password[CRYPTO_PASSWORD_LEN + 1], err[512];
+	char password[CRYPTO_PASSWORD_LEN + 1], err[512], base[ENV_ID_SIZE];
 	bool fresh = false;
 	int rc;
 
@@ -230,7 +265,7 @@ step_provision(struct run *r, struct env *e)
 			return step_retry(r, 1000, "cannot make a password");
 		pool_reseal_init(&rs, r->w->cfg);
 		rc = store_env_claim(r->w->store, e, eng->ops->keeps_pool_name,
-		    &rs, &cap);
+		    &rs, &cap, prewarm_base(r, e, base, sizeof(base)));
 		if (rc == 1)
 			return step_queue(r, e, &cap);
 		if (rc != 0)
@@ -266,8 +301,11 @@ step_provision(struct run *r, struct env *e)
 	if (rc == ENGINE_FAIL)
 		return step_fail(r, e, e->want_sha, "%s refused: %s", e->engine,
 		    err);
-	if (fresh)
+	if (fresh) {
 		metrics_claim(e->engine, e->pool_db[0] == '\0');
+		metrics_schema_from(e->engine, str_starts(e->schema_from,
+		    "base:"));
+	}
 	metrics_provisioned(e->engine, (double)(mono_ms() - r->started) / 1000);
 	if (e->pool_db[0] != '\0') {
 		if (store_pool_remove(r->w->store, e->engine, e->pool_db) != 0)
@@ -275,8 +313,10 @@ step_provision(struct run *r, struct env *e)
 		e->pool_db[0] = '\0';
 		/* Refill only now: a CREATE DATABASE running beside the claim
 		 * on a small server slows the claim down (measured: p50
-		 * +3-6 ms). */
-		if (store_job_enqueue(r->w->store, "pool", e->engine, 0) == 0)
+		 * +3-6 ms). A copy of a base is refilled by its base's job. */
+		if (str_starts(e->schema_from, "base:") ?
+		    refill_base(r, e) == 0 :
+		    store_job_enqueue(r->w->store, "pool", e->engine, 0) == 0)
 			jobs_notify();
 	}
 	step_clear_note(e);
@@ -343,6 +383,17 @@ step_teardown(struct run *r, struct env *e)
 	return STEP_NEXT;
 }
 
+/* A repository's base is ready at its commit: its copies can be made
+ * (core/prewarm.c, the "base" job). */
+static enum step
+base_ready(struct run *r, struct env *e)
+{
+	if (refill_base(r, e) != 0)
+		return step_retry(r, 1000, "cannot enqueue the base's copies");
+	jobs_notify();
+	return STEP_END;
+}
+
 /* One step towards the desired state, chosen from the row as it is now. */
 static enum step
 step_next(struct run *r, struct env *e)
@@ -372,7 +423,8 @@ step_next(struct run *r, struct env *e)
 		return step_seed(r, e);
 	case ENV_READY:
 		if (strcmp(e->head_sha, e->want_sha) == 0)
-			return STEP_END;
+			return e->number == ENV_BASE_NUMBER ? base_ready(r, e) :
+			    STEP_END;
 		/* A new head commit: apply what it adds. */
 		if (!env_has_sql(r, e)) {
 			str_copy(e->head_sha, e->want_sha, sizeof(e->head_sha));

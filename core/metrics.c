@@ -19,7 +19,7 @@ static const char *const providers[MP_PROVIDERS] = {
 	"github", "gitlab", "vercel",
 };
 static const char *const events[] = {
-	"pull_request", "merge_request", "deployment", "ping", "other",
+	"pull_request", "merge_request", "deployment", "push", "ping", "other",
 };
 /* Each provider's own event (index in events), shown even before the
  * first delivery so a dashboard has a series to draw. */
@@ -50,6 +50,9 @@ struct histogram {
 static atomic_ullong webhooks[MP_PROVIDERS][ARRAY_SIZE(events)][MO_OUTCOMES];
 static atomic_ullong claims[ENGINES][2];
 static struct histogram provision[ENGINES], migration[ENGINES];
+static struct histogram base_build[ENGINES], prewarm_copy[ENGINES];
+static atomic_ullong schema_from[ENGINES][2];     /* [empty, base] */
+static atomic_ullong prewarm_fallbacks[ENGINES];
 static atomic_ullong reaper_runs, delete_failures;
 static atomic_ullong deletions[ARRAY_SIZE(reasons)];
 static atomic_ullong orphans[ENGINES];
@@ -97,6 +100,8 @@ metrics_webhook(enum metric_provider p, const char *event,
 			e = 1;
 		else if (strncmp(event, "deployment", 10) == 0)
 			e = 2;
+		else if (strcmp(event, "Push Hook") == 0)
+			e = 3;
 		else
 			e = index_of(events, ARRAY_SIZE(events), event);
 	}
@@ -169,6 +174,62 @@ metrics_migrated(const char *engine, double seconds)
 
 	if (i >= 0)
 		observe(&migration[i], seconds);
+}
+
+void
+metrics_schema_from(const char *engine, bool base)
+{
+	int i = engine_index(engine);
+
+	if (i >= 0)
+		atomic_fetch_add(&schema_from[i][base], 1);
+}
+
+void
+metrics_prewarm_fallback(const char *engine)
+{
+	int i = engine_index(engine);
+
+	if (i >= 0)
+		atomic_fetch_add(&prewarm_fallbacks[i], 1);
+}
+
+void
+metrics_base_built(const char *engine, double seconds)
+{
+	int i = engine_index(engine);
+
+	if (i >= 0)
+		observe(&base_build[i], seconds);
+}
+
+void
+metrics_prewarm_copied(const char *engine, double seconds)
+{
+	int i = engine_index(engine);
+
+	if (i >= 0)
+		observe(&prewarm_copy[i], seconds);
+}
+
+/* previewd_prewarm_idle: each prewarmed repository's idle copies. */
+struct idle_cb {
+	struct buf *out;
+	int rc;
+};
+
+static int
+prewarm_idle_row(const char *provider, const char *repo,
+    const char *engine, int64_t n, void *arg)
+{
+	struct idle_cb *c = arg;
+
+	/* Repository names are [A-Za-z0-9._/-] (webhook_repo_ok): nothing to
+	 * escape in a label. */
+	c->rc |= buf_printf(c->out, "previewd_prewarm_idle{provider=\"%s\","
+	    "repo=\"%s\",engine=\"%s\"} %lld\n", provider, repo, engine,
+	    (long long)n);
+	return 0;
 }
 
 void
@@ -342,6 +403,36 @@ metrics_render(struct store *st, const struct config *cfg, struct buf *out)
 		    atomic_load(&claims[i][0]), engine_at(i)->name,
 		    atomic_load(&claims[i][1]));
 
+	rc |= head(out, "previewd_claims_by_schema_total", "counter",
+	    "Claims by where the schema came from: a copy of the repository's "
+	    "base, or an empty database.");
+	for (i = 0; i < ENGINES && engine_at(i) != NULL; i++)
+		rc |= buf_printf(out, "previewd_claims_by_schema_total{engine="
+		    "\"%s\",schema_from=\"base\"} %llu\n"
+		    "previewd_claims_by_schema_total{engine=\"%s\","
+		    "schema_from=\"empty\"} %llu\n", engine_at(i)->name,
+		    atomic_load(&schema_from[i][1]), engine_at(i)->name,
+		    atomic_load(&schema_from[i][0]));
+	rc |= head(out, "previewd_prewarm_fallbacks_total", "counter",
+	    "Copies of a base that did not fit their pull request, rebuilt "
+	    "from an empty database.");
+	for (i = 0; i < ENGINES && engine_at(i) != NULL; i++)
+		rc |= buf_printf(out, "previewd_prewarm_fallbacks_total{engine="
+		    "\"%s\"} %llu\n", engine_at(i)->name,
+		    atomic_load(&prewarm_fallbacks[i]));
+	rc |= head(out, "previewd_prewarm_idle", "gauge", "Idle copies of "
+	    "each prewarmed repository's base.");
+	{
+		struct idle_cb ic = { out, 0 };
+
+		if (store_pool_base_idle(st, prewarm_idle_row, &ic) != 0)
+			rc = -1;
+		rc |= ic.rc;
+	}
+	rc |= histogram(out, "previewd_base_build_duration_seconds", "From a "
+	    "new default-branch head learnt to its base ready.", base_build);
+	rc |= histogram(out, "previewd_prewarm_copy_duration_seconds", "Making "
+	    "one copy of a base.", prewarm_copy);
 	rc |= histogram(out, "previewd_provision_duration_seconds", "From the "
 	    "job picking an environment up to its database being claimed.",
 	    provision);

@@ -28,8 +28,8 @@ enum metric_outcome {
 };
 
 /* A webhook answered, by provider, event kind and outcome. event is
- * folded into "pull_request", "merge_request", "deployment", "ping" or
- * "other". */
+ * folded into "pull_request", "merge_request", "deployment", "push"
+ * (GitHub's push, GitLab's Push Hook), "ping" or "other". */
 void metrics_webhook(enum metric_provider p, const char *event,
     enum metric_outcome o);
 
@@ -41,6 +41,15 @@ void metrics_claims_last_hour(const char *engine, int *pool, int *cold);
 /* Durations, in seconds. */
 void metrics_provisioned(const char *engine, double seconds);
 void metrics_migrated(const char *engine, double seconds);
+
+/* The pre-migrated pool: a claim's schema, from a copy of the base or
+ * an empty database; a copy that did not fit the pull request (rebuilt
+ * from empty); a base ready at a new head, seconds after the head was
+ * learnt; a copy made. */
+void metrics_schema_from(const char *engine, bool base);
+void metrics_prewarm_fallback(const char *engine);
+void metrics_base_built(const char *engine, double seconds);
+void metrics_prewarm_copied(const char *engine, double seconds);
 
 /* The reaper and the deletes. reason: "ttl", "reconcile", "api", "close". */
 void metrics_reaper_run(void);

@@ -324,6 +324,63 @@ shown(const struct sql_run *s, size_t i)
 	    s->src.files[i].path;
 }
 
+/* Whether e is a copy of its repository's base not yet migrated to its
+ * own commit: what it holds must still be checked against the pull
+ * request (base_prefix). */
+static bool
+base_copy_fresh(const struct env *e)
+{
+	return str_starts(e->schema_from, "base:") && e->head_sha[0] == '\0';
+}
+
+/* The copy is not what the pull request's migrations make: rebuilt from
+ * an empty database, as the cold path builds it, and said so in
+ * schema_from. */
+static enum step
+base_fallback(struct run *r, struct env *e, const char *why)
+{
+	log_info("the copy of the base (%s) does not fit: %s; rebuilding %s "
+	    "from an empty database", e->schema_from, why, e->db_name);
+	metrics_prewarm_fallback(e->engine);
+	str_copy(e->schema_from, "empty", sizeof(e->schema_from));
+	e->reset_db = true;
+	e->status = ENV_PROVISIONING;
+	return step_save(r, e);
+}
+
+/* A copy of the base takes the base's migration tool when it is the one
+ * the pull request's folder wants; otherwise the copy does not fit. true
+ * to go on; false with *step the step's result. */
+static bool
+base_tool(struct run *r, struct env *e, const struct tool *t,
+    enum step *step)
+{
+	struct env *base = calloc(1, sizeof(*base));
+	char why[200];
+	bool same;
+
+	if (base == NULL) {
+		*step = step_retry(r, 1000, "out of memory");
+		return false;
+	}
+	same = store_env_find_pr(r->w->store, e->provider, e->repo,
+	    ENV_BASE_NUMBER, base) == 0 &&
+	    strcmp(base->migrations_tool, t->name) == 0;
+	if (same)
+		str_copy(e->migrations_tool, t->name,
+		    sizeof(e->migrations_tool));
+	else
+		snprintf(why, sizeof(why), "the base's migrations were "
+		    "applied as %s, the pull request's are %s's",
+		    base->migrations_tool[0] ? base->migrations_tool : "sql",
+		    t->name);
+	crypto_wipe(base, sizeof(*base));
+	free(base);
+	if (!same)
+		*step = base_fallback(r, e, why);
+	return same;
+}
+
 /* The tool's history row for file i (whole, as read into s->file, with
  * checksum sum) into params. true, or false with err. */
 static bool
@@ -426,6 +483,10 @@ tool_ready(struct run *r, struct env *e, struct sql_run *s,
 			str_copy(s->newest, s->src.files[i].version,
 			    sizeof(s->newest));
 	}
+	/* A copy of the base was migrated by the base's tool. */
+	if (base_copy_fresh(e) && e->migrations_tool[0] == '\0' &&
+	    !base_tool(r, e, t, step))
+		return false;
 	if (strcmp(e->migrations_tool, t->name) != 0) {
 		if (recorded && s->history != NULL) {
 			log_warnx("migrations of %s applied as %s, now %s: "
@@ -479,6 +540,66 @@ migration_read(struct sql_run *s, size_t i)
 }
 
 /*
+ * A copy of the base holds the base's migrations and seed. It fits the
+ * pull request when those are the first of the pull request's own
+ * migrations, in its order (each file's checksum is compared as the
+ * files are read), none of them missing from the pull request, and the
+ * seed is the pull request's seed. true when it fits (or needs no
+ * check); false with *step the step's result.
+ */
+static bool
+base_prefix(struct run *r, struct env *e, struct sql_run *s,
+    const char *seed, enum step *step)
+{
+	char why[600], sum[65];
+	const char *have;
+	struct source seed_src;
+	enum forge_rc frc;
+	size_t i, recorded = 0, matched = 0;
+	bool gap = false;
+
+	for (i = 0; i < s->applied.n; i++)
+		recorded += strcmp(s->applied.names[i], SEED_RECORD) != 0;
+	for (i = 0; i < s->src.n; i++) {
+		if (applied_sum(&s->applied, s->src.files[i].name) == NULL) {
+			gap = true;
+			continue;
+		}
+		if (gap) {
+			snprintf(why, sizeof(why), "the base applied %s, which "
+			    "comes after a migration it lacks", shown(s, i));
+			*step = base_fallback(r, e, why);
+			return false;
+		}
+		matched++;
+	}
+	if (matched != recorded) {
+		*step = base_fallback(r, e, "the base has migrations the pull "
+		    "request has not");
+		return false;
+	}
+	if ((have = applied_sum(&s->applied, SEED_RECORD)) == NULL ||
+	    strcmp(seed, "none") == 0)
+		return true;
+	frc = source_seed(&s->call, e, seed, s->sha, &seed_src);
+	if (frc == FORGE_OK && seed_src.n == 1)
+		frc = source_read(&s->call, &seed_src, 0, &s->file);
+	source_release(&seed_src);
+	s->cached[0] = '\0';
+	if (frc != FORGE_OK) {
+		*step = source_trouble(r, e, s, frc);
+		return false;
+	}
+	sha256_hex(&s->file, sum);
+	if (strcmp(sum, have) != 0) {
+		*step = base_fallback(r, e, "the pull request's seed is not the "
+		    "base's");
+		return false;
+	}
+	return true;
+}
+
+/*
  * Apply, in the tool's order, the migration files not yet recorded. A
  * file whose checksum differs from its record was edited after it ran:
  * the database is rebuilt from scratch (same credentials). Between files
@@ -514,6 +635,8 @@ step_migrate(struct run *r, struct env *e)
 		s.tool = tool_find("sql");
 	else if (!tool_ready(r, e, &s, migrations, &step))
 		goto out;
+	if (base_copy_fresh(e) && !base_prefix(r, e, &s, seed, &step))
+		goto out;
 	for (i = 0; i < s.src.n; i++) {
 		struct env now;
 
@@ -535,6 +658,12 @@ step_migrate(struct run *r, struct env *e)
 		    (strcmp(have, sum) == 0 || !s.src.files[i].rerun)) {
 			if (strcmp(have, sum) == 0)
 				continue;
+			if (base_copy_fresh(e)) {
+				snprintf(what, sizeof(what), "migration %s is "
+				    "not the base's", shown(&s, i));
+				step = base_fallback(r, e, what);
+				goto out;
+			}
 			log_warnx("migration %s changed since it was applied: "
 			    "rebuilding %s", shown(&s, i), e->db_name);
 			snprintf(e->error, sizeof(e->error), REBUILT_NOTE " at "

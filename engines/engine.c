@@ -236,6 +236,29 @@ engine_db_drop(struct engine *e, const char *db, const char *role, char *err,
 }
 
 int
+engine_db_clone(struct engine *e, const char *base_db, const char *base_role,
+    const char *db, const char *password, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->db_clone(e, base_db, base_role, db, password, err,
+		    errlen);
+	return engine_after(e, rc, err, errlen, password);
+}
+
+int
+engine_db_adopt(struct engine *e, const char *db, const char *from_role,
+    const char *to_role, char *err, size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->db_adopt(e, db, from_role, to_role, err, errlen);
+	return engine_after(e, rc, err, errlen, NULL);
+}
+
+int
 engine_list(struct engine *e, int (*fn)(bool role, const char *name,
     void *arg), void *arg, char *err, size_t errlen)
 {

@@ -139,6 +139,27 @@ struct engine_ops {
 	    size_t errlen);
 	int (*record_apply)(void *session, const struct engine_apply *a,
 	    char *err, size_t errlen);
+	/* Make pool member db a copy of database base_db (its schema, rows,
+	 * sequences' positions, and every other object in it), otherwise as
+	 * db_create leaves a member: reachable by nobody until claimed, with
+	 * pool_roles its role named db, NOLOGIN, with password, owning it.
+	 * Nothing in db answers to base_role (the base's owner) any more:
+	 * its objects are the member's role's (PostgreSQL; without a
+	 * password they stay base_role's until db_adopt) or run as a user
+	 * of the member's own (MySQL), so base_role may go with its base
+	 * while members live on. Idempotent: a crash anywhere is finished by
+	 * calling it again with the same names. */
+	int (*db_clone)(struct engine *e, const char *base_db,
+	    const char *base_role, const char *db, const char *password,
+	    char *err, size_t errlen);
+	/* After the claim of a member db_clone made: every object in db that
+	 * answers to from_role (the base's role) answers to to_role (the
+	 * environment's), which can then alter and drop them, and nothing in
+	 * db is left to from_role. After db_clone there is nothing left but
+	 * to check (one query, or two REVOKEs): the claim stays fast; what a
+	 * member copied otherwise holds is handed over here. Idempotent. */
+	int (*db_adopt)(struct engine *e, const char *db, const char *from_role,
+	    const char *to_role, char *err, size_t errlen);
 	/* End the sessions in db and drop it; the role stays (a rebuild). */
 	int (*db_drop)(struct engine *e, const char *db, const char *role,
 	    char *err, size_t errlen);
@@ -209,6 +230,13 @@ int engine_record_apply(struct engine_session *s,
     const struct engine_apply *a, char *err, size_t errlen) MUST_CHECK;
 int engine_db_drop(struct engine *e, const char *db, const char *role,
     char *err, size_t errlen) MUST_CHECK;
+/* A pool member copied from a base database, and its hand-over to the
+ * environment's role after the claim (see engine_ops). */
+int engine_db_clone(struct engine *e, const char *base_db,
+    const char *base_role, const char *db, const char *password, char *err,
+    size_t errlen) MUST_CHECK;
+int engine_db_adopt(struct engine *e, const char *db, const char *from_role,
+    const char *to_role, char *err, size_t errlen) MUST_CHECK;
 int engine_list(struct engine *e, int (*fn)(bool role, const char *name,
     void *arg), void *arg, char *err, size_t errlen) MUST_CHECK;
 int engine_drop_orphan(struct engine *e, bool role, const char *name,

@@ -22,14 +22,17 @@
  * mysql_native_password hash on MariaDB, which would otherwise write it
  * into its general log; MySQL rewrites passwords out of its logs itself
  * and may not have that plugin, so it gets IDENTIFIED BY.
+ *
+ * Pool members copied from a base database, and their hand-over at the
+ * claim, are engines/mysql_clone.c; engines/mysql.h is what the two
+ * share.
  */
-#include "engines/engine.h"
+#include "engines/mysql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
 #include <openssl/evp.h>
@@ -39,11 +42,9 @@
 #include "lib/fault.h"
 #include "lib/names.h"
 
-#define MY(e) ((MYSQL *)(e)->conn)
-
 /* Client-side errors (2000-2999: the connection), and the server saying
  * it is busy or going down, are worth a retry; anything else is not. */
-static int
+int
 my_classify(struct engine *e, char *err, size_t errlen)
 {
 	unsigned code = mysql_errno(MY(e));
@@ -56,7 +57,7 @@ my_classify(struct engine *e, char *err, size_t errlen)
 	return ENGINE_FAIL;
 }
 
-static int
+int
 my_exec(struct engine *e, const char *sql, char *err, size_t errlen)
 {
 	MYSQL_RES *res;
@@ -116,8 +117,8 @@ my_ping(struct engine *e, char *err, size_t errlen)
 	return my_exec(e, "SELECT 1", err, errlen);
 }
 
-static int
-check_names(const char *a, const char *b, const char *c, char *err,
+int
+my_check_names(const char *a, const char *b, const char *c, char *err,
     size_t errlen)
 {
 	const char *names[] = { a, b, c };
@@ -135,8 +136,8 @@ check_names(const char *a, const char *b, const char *c, char *err,
 }
 
 /* `name` with '_' escaped, for the database part of GRANT. */
-static void
-grant_pattern(const char *db, char *out, size_t outsz)
+void
+my_grant_pattern(const char *db, char *out, size_t outsz)
 {
 	size_t o = 0;
 
@@ -148,7 +149,7 @@ grant_pattern(const char *db, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-static int
+int
 my_db_exists(struct engine *e, const char *db, bool *exists, char *err,
     size_t errlen)
 {
@@ -178,7 +179,7 @@ my_db_create(struct engine *e, const char *db, const char *password,
 	int rc;
 
 	(void)password;
-	if ((rc = check_names(db, NULL, NULL, err, errlen)) != ENGINE_OK)
+	if ((rc = my_check_names(db, NULL, NULL, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (str_printf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` "
 	    "CHARACTER SET utf8mb4", db) != 0)
@@ -209,8 +210,8 @@ native_hash(const char *password, char out[42])
 }
 
 /* " IDENTIFIED ..." for role's password, into out. */
-static int
-identified(struct engine *e, const char *password, char *out, size_t outsz)
+int
+my_identified(struct engine *e, const char *password, char *out, size_t outsz)
 {
 	char hash[42], lit[2 * CRYPTO_PASSWORD_LEN + 8];
 	int rc;
@@ -245,14 +246,14 @@ my_claim(struct engine *e, const char *pool_db, const char *db,
 	bool exists = false;
 	int rc;
 
-	if ((rc = check_names(db, pool_db, role, err, errlen)) != ENGINE_OK)
+	if ((rc = my_check_names(db, pool_db, role, err, errlen)) != ENGINE_OK)
 		return rc;
 	if ((rc = my_db_exists(e, db, &exists, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (!exists && (rc = my_db_create(e, db, NULL, err,
 	    errlen)) != ENGINE_OK)
 		return rc;
-	if (identified(e, password, ident, sizeof(ident)) != 0) {
+	if (my_identified(e, password, ident, sizeof(ident)) != 0) {
 		str_copy(err, "cannot prepare the password", errlen);
 		return ENGINE_FAIL;
 	}
@@ -272,7 +273,7 @@ my_claim(struct engine *e, const char *pool_db, const char *db,
 		if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK)
 			goto out;
 	}
-	grant_pattern(db, pattern, sizeof(pattern));
+	my_grant_pattern(db, pattern, sizeof(pattern));
 	rc = ENGINE_FAIL;
 	if (str_printf(sql, sizeof(sql), "GRANT ALL PRIVILEGES ON `%s`.* TO "
 	    "'%s'@'%%'", pattern, role) != 0)
@@ -315,6 +316,24 @@ kill_sessions(struct engine *e, const char *role, char *err, size_t errlen)
 	return rc;
 }
 
+/* A member copied from a base comes with a user named like its database,
+ * which its views, triggers and routines run as (engines/mysql_clone.c):
+ * it goes with the database. (A database named like its environment's
+ * user is the cold path's: that user is the environment's own.) */
+static int
+drop_definer(struct engine *e, const char *db, const char *role, char *err,
+    size_t errlen)
+{
+	char sql[200];
+
+	if (db[0] == '\0' || strcmp(db, role) == 0)
+		return ENGINE_OK;
+	if (str_printf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'%%'",
+	    db) != 0)
+		return ENGINE_FAIL;
+	return my_exec(e, sql, err, errlen);
+}
+
 static int
 my_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen)
@@ -324,7 +343,7 @@ my_drop(struct engine *e, const char *db, const char *pool_db,
 	size_t i;
 	int rc;
 
-	if ((rc = check_names(db, pool_db, role, err, errlen)) != ENGINE_OK)
+	if ((rc = my_check_names(db, pool_db, role, err, errlen)) != ENGINE_OK)
 		return rc;
 	if ((rc = kill_sessions(e, role, err, errlen)) != ENGINE_OK)
 		return rc;
@@ -334,7 +353,9 @@ my_drop(struct engine *e, const char *db, const char *pool_db,
 		if (str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`",
 		    dbs[i]) != 0)
 			return ENGINE_FAIL;
-		if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK)
+		if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK ||
+		    (rc = drop_definer(e, dbs[i], role, err,
+		    errlen)) != ENGINE_OK)
 			return rc;
 	}
 	if (str_printf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'%%'",
@@ -385,7 +406,7 @@ my_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 	char sql[200];
 	int rc;
 
-	if ((rc = check_names(name, NULL, NULL, err, errlen)) != ENGINE_OK)
+	if ((rc = my_check_names(name, NULL, NULL, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (role && (rc = kill_sessions(e, name, err, errlen)) != ENGINE_OK)
 		return rc;
@@ -423,7 +444,7 @@ my_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
 
 /* ---- sessions as an environment's user ---- */
 
-static int
+int
 my_session_open(const struct engine_cfg *cfg, const char *db,
     const char *role, const char *password, int64_t timeout_ms,
     void **session, char *err, size_t errlen)
@@ -475,7 +496,7 @@ out:
 	return rc;
 }
 
-static int
+int
 my_session_run(void *session, const char *sql, size_t len, char *err,
     size_t errlen)
 {
@@ -691,14 +712,16 @@ my_db_drop(struct engine *e, const char *db, const char *role, char *err,
 	char sql[200];
 	int rc;
 
-	if ((rc = check_names(db, role, NULL, err, errlen)) != ENGINE_OK)
+	if ((rc = my_check_names(db, role, NULL, err, errlen)) != ENGINE_OK)
 		return rc;
 	if ((rc = kill_sessions(e, role, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS `%s`",
 	    db) != 0)
 		return ENGINE_FAIL;
-	return my_exec(e, sql, err, errlen);
+	if ((rc = my_exec(e, sql, err, errlen)) != ENGINE_OK)
+		return rc;
+	return drop_definer(e, db, role, err, errlen);
 }
 
 const struct engine_ops mysql_ops = {
@@ -722,6 +745,8 @@ const struct engine_ops mysql_ops = {
 	.record_prepare = my_record_prepare,
 	.record_list = my_record_list,
 	.record_apply = my_record_apply,
+	.db_clone = my_db_clone,
+	.db_adopt = my_db_adopt,
 	.db_drop = my_db_drop,
 	.list = my_list,
 	.drop_orphan = my_drop_orphan,

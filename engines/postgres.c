@@ -14,7 +14,9 @@
  * plain password never reaches the server or its statement log.
  *
  * Sessions as an environment's own role (its SQL, the record of applied
- * migrations, cancels) are engines/postgres_session.c.
+ * migrations, cancels) are engines/postgres_session.c; pool members copied
+ * from a base database, and their hand-over at the claim,
+ * engines/postgres_clone.c.
  */
 #include "engines/postgres.h"
 
@@ -37,7 +39,7 @@
  * violation while another session is still creating it): a session of
  * ours that a crash cut off may still be finishing that very CREATE on
  * the server, and the retry's existence check then finds it. */
-static int
+int
 pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen)
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
@@ -57,8 +59,7 @@ pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen)
 	return ENGINE_FAIL;
 }
 
-/* Run one statement; params may be NULL. */
-static int
+int
 pg_exec(struct engine *e, const char *sql, int nparams,
     const char *const *params, char *err, size_t errlen)
 {
@@ -91,8 +92,8 @@ pg_exists(struct engine *e, const char *sql, const char *param, bool *exists,
 	return rc;
 }
 
-static int
-db_exists(struct engine *e, const char *db, bool *exists, char *err,
+int
+pg_db_exists(struct engine *e, const char *db, bool *exists, char *err,
     size_t errlen)
 {
 	return pg_exists(e, "SELECT 1 FROM pg_database WHERE datname = $1", db,
@@ -196,20 +197,23 @@ idents_quote(struct engine *e, struct idents *id, const char *a,
 /* CREATE DATABASE cannot run in a transaction, so creation is two
  * idempotent statements: a crash between them is repaired by running both
  * again. template0 accepts no connections, so no one can block a create by
- * sitting in the template (template1 is open to PUBLIC). */
+ * sitting in the template (template1 is open to PUBLIC). A copy of a base
+ * (qtemplate, with its strategy) is the same two statements: a database's
+ * privileges are not copied from its template. */
 static int
-create_locked_db(struct engine *e, const char *db, const char *qdb, char *err,
-    size_t errlen)
+create_locked_db(struct engine *e, const char *db, const char *qdb,
+    const char *qtemplate, const char *strategy, char *err, size_t errlen)
 {
 	char sql[256];
 	bool exists = false;
 	int rc;
 
-	if ((rc = db_exists(e, db, &exists, err, errlen)) != ENGINE_OK)
+	if ((rc = pg_db_exists(e, db, &exists, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (!exists) {
-		if (str_printf(sql, sizeof(sql),
-		    "CREATE DATABASE %s TEMPLATE template0", qdb) != 0)
+		if (str_printf(sql, sizeof(sql), "CREATE DATABASE %s "
+		    "TEMPLATE %s%s%s", qdb, qtemplate ? qtemplate : "template0",
+		    strategy ? " STRATEGY " : "", strategy ? strategy : "") != 0)
 			return ENGINE_FAIL;
 		rc = pg_exec(e, sql, 0, NULL, err, errlen);
 		if (rc != ENGINE_OK)
@@ -271,14 +275,14 @@ role_exists(struct engine *e, const char *role, int *rc, char *err,
 }
 
 /*
- * A pool member: the database, and (with a password) its role named like
- * it, NOLOGIN until claimed, owning it. The role is made here, off the
- * claim path, because CREATE ROLE ... PASSWORD is the slow part of a
- * claim (see engine.h).
+ * A pool member: the database (empty, or a copy of template_db), and
+ * (with a password) its role named like it, NOLOGIN until claimed,
+ * owning it. The role is made here, off the claim path, because CREATE
+ * ROLE ... PASSWORD is the slow part of a claim (see engine.h).
  */
-static int
-pg_db_create(struct engine *e, const char *db, const char *password,
-    char *err, size_t errlen)
+int
+pg_member_make(struct engine *e, const char *db, const char *template_db,
+    const char *strategy, const char *password, char *err, size_t errlen)
 {
 	struct idents id;
 	struct buf sql;
@@ -287,10 +291,11 @@ pg_db_create(struct engine *e, const char *db, const char *password,
 	int rc;
 
 	buf_init(&sql, 4096);
-	if ((rc = idents_quote(e, &id, db, NULL, NULL, err, errlen)) != 0)
+	if ((rc = idents_quote(e, &id, db, template_db, NULL, err,
+	    errlen)) != 0)
 		return rc;
-	if ((rc = create_locked_db(e, db, id.q[0], err, errlen)) != ENGINE_OK ||
-	    password == NULL)
+	if ((rc = create_locked_db(e, db, id.q[0], id.q[1], strategy, err,
+	    errlen)) != ENGINE_OK || password == NULL)
 		goto out;
 	have_role = role_exists(e, db, &rc, err, errlen);
 	if (rc != ENGINE_OK)
@@ -317,6 +322,13 @@ out:
 	}
 	idents_release(&id);
 	return rc;
+}
+
+static int
+pg_db_create(struct engine *e, const char *db, const char *password,
+    char *err, size_t errlen)
+{
+	return pg_member_make(e, db, NULL, NULL, password, err, errlen);
 }
 
 /*
@@ -349,13 +361,14 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 	buf_init(&sql, 4096);
 	if ((rc = idents_quote(e, &id, db, pool_db, role, err, errlen)) != 0)
 		return rc;
-	if ((rc = db_exists(e, db, &have_db, err, errlen)) != ENGINE_OK)
+	if ((rc = pg_db_exists(e, db, &have_db, err, errlen)) != ENGINE_OK)
 		goto out;
-	if (!have_db && pool_db[0] != '\0' &&
-	    (rc = db_exists(e, pool_db, &have_pool, err, errlen)) != ENGINE_OK)
+	if (!have_db && pool_db[0] != '\0' && (rc = pg_db_exists(e, pool_db,
+	    &have_pool, err, errlen)) != ENGINE_OK)
 		goto out;
 	if (!have_db && !have_pool &&
-	    (rc = create_locked_db(e, db, id.q[0], err, errlen)) != ENGINE_OK)
+	    (rc = create_locked_db(e, db, id.q[0], NULL, NULL, err,
+	    errlen)) != ENGINE_OK)
 		goto out;
 	have_role = role_exists(e, role, &rc, err, errlen);
 	if (rc == ENGINE_OK && have_pool)
@@ -364,6 +377,11 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 		goto out;
 	if (!have_role && !have_pool_role && (rc = verifier_literal(e, role,
 	    password, &lit, err, errlen)) != ENGINE_OK)
+		goto out;
+	/* The member's role is dropped below: what it owns in a member
+	 * copied from a base goes to the environment's role first. */
+	if (have_role && have_pool_role && (rc = pg_db_adopt(e, pool_db,
+	    pool_db, role, err, errlen)) != ENGINE_OK)
 		goto out;
 
 	rc = ENGINE_FAIL;
@@ -576,6 +594,8 @@ const struct engine_ops postgres_ops = {
 	.record_prepare = pg_record_prepare,
 	.record_list = pg_record_list,
 	.record_apply = pg_record_apply,
+	.db_clone = pg_db_clone,
+	.db_adopt = pg_db_adopt,
 	.db_drop = pg_db_drop,
 	.list = pg_list,
 	.drop_orphan = pg_drop_orphan,

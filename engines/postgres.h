@@ -1,15 +1,39 @@
 /*
- * postgres: what the two halves of the PostgreSQL engine share —
+ * postgres: what the parts of the PostgreSQL engine share —
  * engines/postgres.c (the admin connection: the pool, claims, drops, the
- * sweep, and the postgres_ops table) and engines/postgres_session.c
+ * sweep, and the postgres_ops table), engines/postgres_session.c
  * (sessions as an environment's own role: its SQL, the record of applied
- * migrations, cancels). Nothing outside engines/ includes it; everyone
- * else goes through engines/engine.h.
+ * migrations, cancels) and engines/postgres_clone.c (pool members copied
+ * from a base database, and their hand-over at the claim). Nothing
+ * outside engines/ includes it; everyone else goes through
+ * engines/engine.h.
  */
 #ifndef PREVIEWD_POSTGRES_H
 #define PREVIEWD_POSTGRES_H
 
+#include <libpq-fe.h>
+
 #include "engines/engine.h"
+
+/* What engines/postgres_clone.c (a pool member copied from a base and
+ * its hand-over at the claim) takes from engines/postgres.c: */
+/* Turn a failed result (or a broken connection) into ENGINE_RETRY or
+ * ENGINE_FAIL, with the server's message in err. */
+int pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen);
+/* Run one statement on the admin connection; params may be NULL. */
+int pg_exec(struct engine *e, const char *sql, int nparams,
+    const char *const *params, char *err, size_t errlen);
+int pg_db_exists(struct engine *e, const char *db, bool *exists, char *err,
+    size_t errlen);
+/* A pool member as db_create makes it, empty (template_db NULL) or a copy
+ * of template_db made with strategy (NULL: the server's default). */
+int pg_member_make(struct engine *e, const char *db, const char *template_db,
+    const char *strategy, const char *password, char *err, size_t errlen);
+/* The other half of db_clone and db_adopt (see engine_ops). */
+int pg_db_clone(struct engine *e, const char *base_db, const char *base_role,
+    const char *db, const char *password, char *err, size_t errlen);
+int pg_db_adopt(struct engine *e, const char *db, const char *from_role,
+    const char *to_role, char *err, size_t errlen);
 
 /* libpq's notice processor: server notices to the log at debug level. */
 void pg_notice(void *arg, const char *message);

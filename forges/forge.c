@@ -91,6 +91,31 @@ forge_find_marked(const char *json, size_t len, const char *marker,
 	return n;
 }
 
+enum forge_rc
+forge_answer_string(struct forge_call *call, const struct http_response *res,
+    const char *const *path, char *out, size_t outsz, const char *what)
+{
+	cJSON *doc = cJSON_ParseWithLength(res->body.data, res->body.len);
+	const cJSON *v = doc;
+	enum forge_rc rc = FORGE_FAIL;
+
+	out[0] = '\0';
+	for (; *path != NULL && v != NULL; path++)
+		v = cJSON_GetObjectItemCaseSensitive(v, *path);
+	if (cJSON_IsString(v) && v->valuestring[0] != '\0' &&
+	    str_copy(out, v->valuestring, outsz) == 0)
+		rc = FORGE_OK;
+	else if (cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+	    v->valuedouble < 9007199254740992.0 &&
+	    str_printf(out, outsz, "%lld", (long long)v->valuedouble) == 0)
+		rc = FORGE_OK;
+	else
+		snprintf(call->error, sizeof(call->error), "%s: missing from "
+		    "the answer, or not what previewd can read", what);
+	cJSON_Delete(doc);
+	return rc;
+}
+
 /* ---- who previewd is ---- */
 
 #define IDENTITIES 8

@@ -65,6 +65,23 @@ bool forge_blob_ok(const char *id);
 int forge_escape_path(const char *path, bool slashes, char *out, size_t outsz)
     MUST_CHECK;
 
+/* A repository's default branch and the commit at its head (issue 15's
+ * prewarming), and how the forge's API names the repository: GitHub
+ * owner/name, GitLab the project's numeric id. */
+struct forge_head {
+	char branch[256];
+	char sha[72];
+	char api_target[256];
+};
+
+/* From the JSON object in res, the string (or integer, written in
+ * decimal) under the keys of path (NULL-terminated) into out. FORGE_OK;
+ * FORGE_FAIL with call->error naming what when it is missing, of another
+ * type, empty or longer than out. */
+enum forge_rc forge_answer_string(struct forge_call *call,
+    const struct http_response *res, const char *const *path, char *out,
+    size_t outsz, const char *what);
+
 /* Who previewd is on a forge: the account its comments are written by
  * (the token's user, or a GitHub App's bot). */
 struct forge_identity {

@@ -543,3 +543,55 @@ github_open_pulls(struct forge_call *call, const char *repo,
 	open->etag[0] = '\0';
 	return FORGE_OK;
 }
+
+/* ---- the default branch's head ---- */
+
+enum forge_rc
+github_default_head(struct forge_call *call, const char *repo,
+    struct forge_head *head)
+{
+	static const char *const branch_key[] = { "default_branch", NULL };
+	static const char *const sha_key[] = { "commit", "sha", NULL };
+	char url[2048], erepo[512], ebranch[1024];
+	struct http_response res;
+	enum forge_rc rc;
+
+	memset(head, 0, sizeof(*head));
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
+	    str_copy(head->api_target, repo, sizeof(head->api_target)) != 0) {
+		str_copy(call->error, "repository name too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	snprintf(url, sizeof(url), "%s/repos/%s", call->cfg->github.api_url,
+	    erepo);
+	rc = github_get(call, url, "Accept: application/vnd.github+json",
+	    1 << 20, &res);
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, branch_key, head->branch,
+		    sizeof(head->branch), "GitHub's repository default_branch");
+	http_response_release(&res);
+	if (rc != FORGE_OK)
+		return rc;
+	/* A branch may hold slashes ("release/2.x"): one segment. */
+	if (forge_escape_path(head->branch, true, ebranch,
+	    sizeof(ebranch)) != 0) {
+		str_copy(call->error, "branch name too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	snprintf(url, sizeof(url), "%s/repos/%s/branches/%s",
+	    call->cfg->github.api_url, erepo, ebranch);
+	rc = github_get(call, url, "Accept: application/vnd.github+json",
+	    1 << 20, &res);
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, sha_key, head->sha,
+		    sizeof(head->sha), "GitHub's branch commit.sha");
+	http_response_release(&res);
+	if (rc == FORGE_OK && !forge_blob_ok(head->sha)) {
+		str_copy(call->error, "GitHub answered a commit id previewd "
+		    "cannot read", sizeof(call->error));
+		rc = FORGE_FAIL;
+	}
+	return rc;
+}

@@ -65,4 +65,12 @@ enum forge_rc github_comment_create(struct forge_call *call, const char *repo,
 enum forge_rc github_comment_update(struct forge_call *call, const char *repo,
     int64_t id, const char *body);
 
+/* The repository's default branch and the commit at its head: GET
+ * /repos/{repo} (default_branch), then GET /repos/{repo}/branches/
+ * {branch} (commit.sha). head->api_target is repo. FORGE_NOT_FOUND when
+ * the repository (or the branch) does not exist or the credentials may
+ * not see it. */
+enum forge_rc github_default_head(struct forge_call *call, const char *repo,
+    struct forge_head *head);
+
 #endif

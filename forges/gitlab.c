@@ -383,3 +383,62 @@ gitlab_open_merge_requests(struct forge_call *call, const char *project,
 	}
 	return FORGE_OK;
 }
+
+/* ---- the default branch's head ---- */
+
+enum forge_rc
+gitlab_default_head(struct forge_call *call, const char *project,
+    struct forge_head *head)
+{
+	static const char *const branch_key[] = { "default_branch", NULL };
+	static const char *const id_key[] = { "id", NULL };
+	static const char *const sha_key[] = { "commit", "id", NULL };
+	char url[2048], eproject[800], ebranch[1024];
+	struct http_response res;
+	enum forge_rc rc;
+
+	memset(head, 0, sizeof(*head));
+	if (forge_escape_path(project, true, eproject, sizeof(eproject)) != 0) {
+		str_copy(call->error, "project path too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	snprintf(url, sizeof(url), "%s/projects/%s", call->cfg->gitlab.api_url,
+	    eproject);
+	rc = gitlab_get(call, url, 1 << 20, &res);
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, id_key, head->api_target,
+		    sizeof(head->api_target), "GitLab's project id");
+	if (rc == FORGE_OK && strspn(head->api_target, "0123456789") !=
+	    strlen(head->api_target)) {
+		str_copy(call->error, "GitLab answered a project id previewd "
+		    "cannot read", sizeof(call->error));
+		rc = FORGE_FAIL;
+	}
+	/* An empty project has no default branch (null). */
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, branch_key, head->branch,
+		    sizeof(head->branch), "GitLab's project default_branch");
+	http_response_release(&res);
+	if (rc != FORGE_OK)
+		return rc;
+	if (forge_escape_path(head->branch, true, ebranch,
+	    sizeof(ebranch)) != 0) {
+		str_copy(call->error, "branch name too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	snprintf(url, sizeof(url), "%s/projects/%s/repository/branches/%s",
+	    call->cfg->gitlab.api_url, head->api_target, ebranch);
+	rc = gitlab_get(call, url, 1 << 20, &res);
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, sha_key, head->sha,
+		    sizeof(head->sha), "GitLab's branch commit.id");
+	http_response_release(&res);
+	if (rc == FORGE_OK && !forge_blob_ok(head->sha)) {
+		str_copy(call->error, "GitLab answered a commit id previewd "
+		    "cannot read", sizeof(call->error));
+		rc = FORGE_FAIL;
+	}
+	return rc;
+}

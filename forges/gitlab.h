@@ -47,4 +47,12 @@ enum forge_rc gitlab_note_create(struct forge_call *call, const char *project,
 enum forge_rc gitlab_note_update(struct forge_call *call, const char *project,
     int64_t iid, int64_t id, const char *body);
 
+/* The project's default branch and the commit at its head: GET
+ * /projects/{id or url-encoded path} (default_branch, id), then GET
+ * /projects/{id}/repository/branches/{branch} (commit.id).
+ * head->api_target is the project's id. FORGE_NOT_FOUND when the project
+ * (or the branch) does not exist or the token may not see it. */
+enum forge_rc gitlab_default_head(struct forge_call *call,
+    const char *project, struct forge_head *head);
+
 #endif

@@ -242,8 +242,9 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "provider", e->provider);
 	cJSON_AddStringToObject(o, "name", e->name);
 	cJSON_AddStringToObject(o, "kind", strcmp(e->provider, ENV_CI) == 0 ?
-	    "ci" : "pr");
+	    "ci" : e->number == ENV_BASE_NUMBER ? "base" : "pr");
 	cJSON_AddBoolToObject(o, "is_ci", strcmp(e->provider, ENV_CI) == 0);
+	cJSON_AddBoolToObject(o, "is_base", e->number == ENV_BASE_NUMBER);
 	cJSON_AddStringToObject(o, "engine", e->engine);
 	cJSON_AddStringToObject(o, "status",
 	    env_status_name(env_status_shown(e)));
@@ -269,6 +270,7 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "database", e->db_name);
 	cJSON_AddStringToObject(o, "db_user", e->role_name);
 	cJSON_AddStringToObject(o, "migrations_tool", e->migrations_tool);
+	cJSON_AddStringToObject(o, "schema_from", e->schema_from);
 	cJSON_AddItemToArray(p->envs, o);
 	p->count++;
 	return 0;

@@ -117,6 +117,7 @@ api_env_json(const struct config *cfg, const struct env *e, bool with_url)
 	api_add_connection(o, cfg, e, with_url, "database_url");
 	api_add_text(o, "head_sha", e->head_sha);
 	api_add_text(o, "migrations_tool", e->migrations_tool);
+	api_add_text(o, "schema_from", e->schema_from);
 	api_add_time(o, "created_at", e->created_at);
 	api_add_time(o, "updated_at", e->updated_at);
 	api_add_time(o, "expires_at", live && e->want_present ? e->expires_at :
@@ -280,7 +281,9 @@ list_one(const struct env *e, void *arg)
 	struct list_ctx *c = arg;
 	cJSON *o;
 
-	if ((strcmp(e->provider, ENV_CI) == 0) != c->ci)
+	/* A repository's base is previewd's own, no pull request's. */
+	if ((strcmp(e->provider, ENV_CI) == 0) != c->ci ||
+	    e->number == ENV_BASE_NUMBER)
 		return 0;
 	if ((o = c->item(c->cfg, e, c->with_url)) == NULL)
 		return -1;

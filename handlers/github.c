@@ -28,6 +28,22 @@ static const char *const field_paths[F_COUNT] = {
 	[F_INSTALLATION] = "installation.id",
 };
 
+/* The fields previewd reads from a push delivery. */
+enum {
+	P_REF, P_AFTER, P_DELETED, P_REPO, P_DEFAULT_BRANCH, P_PUSHED_AT,
+	P_INSTALLATION, P_COUNT
+};
+
+static const char *const push_paths[P_COUNT] = {
+	[P_REF] = "ref",
+	[P_AFTER] = "after",
+	[P_DELETED] = "deleted",
+	[P_REPO] = "repository.full_name",
+	[P_DEFAULT_BRANCH] = "repository.default_branch",
+	[P_PUSHED_AT] = "repository.pushed_at",
+	[P_INSTALLATION] = "installation.id",
+};
+
 static const struct {
 	const char *action;
 	enum pr_op op;
@@ -77,6 +93,83 @@ signature_ok(const struct request *req)
 	    req->body.data, req->body.len, sig + 7, strlen(sig + 7));
 }
 
+static bool
+delivery_usable(struct request *req, const char *delivery)
+{
+	if (delivery == NULL || delivery[0] == '\0' || strlen(delivery) > 128) {
+		http_error(req, 400, "bad_request", "missing or overlong "
+		    "X-GitHub-Delivery");
+		return false;
+	}
+	return true;
+}
+
+/* A push payload's repository.pushed_at is a Unix time (other events
+ * write that field as RFC 3339, accepted too); without it, arrival. */
+static int64_t
+pushed_at(const struct jscan_field *f)
+{
+	long long t;
+	char s[64];
+	int64_t at;
+
+	if (jscan_int64(f, &t) == 0 && t > 0)
+		return t;
+	if (jscan_string(f, s, sizeof(s)) == 0 && parse_rfc3339(s, &at) == 0)
+		return at;
+	return now_s();
+}
+
+/* push: the default branch's head, for a repository that prewarms. */
+static int
+github_push(struct request *req, const char *event, const char *delivery)
+{
+	struct jscan_field f[P_COUNT];
+	char ref[1024], sha[ENV_SHA_SIZE], repo[ENV_REPO_SIZE];
+	char branch[BASE_BRANCH_SIZE];
+	struct base_push ev;
+	long long installation;
+	bool deleted;
+	size_t i;
+
+	for (i = 0; i < P_COUNT; i++)
+		f[i].path = push_paths[i];
+	if (jscan_parse(req->body.data, req->body.len, f, P_COUNT) != 0) {
+		http_error(req, 400, "bad_json", "the body is not valid JSON");
+		return 0;
+	}
+	if (!delivery_usable(req, delivery))
+		return 0;
+	if (jscan_string(&f[P_REPO], repo, sizeof(repo)) != 0 ||
+	    !webhook_repo_ok(repo) ||
+	    jscan_string(&f[P_REF], ref, sizeof(ref)) != 0 || ref[0] == '\0' ||
+	    jscan_string(&f[P_AFTER], sha, sizeof(sha)) != 0 ||
+	    !webhook_sha_ok(sha) ||
+	    jscan_string(&f[P_DEFAULT_BRANCH], branch, sizeof(branch)) != 0 ||
+	    !webhook_branch_ok(branch)) {
+		http_error(req, 400, "bad_payload", "push payload needs ref, "
+		    "after, repository.full_name and "
+		    "repository.default_branch");
+		return 0;
+	}
+	/* A deleted branch's "after" is all zeros. */
+	deleted = jscan_bool(&f[P_DELETED]) == 1 ||
+	    strspn(sha, "0") == strlen(sha);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.provider = "github";
+	ev.delivery = delivery;
+	ev.event = event;
+	ev.ref = ref;
+	ev.repo = repo;
+	ev.sha = sha;
+	ev.event_at = pushed_at(&f[P_PUSHED_AT]);
+	if (jscan_int64(&f[P_INSTALLATION], &installation) == 0 &&
+	    installation > 0)
+		ev.installation_id = installation;
+	return webhook_push(req, "github", &ev, branch, deleted);
+}
+
 int
 github_webhook(struct request *req)
 {
@@ -106,6 +199,8 @@ github_webhook(struct request *req)
 	}
 
 	delivery = http_header(req, "X-GitHub-Delivery");
+	if (strcmp(event, "push") == 0)
+		return github_push(req, event, delivery);
 	for (i = 0; i < F_COUNT; i++)
 		f[i].path = field_paths[i];
 	if (jscan_parse(req->body.data, req->body.len, f,
@@ -134,11 +229,8 @@ github_webhook(struct request *req)
 
 	memset(&ev, 0, sizeof(ev));
 	ev.op = actions[i].op;
-	if (delivery == NULL || delivery[0] == '\0' || strlen(delivery) > 128) {
-		http_error(req, 400, "bad_request", "missing or overlong "
-		    "X-GitHub-Delivery");
+	if (!delivery_usable(req, delivery))
 		return 0;
-	}
 	if (jscan_string(&f[F_REPO], repo, sizeof(repo)) != 0 ||
 	    !webhook_repo_ok(repo) || jscan_int64(&f[F_NUMBER], &number) != 0 ||
 	    number <= 0 || number > WEBHOOK_NUMBER_MAX) {

@@ -5,7 +5,9 @@
  * [github] webhook_secret, constant time), then records pull_request
  * events (opened, reopened, synchronize, closed) with their delivery id
  * and enqueues the environment's job in one transaction, and answers 202.
- * ping is 200; every other event or action 204 with nothing stored.
+ * push events are recorded the same way for repositories that prewarm
+ * (webhook_push: the default branch's head). ping is 200; every other
+ * event or action 204 with nothing stored.
  */
 #ifndef PREVIEWD_GITHUB_H
 #define PREVIEWD_GITHUB_H

@@ -1,5 +1,5 @@
 /*
- * gitlab: GitLab merge request hooks.
+ * gitlab: GitLab merge request hooks and push hooks.
  */
 #include "handlers/gitlab.h"
 
@@ -19,7 +19,9 @@
 
 enum {
 	F_KIND, F_ACTION, F_IID, F_SHA, F_OLDREV, F_UPDATED_AT, F_SOURCE,
-	F_TARGET, F_PROJECT_ID, F_PATH, F_VISIBILITY, F_COUNT
+	F_TARGET, F_PROJECT_ID, F_PATH, F_VISIBILITY,
+	/* a Push Hook's */
+	F_REF, F_AFTER, F_CHECKOUT_SHA, F_DEFAULT_BRANCH, F_COUNT
 };
 
 static const char *const field_paths[F_COUNT] = {
@@ -34,6 +36,10 @@ static const char *const field_paths[F_COUNT] = {
 	[F_PROJECT_ID] = "project.id",
 	[F_PATH] = "project.path_with_namespace",
 	[F_VISIBILITY] = "project.visibility_level",
+	[F_REF] = "ref",
+	[F_AFTER] = "after",
+	[F_CHECKOUT_SHA] = "checkout_sha",
+	[F_DEFAULT_BRANCH] = "project.default_branch",
 };
 
 bool
@@ -155,6 +161,70 @@ gitlab_time(const char *s, int64_t *out)
 	return parse_rfc3339(s, out);
 }
 
+/* GitLab repeats Idempotency-Key across its retries; older versions only
+ * send the webhook's UUID. NULL (answered 400) when none is usable. */
+static const char *
+delivery_id(struct request *req)
+{
+	const char *delivery = http_header(req, "Idempotency-Key");
+
+	if (delivery == NULL)
+		delivery = http_header(req, "X-Gitlab-Webhook-UUID");
+	if (delivery == NULL)
+		delivery = http_header(req, "X-Gitlab-Event-UUID");
+	if (delivery == NULL || delivery[0] == '\0' || strlen(delivery) > 128) {
+		http_error(req, 400, "bad_request", "missing Idempotency-Key "
+		    "or X-Gitlab-Webhook-UUID");
+		return NULL;
+	}
+	return delivery;
+}
+
+/* Push Hook: the default branch's head, for a project that prewarms.
+ * GitLab's push carries no time of its own: pushes apply in arrival
+ * order. */
+static int
+gitlab_push(struct request *req, const char *event, struct jscan_field *f)
+{
+	char ref[1024], sha[ENV_SHA_SIZE], repo[ENV_REPO_SIZE], project[32];
+	char branch[BASE_BRANCH_SIZE];
+	const char *delivery;
+	struct base_push ev;
+	long long pid;
+
+	if ((delivery = delivery_id(req)) == NULL)
+		return 0;
+	/* "after" is the branch's new head, all zeros for a deletion;
+	 * checkout_sha when after is absent. */
+	if (jscan_string(&f[F_AFTER], sha, sizeof(sha)) != 0 &&
+	    jscan_string(&f[F_CHECKOUT_SHA], sha, sizeof(sha)) != 0)
+		sha[0] = '\0';
+	if (jscan_string(&f[F_PATH], repo, sizeof(repo)) != 0 ||
+	    !webhook_repo_ok(repo) ||
+	    jscan_int64(&f[F_PROJECT_ID], &pid) != 0 || pid <= 0 ||
+	    jscan_string(&f[F_REF], ref, sizeof(ref)) != 0 || ref[0] == '\0' ||
+	    !webhook_sha_ok(sha) ||
+	    jscan_string(&f[F_DEFAULT_BRANCH], branch, sizeof(branch)) != 0 ||
+	    !webhook_branch_ok(branch)) {
+		http_error(req, 400, "bad_payload", "push hook needs ref, "
+		    "after, project.path_with_namespace, project.id and "
+		    "project.default_branch");
+		return 0;
+	}
+	snprintf(project, sizeof(project), "%lld", pid);
+	memset(&ev, 0, sizeof(ev));
+	ev.provider = "gitlab";
+	ev.delivery = delivery;
+	ev.event = event;
+	ev.ref = ref;
+	ev.repo = repo;
+	ev.api_target = project;
+	ev.sha = sha;
+	ev.event_at = now_s();
+	return webhook_push(req, "gitlab", &ev, branch,
+	    strspn(sha, "0") == strlen(sha));
+}
+
 int
 gitlab_webhook(struct request *req)
 {
@@ -187,6 +257,10 @@ gitlab_webhook(struct request *req)
 		http_error(req, 400, "bad_json", "the body is not valid JSON");
 		return 0;
 	}
+	if (event != NULL && strcmp(event, "Push Hook") == 0 &&
+	    jscan_string(&f[F_KIND], kind, sizeof(kind)) == 0 &&
+	    strcmp(kind, "push") == 0)
+		return gitlab_push(req, event, f);
 	if (event == NULL || strcmp(event, "Merge Request Hook") != 0 ||
 	    jscan_string(&f[F_KIND], kind, sizeof(kind)) != 0 ||
 	    strcmp(kind, "merge_request") != 0 ||
@@ -208,18 +282,8 @@ gitlab_webhook(struct request *req)
 		return 0;
 	}
 
-	/* GitLab repeats Idempotency-Key across its retries; older versions
-	 * only send the webhook's UUID. */
-	delivery = http_header(req, "Idempotency-Key");
-	if (delivery == NULL)
-		delivery = http_header(req, "X-Gitlab-Webhook-UUID");
-	if (delivery == NULL)
-		delivery = http_header(req, "X-Gitlab-Event-UUID");
-	if (delivery == NULL || delivery[0] == '\0' || strlen(delivery) > 128) {
-		http_error(req, 400, "bad_request", "missing Idempotency-Key or "
-		    "X-Gitlab-Webhook-UUID");
+	if ((delivery = delivery_id(req)) == NULL)
 		return 0;
-	}
 	if (jscan_string(&f[F_PATH], repo, sizeof(repo)) != 0 ||
 	    !webhook_repo_ok(repo) || jscan_int64(&f[F_IID], &iid) != 0 ||
 	    iid <= 0 || iid > WEBHOOK_NUMBER_MAX || jscan_int64(&f[F_PROJECT_ID], &pid) != 0 || pid <= 0) {

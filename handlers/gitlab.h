@@ -1,5 +1,6 @@
 /*
- * gitlab: POST /webhooks/gitlab — GitLab merge request hooks.
+ * gitlab: POST /webhooks/gitlab — GitLab merge request hooks, and push
+ * hooks for projects that prewarm (webhook_push).
  *
  * Authentication, as [gitlab] configures it: a webhook_token compared in
  * constant time with X-Gitlab-Token, and/or a signing_token for GitLab's

@@ -79,6 +79,34 @@ reply_status(struct request *req, int status, const char *result,
 	http_json(req, status, root);
 }
 
+bool
+webhook_branch_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= BASE_BRANCH_SIZE || strstr(s, "..") != NULL ||
+	    strpbrk(s, " ~^:?*[\\") != NULL)
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* The id goes into every log line about this change, as one key=value
+ * token: forges send UUIDs or "evt_..." ids. false once answered 400. */
+static bool
+delivery_ok(struct request *req, const char *delivery)
+{
+	if (strspn(delivery, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	    "qrstuvwxyz0123456789._:-") != strlen(delivery)) {
+		http_error(req, 400, "bad_request", "delivery id: expected "
+		    "letters, digits and . _ : -");
+		return false;
+	}
+	return true;
+}
+
 int
 webhook_apply(struct request *req, const char *via, struct pr_event *ev,
     bool fork)
@@ -88,14 +116,8 @@ webhook_apply(struct request *req, const char *via, struct pr_event *ev,
 	struct pr_deleted gone;
 	enum pr_result result;
 
-	/* The id goes into every log line about this change, as one
-	 * key=value token: forges send UUIDs or "evt_..." ids. */
-	if (strspn(ev->delivery, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-	    "qrstuvwxyz0123456789._:-") != strlen(ev->delivery)) {
-		http_error(req, 400, "bad_request", "delivery id: expected "
-		    "letters, digits and . _ : -");
+	if (!delivery_ok(req, ev->delivery))
 		return 0;
-	}
 	log_context("delivery=%s repo=%s pr=%lld", ev->delivery, ev->repo,
 	    (long long)ev->number);
 	if ((rc = config_repo(req->cfg, ev->repo)) == NULL) {
@@ -155,6 +177,79 @@ webhook_apply(struct request *req, const char *via, struct pr_event *ev,
 		log_info("webhook %s: %s accepted env=%s", via, ev->action,
 		    env_id);
 		reply_status(req, 202, "accepted", env_id, NULL);
+		break;
+	}
+out:
+	log_context_clear();
+	return 0;
+}
+
+/* Why a push changes no base, into reason ("" when it does). */
+static void
+push_ignored(const struct repo_cfg *rc, const struct base_push *ev,
+    const char *default_branch, bool deleted, char *reason, size_t len)
+{
+	reason[0] = '\0';
+	if (strcmp(rc->prewarm, "base") != 0)
+		snprintf(reason, len, "[repo:%s] has prewarm = %s: no base to "
+		    "keep", rc->pattern, rc->prewarm);
+	else if (!str_starts(ev->ref, "refs/heads/") ||
+	    strcmp(ev->ref + 11, default_branch) != 0)
+		snprintf(reason, len, "%s is not the default branch (%s)",
+		    ev->ref, default_branch);
+	else if (deleted)
+		snprintf(reason, len, "the push deleted %s", ev->ref);
+}
+
+int
+webhook_push(struct request *req, const char *via, struct base_push *ev,
+    const char *default_branch, bool deleted)
+{
+	const struct repo_cfg *rc;
+	char reason[1400];
+	enum pr_result result;
+
+	if (!delivery_ok(req, ev->delivery))
+		return 0;
+	log_context("delivery=%s repo=%s", ev->delivery, ev->repo);
+	if ((rc = config_repo(req->cfg, ev->repo)) == NULL) {
+		log_info("webhook %s: push ignored: no [repo:%s] section", via,
+		    ev->repo);
+		http_reply(req, 204, NULL, NULL, 0);
+		goto out;
+	}
+	push_ignored(rc, ev, default_branch, deleted, reason, sizeof(reason));
+	ev->branch = default_branch;
+	ev->ignore = reason[0] != '\0' ? reason : NULL;
+	if (http_store(req) == NULL ||
+	    store_base_push(req->store, ev, &result) != 0) {
+		http_error(req, 503, "unavailable", "cannot record the "
+		    "delivery; redeliver it");
+		goto out;
+	}
+	req->outcome = result == PR_DUPLICATE ? MO_DUPLICATE : result ==
+	    PR_STALE ? MO_STALE : result == PR_ACCEPTED ? MO_ACCEPTED :
+	    MO_IGNORED;
+	switch (result) {
+	case PR_DUPLICATE:
+		log_info("webhook %s: push: duplicate delivery", via);
+		reply_status(req, 200, "duplicate", NULL, NULL);
+		break;
+	case PR_STALE:
+		log_info("webhook %s: push to %s: older than the head "
+		    "recorded, recorded only", via, ev->ref);
+		reply_status(req, 202, "stale", NULL, NULL);
+		break;
+	case PR_ACCEPTED:
+		jobs_notify();
+		log_info("webhook %s: push accepted: base of %s: %s at %.12s",
+		    via, ev->repo, ev->branch, ev->sha);
+		reply_status(req, 202, "accepted", NULL, NULL);
+		break;
+	case PR_IGNORED:
+	case PR_DELETED:
+		log_info("webhook %s: push ignored: %s", via, reason);
+		reply_status(req, 202, "ignored", NULL, reason);
 		break;
 	}
 out:

@@ -41,6 +41,23 @@ bool webhook_repo_ok(const char *repo);
 #define WEBHOOK_NUMBER_MAX 2147483647LL
 bool webhook_sha_ok(const char *sha);
 
+/* A branch name as a push names it ("main", "release/2.x"): it goes
+ * into forge API paths (escaped) and log lines; what git itself refuses
+ * in a branch name (control characters, space, ~ ^ : ? * [ \, "..") is
+ * refused, and it must fit a struct base_head. */
+bool webhook_branch_ok(const char *branch);
+
+/* A push (GitHub's push event, GitLab's Push Hook), verified and parsed:
+ * ev filled but for branch and ignore, with default_branch the
+ * repository's default branch as the payload names it and deleted set
+ * when the push deleted its ref. 204 when the repository has no
+ * [repo:...] section; else recorded (store_base_push) and answered 202
+ * (accepted; stale; ignored, with a reason, for a section with prewarm =
+ * none, a ref other than the default branch, or a deletion) or 200 (a
+ * duplicate delivery). */
+int webhook_push(struct request *req, const char *via, struct base_push *ev,
+    const char *default_branch, bool deleted);
+
 /* Apply ev (filled but for engine and ttl) for the repository's section:
  * 204 when there is none or when the head is a fork the section denies;
  * else record it and answer 202 (accepted, stale or ignored) or 200 (a

@@ -112,6 +112,10 @@ static const struct key_def keys[] = {
 	{ "repo", "migrations_tool", K_ENUM, R(migrations_tool), "auto", false,
 	  0, 0, "auto|sql|prisma|drizzle|golang-migrate|dbmate|flyway|"
 	  "supabase" },
+	{ "repo", "prewarm", K_ENUM, R(prewarm), "none", false, 0, 0,
+	  "none|base" },
+	{ "repo", "prewarm_size", K_INT, R(prewarm_size), "2", false, 0, 20,
+	  NULL },
 	{ "repo", "seed", K_SOURCE, R(seed), "none", false, 0, 0,
 	  "repo|file|blueprint|none" },
 	{ "repo", "ttl", K_DURATION, R(ttl), "72h", false, 1,

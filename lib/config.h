@@ -51,6 +51,11 @@ struct repo_cfg {
 	int64_t migration_timeout; /* seconds; 0: [server] migration_timeout */
 	int64_t max_environments;  /* 0: only [server] max_environments */
 	char *comment_password; /* NULL: [server] comment_password */
+	/* Pre-migrated pool members (issue 15): "none" or "base" (keep
+	 * prewarm_size members holding the default branch's migrations and
+	 * seed). */
+	char *prewarm;
+	int64_t prewarm_size;
 };
 
 /* The shortest admin and CI token accepted: 24 characters of a random

@@ -21,6 +21,8 @@
 #include <curl/curl.h>
 #include <mysql.h>
 
+#include "core/base_head.h"
+#include "core/prewarm.h"
 #include "core/health.h"
 #include "core/jobs.h"
 #include "core/metrics.h"
@@ -88,10 +90,37 @@ prepare_state(const struct config *cfg)
 			goto out;
 		}
 	}
+	/* Each prewarmed repository's head, asked of its forge; and each
+	 * base's copies made, or those a crash left half made dropped. */
+	if (base_head_enqueue(cfg, st) < 0 || prewarm_enqueue_all(st) != 0) {
+		log_errorx("state file: cannot prepare the job queue");
+		goto out;
+	}
 	rc = 0;
 out:
 	store_close(st);
 	return rc;
+}
+
+/* After a reload: the heads again, for sections a reload added or
+ * changed (a lookup of an unchanged head enqueues no rebuild). */
+static void
+learn_bases(const struct config *cfg)
+{
+	struct store *st = NULL;
+	char err[512];
+
+	if (store_open(cfg->server.state_path, &st, err, sizeof(err)) != 0) {
+		log_warnx("reload: state file: %s", err);
+		return;
+	}
+	/* prewarm or prewarm_size may have changed: each base looks again. */
+	if (base_head_enqueue(cfg, st) < 0 || prewarm_enqueue_all(st) != 0)
+		log_warnx("reload: cannot enqueue the lookups of the "
+		    "default branches");
+	else
+		jobs_notify();
+	store_close(st);
 }
 
 /* A config's warnings (config.h) into the log, line by line: they never
@@ -146,6 +175,7 @@ reload(const char *path)
 	log_warnings(fresh);
 	config_install(fresh);
 	log_info("reload: configuration from %s in force", path);
+	learn_bases(fresh);
 	/* Pool sizes and servers may have changed: the reaper's jobs, now. */
 	reaper_wake();
 }

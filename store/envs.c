@@ -17,7 +17,8 @@
 	"role_name, pool_db, secret, error, created_at, updated_at, " \
 	"api_target, reset_db, private_repo, installation_id, comment_id, " \
 	"comment_hash, retry_requested, retried, size_bytes, last_delivery, " \
-	"blueprint, applying, deleted_at, deleted_why, migrations_tool"
+	"blueprint, applying, deleted_at, deleted_why, migrations_tool, " \
+	"schema_from"
 
 static void
 env_from_row(sqlite3_stmt *s, struct env *e)
@@ -71,6 +72,7 @@ env_from_row(sqlite3_stmt *s, struct env *e)
 	store_column_text(s, 34, e->deleted_why, sizeof(e->deleted_why));
 	store_column_text(s, 35, e->migrations_tool,
 	    sizeof(e->migrations_tool));
+	store_column_text(s, 36, e->schema_from, sizeof(e->schema_from));
 }
 
 static int
@@ -157,9 +159,10 @@ out:
 static bool
 env_notifies(const struct env *e)
 {
-	/* A CI database has no pull request to comment on. */
+	/* A CI database and a base have no pull request to comment on. */
 	return (e->status == ENV_READY || e->status == ENV_FAILED ||
-	    e->status == ENV_DELETED) && strcmp(e->provider, ENV_CI) != 0;
+	    e->status == ENV_DELETED) && strcmp(e->provider, ENV_CI) != 0 &&
+	    e->number != ENV_BASE_NUMBER;
 }
 
 static int
@@ -171,7 +174,8 @@ env_update(struct store *st, const struct env *e)
 	if (store_prepare(st, "UPDATE environments SET status = ?2, "
 	    "head_sha = ?3, pool_db = ?4, secret = ?5, error = ?6, "
 	    "updated_at = ?7, db_name = ?8, reset_db = ?9, retried = ?10, "
-	    "applying = ?11, migrations_tool = ?12 WHERE id = ?1", &s) != 0)
+	    "applying = ?11, migrations_tool = ?12, schema_from = ?13 "
+	    "WHERE id = ?1", &s) != 0)
 		return -1;
 	store_bind_text(s, 1, e->id);
 	store_bind_text(s, 2, env_status_name(e->status));
@@ -189,6 +193,7 @@ env_update(struct store *st, const struct env *e)
 	sqlite3_bind_int64(s, 10, e->retried);
 	store_bind_text(s, 11, e->applying);
 	store_bind_text(s, 12, e->migrations_tool);
+	store_bind_text(s, 13, e->schema_from);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		store_log_error(st, "save environment");
 	else

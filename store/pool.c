@@ -37,6 +37,76 @@ store_pool_add(struct store *st, const char *engine, const char *db,
 }
 
 int
+store_pool_add_base(struct store *st, const char *engine, const char *db,
+    const unsigned char *secret, size_t secret_len, const char *base_env,
+    const char *sha)
+{
+	if (store_pool_add(st, engine, db, secret, secret_len) != 0)
+		return -1;
+	return store_stmt_exec(st, "mark pool database as a base's copy",
+	    "UPDATE pool SET base_env = ?3, base_sha = ?4 WHERE engine = ?1 "
+	    "AND db_name = ?2", "tttt", engine, db, base_env, sha) < 0 ? -1 : 0;
+}
+
+int
+store_pool_each_base(struct store *st, const char *base_env,
+    int (*fn)(const char *db, const char *state, const char *sha,
+    void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char db[NAMES_SIZE], state[16], sha[ENV_SHA_SIZE];
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT db_name, state, base_sha FROM pool "
+	    "WHERE base_env = ?1 AND state != 'claimed' ORDER BY created_at",
+	    &s) != 0)
+		return -1;
+	store_bind_text(s, 1, base_env);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		store_column_text(s, 0, db, sizeof(db));
+		store_column_text(s, 1, state, sizeof(state));
+		store_column_text(s, 2, sha, sizeof(sha));
+		if (fn(db, state, sha, arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list a base's pool databases");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+struct base_idle_cb {
+	int (*fn)(const char *, const char *, const char *, int64_t, void *);
+	void *arg;
+};
+
+static int
+base_idle_row(sqlite3_stmt *s, void *arg)
+{
+	struct base_idle_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    (const char *)sqlite3_column_text(s, 1),
+	    (const char *)sqlite3_column_text(s, 2),
+	    sqlite3_column_int64(s, 3), c->arg);
+}
+
+int
+store_pool_base_idle(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *engine, int64_t n, void *arg), void *arg)
+{
+	struct base_idle_cb c = { fn, arg };
+
+	return store_each_row(st, "SELECT e.provider, e.repo, p.engine, "
+	    "SUM(p.state = 'idle') FROM pool p JOIN environments e ON "
+	    "e.id = p.base_env GROUP BY e.provider, e.repo, p.engine "
+	    "ORDER BY 1, 2, 3", NULL, 0, base_idle_row, &c,
+	    "count a base's copies");
+}
+
+int
 store_pool_ready(struct store *st, const char *engine, const char *db)
 {
 	/* Milliseconds, so that claims take the oldest idle database even
@@ -72,7 +142,7 @@ store_pool_counts(struct store *st, const char *engine, int *idle,
 	if (store_prepare(st, "SELECT "
 	    "COALESCE(SUM(state = 'idle'), 0), "
 	    "COALESCE(SUM(state = 'creating'), 0) "
-	    "FROM pool WHERE engine = ?1", &s) != 0)
+	    "FROM pool WHERE engine = ?1 AND base_env IS NULL", &s) != 0)
 		return -1;
 	store_bind_text(s, 1, engine);
 	if (sqlite3_step(s) == SQLITE_ROW) {
@@ -96,7 +166,8 @@ store_pool_each_creating(struct store *st, const char *engine,
 	int step, rc = -1;
 
 	if (store_prepare(st, "SELECT db_name, secret FROM pool WHERE "
-	    "engine = ?1 AND state = 'creating' ORDER BY created_at", &s) != 0)
+	    "engine = ?1 AND state = 'creating' AND base_env IS NULL "
+	    "ORDER BY created_at", &s) != 0)
 		return -1;
 	store_bind_text(s, 1, engine);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -126,7 +197,8 @@ cap_check(struct store *st, const struct env *e, struct store_cap *cap)
 	    "WITH me AS (SELECT rowid AS r FROM environments WHERE id = ?1), "
 	    "t AS (SELECT provider = ?2 AND repo = ?3 AS mine, "
 	    "  secret IS NOT NULL AS held FROM environments, me "
-	    "  WHERE provider != ?4 AND id != ?1 AND (secret IS NOT NULL OR "
+	    "  WHERE provider != ?4 AND number != 0 AND id != ?1 AND "
+	    "  (secret IS NOT NULL OR "
 	    "  (want_present = 1 AND status IN ('provisioning', 'queued') AND "
 	    "  rowid < me.r))) "
 	    "SELECT COUNT(*), COALESCE(SUM(mine), 0) FROM t";
@@ -161,9 +233,55 @@ out:
 	return rc;
 }
 
+/* Inside the claim's transaction: take the member the claim wants, with
+ * e->schema_from set. A copy of base_env's base first (its newest
+ * commit's, then the oldest made), else an empty member. *s is left on
+ * the member's row (db_name, secret), or done when there is none. */
+static int
+claim_member(struct store *st, struct env *e, const char *base_env,
+    sqlite3_stmt **s)
+{
+	static const char take[] = "UPDATE pool SET state = 'claimed', "
+	    "env_id = ?2 WHERE rowid = (SELECT rowid FROM pool WHERE "
+	    "engine = ?1 AND state = 'idle' AND %s ORDER BY %s LIMIT 1) "
+	    "RETURNING db_name, secret, base_sha";
+	char sql[400];
+	int step;
+
+	str_copy(e->schema_from, "empty", sizeof(e->schema_from));
+	if (base_env != NULL) {
+		snprintf(sql, sizeof(sql), take, "base_env = ?3",
+		    "base_sha = (SELECT base_sha FROM pool WHERE base_env = ?3 "
+		    "ORDER BY created_at DESC LIMIT 1) DESC, created_at, rowid");
+		if (store_prepare(st, sql, s) != 0)
+			return -1;
+		store_bind_text(*s, 1, e->engine);
+		store_bind_text(*s, 2, e->id);
+		store_bind_text(*s, 3, base_env);
+		if ((step = sqlite3_step(*s)) == SQLITE_ROW) {
+			snprintf(e->schema_from, sizeof(e->schema_from),
+			    "base:%s", (const char *)sqlite3_column_text(*s, 2));
+			return SQLITE_ROW;
+		}
+		sqlite3_finalize(*s);
+		*s = NULL;
+		if (step != SQLITE_DONE)
+			return -1;
+	}
+	snprintf(sql, sizeof(sql), take, "base_env IS NULL",
+	    "created_at, rowid");
+	if (store_prepare(st, sql, s) != 0)
+		return -1;
+	store_bind_text(*s, 1, e->engine);
+	store_bind_text(*s, 2, e->id);
+	step = sqlite3_step(*s);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? step : -1;
+}
+
 int
 store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
-    const struct store_reseal *rs, struct store_cap *cap)
+    const struct store_reseal *rs, struct store_cap *cap,
+    const char *base_env)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
@@ -172,17 +290,10 @@ store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
 	if (store_begin(st) != 0)
 		return -1;
 	if (cap != NULL && strcmp(e->provider, ENV_CI) != 0 &&
-	    (rc = cap_check(st, e, cap)) != 0)
+	    e->number != ENV_BASE_NUMBER && (rc = cap_check(st, e, cap)) != 0)
 		goto out;
 	rc = -1;
-	if (store_prepare(st, "UPDATE pool SET state = 'claimed', env_id = ?2 "
-	    "WHERE rowid = (SELECT rowid FROM pool WHERE engine = ?1 AND "
-	    "state = 'idle' ORDER BY created_at, rowid LIMIT 1) "
-	    "RETURNING db_name, secret", &s) != 0)
-		goto out;
-	store_bind_text(s, 1, e->engine);
-	store_bind_text(s, 2, e->id);
-	step = sqlite3_step(s);
+	step = claim_member(st, e, base_env, &s);
 	if (step == SQLITE_ROW) {
 		const void *secret = sqlite3_column_blob(s, 1);
 		int n = sqlite3_column_bytes(s, 1);

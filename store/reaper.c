@@ -200,8 +200,10 @@ store_env_each_open(struct store *st, const char *provider, const char *repo,
 	const char *params[2] = { provider, repo };
 	struct open_cb c = { fn, arg };
 
+	/* A repository's base is no pull request the forge lists. */
 	return store_each_row(st, "SELECT id, number, activity_at FROM environments "
-	    "WHERE provider = ?1 AND repo = ?2 AND want_present = 1",
+	    "WHERE provider = ?1 AND repo = ?2 AND want_present = 1 AND "
+	    "number != 0",
 	    params, 2, open_row, &c, "list open environments");
 }
 

@@ -191,6 +191,25 @@ static const char *const migrations[] = {
 	 * applied with (core/tools.c); '' until the next migration run. */
 	"ALTER TABLE environments ADD COLUMN migrations_tool TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 5 -> 6: each prewarmed repository's default branch and its head
+	 * (store/bases.c), from the forge and from push webhooks. */
+	"CREATE TABLE base_heads ("
+	"  provider TEXT NOT NULL,"
+	"  repo TEXT NOT NULL COLLATE NOCASE,"
+	"  api_target TEXT NOT NULL DEFAULT '',"
+	"  installation_id INTEGER NOT NULL DEFAULT 0,"
+	"  branch TEXT NOT NULL,"
+	"  sha TEXT NOT NULL,"
+	"  event_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (provider, repo));",
+	/* 6 -> 7: the pre-migrated pool. A member copied from a repository's
+	 * base names the base's environment and the commit it holds (NULL:
+	 * an empty member); an environment says what its schema came from. */
+	"ALTER TABLE pool ADD COLUMN base_env TEXT;"
+	"ALTER TABLE pool ADD COLUMN base_sha TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE environments ADD COLUMN schema_from TEXT NOT NULL "
+	"DEFAULT '';",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

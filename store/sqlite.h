@@ -62,4 +62,10 @@ int store_job_insert(struct store *st, const char *kind, const char *target,
 int store_env_insert(struct store *st, const struct pr_event *ev,
     const char *id, bool present, const char *given_name);
 
+/* Apply ev's desired state (an open or push: present at its head; a
+ * close: not present) to environment id, inside the caller's
+ * transaction. */
+int store_env_apply(struct store *st, const struct pr_event *ev,
+    const char *id);
+
 #endif

@@ -20,9 +20,10 @@
  * and nothing of sqlite. The backend's files are one per concern, each
  * implementing its section below: store/sqlite.c (connections, schema,
  * statement helpers, shared through store/sqlite.h), webhooks.c, envs.c,
- * pool.c, reaper.c, jobs.c and databases.c. A second backend (PostgreSQL,
- * for replicas) implements these same functions beside them, with
- * store_open choosing by the state path's scheme; no caller changes.
+ * pool.c, reaper.c, jobs.c, databases.c and bases.c. A second backend
+ * (PostgreSQL, for replicas) implements these same functions beside them,
+ * with store_open choosing by the state path's scheme; no caller
+ * changes.
  */
 #ifndef PREVIEWD_STORE_H
 #define PREVIEWD_STORE_H
@@ -34,7 +35,7 @@
 #include "lib/util.h"
 
 /* Latest schema version; see the migrations table in store/sqlite.c. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 7
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -53,6 +54,12 @@ bool env_status_settled(enum env_status s);
 #define ENV_SHA_SIZE 72
 #define ENV_REPO_SIZE 256
 #define ENV_SECRET_MAX 128      /* a sealed password */
+/* A repository's base (issue 15: the pre-migrated pool) is an
+ * environment of its own, numbered 0: the default branch's head migrated
+ * and seeded, which pool members are copied from. No pull request has
+ * that number; bases have no comment, no TTL and no slot under the caps,
+ * and the API's lists leave them out. */
+#define ENV_BASE_NUMBER 0
 
 struct env {
 	char id[ENV_ID_SIZE];
@@ -105,6 +112,10 @@ struct env {
 	 * with (core/tools.c: "sql", "golang-migrate", "dbmate"); "" before
 	 * it is known or without migrations. */
 	char migrations_tool[24];
+	/* Where its schema came from: "base:<sha>" (a pool member copied
+	 * from its repository's base at that commit), "empty" (an empty
+	 * member, or created cold), "" before the claim. */
+	char schema_from[64];
 	char error[1024];
 	int64_t created_at;
 	int64_t updated_at;
@@ -177,6 +188,82 @@ struct pr_event {
 int store_pr_event(struct store *st, const struct pr_event *ev,
     enum pr_result *result, char env_id[ENV_ID_SIZE],
     struct pr_deleted *deleted) MUST_CHECK;
+
+/* ---- base heads ---- */
+
+/*
+ * Each prewarmed repository's default branch and the commit at its head
+ * (issue 15): learnt from the forge at start (store_base_set) and from
+ * push webhooks to that branch (store_base_push). Whenever the recorded
+ * head changes, the job ("base", "<provider>:<repo>") is enqueued in the
+ * same transaction; its runner builds the repository's base. One row per
+ * (provider, repo); repo compares without case, as the forges do.
+ */
+#define BASE_BRANCH_SIZE 256
+
+struct base_head {
+	char provider[16];
+	char repo[ENV_REPO_SIZE];
+	char api_target[ENV_REPO_SIZE]; /* GitHub owner/name, GitLab project
+	                                   id */
+	int64_t installation_id;     /* GitHub App installation, 0 if none */
+	char branch[BASE_BRANCH_SIZE];
+	char sha[ENV_SHA_SIZE];
+	int64_t event_at;            /* orders pushes: see store_base_push */
+	int64_t updated_at;
+};
+
+struct base_push {
+	const char *provider;        /* "github", "gitlab" */
+	const char *delivery;        /* the forge's delivery id, for
+	                                deduplication */
+	const char *event;           /* "push", "Push Hook" */
+	const char *ref;             /* "refs/heads/main", for the record */
+	const char *repo;
+	const char *api_target;      /* NULL: repo */
+	int64_t installation_id;     /* 0 if none */
+	const char *branch;          /* the default branch pushed to */
+	const char *sha;             /* its head after the push */
+	int64_t event_at;            /* GitHub's pushed_at; GitLab: arrival */
+	/* Not NULL: the push changes no base (a section with prewarm =
+	 * none, another branch, a deletion): only the delivery is recorded,
+	 * as ignored, so that it stays deduplicated; this says why. */
+	const char *ignore;
+};
+
+/* Record a push delivery and apply it, in one transaction: a delivery
+ * already seen is PR_DUPLICATE (nothing changes); one with ev->ignore is
+ * PR_IGNORED; a push older than the recorded head (event_at before the
+ * recorded one) is PR_STALE (recorded, not applied); otherwise
+ * PR_ACCEPTED: the row takes branch, sha, api_target and event_at (and
+ * installation_id when given), and the "base" job is enqueued when the
+ * sha changed (or the row is new). Equal times apply in arrival order. */
+int store_base_push(struct store *st, const struct base_push *ev,
+    enum pr_result *result) MUST_CHECK;
+
+/* What the forge said at start: the same row update and enqueue rule, no
+ * delivery, applied whatever the recorded time; event_at becomes now (or
+ * stays, if later), so that pushes made before the lookup and delivered
+ * after it are stale. installation 0 keeps the recorded one. */
+int store_base_set(struct store *st, const char *provider, const char *repo,
+    const char *api_target, int64_t installation, const char *branch,
+    const char *sha) MUST_CHECK;
+
+/* 0 found, 1 none, -1 error. */
+int store_base_get(struct store *st, const char *provider, const char *repo,
+    struct base_head *out) MUST_CHECK;
+
+/* The repository's base environment (number ENV_BASE_NUMBER, see
+ * struct env) wanted at h's commit on engine: created when there is none
+ * and moved to h's commit otherwise, its "env" job enqueued when either
+ * happened, in one transaction. id gets its id. 0, or -1. */
+int store_base_env_want(struct store *st, const struct base_head *h,
+    const char *engine, char id[ENV_ID_SIZE]) MUST_CHECK;
+
+/* Every recorded head, by provider and repo; fn returns 0 to go on and
+ * must not write through st (the listing holds a read open on it). */
+int store_base_each(struct store *st, int (*fn)(const struct base_head *,
+    void *), void *arg) MUST_CHECK;
 
 /* ---- CI databases ---- */
 
@@ -298,9 +385,24 @@ int store_pool_forget_idle(struct store *st, const char *engine,
     const char *db) MUST_CHECK;
 int store_pool_counts(struct store *st, const char *engine, int *idle,
     int *creating) MUST_CHECK;
-/* Pool databases left in "creating" (by a crash), with their secrets. */
+/* Empty pool databases left in "creating" (by a crash), with their
+ * secrets. */
 int store_pool_each_creating(struct store *st, const char *engine,
     int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg) MUST_CHECK;
+
+/* Members copied from a base (the pre-migrated pool). store_pool_counts
+ * and store_pool_each_creating count empty members only. */
+int store_pool_add_base(struct store *st, const char *engine,
+    const char *db, const unsigned char *secret, size_t secret_len,
+    const char *base_env, const char *sha) MUST_CHECK;
+/* Idle copies of each base, by its repository and engine. */
+int store_pool_base_idle(struct store *st, int (*fn)(const char *provider,
+    const char *repo, const char *engine, int64_t n, void *arg), void *arg)
+    MUST_CHECK;
+/* Members of base_env not claimed, with their state and commit. */
+int store_pool_each_base(struct store *st, const char *base_env,
+    int (*fn)(const char *db, const char *state, const char *sha,
     void *arg), void *arg) MUST_CHECK;
 
 /* How a claim moves a pool member's sealed password to the environment:
@@ -334,9 +436,12 @@ struct store_cap {
 
 /* With cap (a first claim), the claim is refused when the slots held
  * have reached a cap: 1, with nothing changed and cap's out fields set. */
+/* base_env: the id of e's repository's base when it is prewarmed: a
+ * member copied from it is taken first (the newest commit's, then the
+ * oldest made), else an empty one. e->schema_from says which. */
 int store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
-    const struct store_reseal *rs, struct store_cap *cap)
-    MUST_CHECK;
+    const struct store_reseal *rs, struct store_cap *cap,
+    const char *base_env) MUST_CHECK;
 
 /* A slot may have freed: give every queued environment its "env" job
  * again, oldest first, so the oldest is admitted first (first come,
@@ -397,7 +502,7 @@ int store_reconcile_set_etag(struct store *st, const char *target,
 struct job {
 	int64_t id;
 	char kind[16];
-	char target[64];
+	char target[ENV_REPO_SIZE + 16]; /* "<provider>:<repo>" fits */
 	int64_t seq;
 	int64_t attempts;
 };

@@ -11,8 +11,8 @@
 #include "lib/crypto.h"
 #include "lib/log.h"
 
-static int
-env_apply(struct store *st, const struct pr_event *ev, const char *id)
+int
+store_env_apply(struct store *st, const struct pr_event *ev, const char *id)
 {
 	sqlite3_stmt *s = NULL;
 	int64_t now = now_s();
@@ -202,7 +202,7 @@ store_pr_event(struct store *st, const struct pr_event *ev,
 		} else if (ev->op == PR_CLOSE && !cur->want_present &&
 		    cur->status == ENV_DELETED) {
 			*result = PR_IGNORED;
-		} else if (env_apply(st, ev, env_id) != 0) {
+		} else if (store_env_apply(st, ev, env_id) != 0) {
 			goto out;
 		} else {
 			*result = PR_ACCEPTED;

@@ -8,12 +8,19 @@ api.vercel.com, so they point previewd at a ForgeStub instead:
     Vercel's API base = forge.vercel_url         (the same host: /v10/projects/...)
 
 and script it: repository contents per ref (set_tree, set_gitlab_tree),
-open pull / merge requests, credentials, and faults (fail, delay, drop).
+default branches and their heads (set_default_branch,
+set_gitlab_default_branch), open pull / merge requests, credentials, and
+faults (fail, delay, drop).
 Everything previewd sent is in `requests`.
 
 Modelled (documented API behaviour, not an exhaustive copy):
 
 GitHub
+  GET    /repos/O/R                    a repository set with set_default_branch:
+         {id, name, full_name, private, default_branch, ...}; else 404
+  GET    /repos/O/R/branches/BRANCH    BRANCH (one segment, slashes
+         percent-encoded or not) known by set_default_branch: {name,
+         commit: {sha, url}, protected}; 404 {"message": "Branch not found"}
   GET    /repos/O/R/git/trees/SHA[?recursive=1]   SHA a ref set with set_tree (a
          commit); {sha, url, tree: [{path, mode, type: blob|tree,
          sha, size, url}], truncated}; past tree_limit entries cut short with
@@ -50,6 +57,12 @@ GitHub
   answers 304 (no body).
 
 GitLab (under /api/v4; project ids may be numbers or URL-encoded paths)
+  GET    /projects/P                   a project set with set_gitlab_default_branch
+         (P its id or its URL-encoded path): {id, name, path_with_namespace,
+         default_branch, visibility, ...}; 404 {"message": "404 Project Not Found"}
+  GET    /projects/P/repository/branches/BRANCH   BRANCH one URL-encoded
+         segment: {name, commit: {id, short_id, ...}, default, protected};
+         404 {"message": "404 Branch Not Found"}
   GET    /projects/P/repository/tree?path=&ref=&recursive=&per_page=&page=
          [{id, name, type: blob|tree, path, mode}], paginated the GitLab way
          (default 20 per page, at most 100; X-Page, X-Per-Page, X-Total,
@@ -111,6 +124,8 @@ CONTENTS_DOCS = "https://docs.github.com/rest/repos/contents#get-repository-cont
 TREES_DOCS = "https://docs.github.com/rest/git/trees#get-a-tree"
 BLOBS_DOCS = "https://docs.github.com/rest/git/blobs#get-a-blob"
 COMMENTS_DOCS = "https://docs.github.com/rest/issues/comments"
+REPOS_DOCS = "https://docs.github.com/rest/repos/repos#get-a-repository"
+BRANCHES_DOCS = "https://docs.github.com/rest/branches/branches#get-a-branch"
 PULLS_DOCS = "https://docs.github.com/rest/pulls/pulls#list-pull-requests"
 APPS_DOCS = "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app"
 RATE_DOCS = ("https://docs.github.com/rest/using-the-rest-api/"
@@ -553,6 +568,8 @@ class ForgeStub:
         self._note_ids = itertools.count(FIRST_NOTE_ID)
         self._vercel_keys = {}         # project -> [(key, set(targets), gitBranch)]
         self._gh_users = {}            # login -> account, of planted comments
+        self._gh_repos = {}            # repo -> {"default": branch, "branches": {b: sha}}
+        self._gl_projects = {}         # project id -> {id, path, default, branches}
 
     # -- life cycle -----------------------------------------------------------
 
@@ -622,6 +639,28 @@ class ForgeStub:
         files = _norm_files(files)
         with self._lock:
             self._gl_trees.setdefault(str(project_id), {})[ref] = files
+
+    def set_default_branch(self, repo, branch, sha):
+        """GitHub repository `owner/name` has default branch `branch`, whose
+        head is commit `sha` (GET /repos/O/R and /repos/O/R/branches/B).
+        Call again to move the head or to change the default branch; other
+        branches set before keep their heads."""
+        with self._lock:
+            r = self._gh_repos.setdefault(repo, {"branches": {}})
+            r["default"] = branch
+            r["branches"][branch] = sha
+
+    def set_gitlab_default_branch(self, project_id, path, branch, sha):
+        """GitLab project `project_id` (a number), path `path`
+        (path_with_namespace), has default branch `branch` whose head is
+        commit `sha` (GET /projects/P and /projects/P/repository/branches/B,
+        P the id or the URL-encoded path)."""
+        with self._lock:
+            p = self._gl_projects.setdefault(str(project_id), {
+                "id": int(project_id), "path": path, "branches": {}})
+            p["path"] = path
+            p["default"] = branch
+            p["branches"][branch] = sha
 
     def fail(self, method, path_regex, status, times=1, headers=None, body=None):
         """Answer the next `times` requests (None: all) whose method is
@@ -938,6 +977,9 @@ class ForgeStub:
             if login not in known:
                 return self._gh_not_found()
             return _json_answer(200, self._gh_user_json(known[login]))
+        m = re.match(r"^/repos/([^/]+)/([^/]+)$", req.path)
+        if m and req.method in ("GET", "HEAD"):
+            return self._gh_repo(unquote(m.group(1)) + "/" + unquote(m.group(2)))
         m = re.match(r"^/repos/([^/]+)/([^/]+)/(.*)$", req.path)
         if not m:
             return self._gh_not_found()
@@ -955,6 +997,9 @@ class ForgeStub:
                 return self._gh_git_blob(req, repo, cm.group(1))
             if rest == "pulls":
                 return self._gh_pulls(req, repo)
+            cm = re.match(r"^branches/(.+)$", rest)
+            if cm:
+                return self._gh_branch(repo, unquote(cm.group(1)))
         cm = re.match(r"^issues/(\d+)/comments$", rest)
         if cm and req.method == "POST":
             return self._gh_comment_create(req, repo, int(cm.group(1)))
@@ -964,6 +1009,38 @@ class ForgeStub:
         if cm:
             return self._gh_comment_one(req, repo, int(cm.group(1)))
         return self._gh_not_found()
+
+    # repositories and branches
+
+    def _gh_repo(self, repo):
+        with self._lock:
+            r = self._gh_repos.get(repo)
+            if r is None:
+                return self._gh_not_found(REPOS_DOCS)
+            default = r["default"]
+        owner, name = repo.split("/", 1)
+        return _json_answer(200, {
+            "id": int(hashlib.sha1(repo.encode()).hexdigest()[:8], 16),
+            "name": name, "full_name": repo, "private": False,
+            "owner": {"login": owner, "type": "Organization"},
+            "html_url": "https://github.com/" + repo,
+            "url": "%s/repos/%s" % (self.url, repo),
+            "default_branch": default, "visibility": "public",
+        })
+
+    def _gh_branch(self, repo, branch):
+        with self._lock:
+            sha = self._gh_repos.get(repo, {}).get("branches", {}).get(branch)
+        if sha is None:
+            return self._gh_error(404, "Branch not found", BRANCHES_DOCS)
+        return _json_answer(200, {
+            "name": branch,
+            "commit": {"sha": sha,
+                       "url": "%s/repos/%s/commits/%s" % (self.url, repo, sha)},
+            "protected": False,
+            "_links": {"self": "%s/repos/%s/branches/%s"
+                       % (self.url, repo, quote(branch, safe=""))},
+        })
 
     # contents
 
@@ -1331,12 +1408,18 @@ class ForgeStub:
             u.setdefault("state", "active")
             u.setdefault("web_url", "https://gitlab.example.com/" + u["username"])
             return _json_answer(200, u)
+        m = re.match(r"^/api/v4/projects/([^/]+)$", req.path)
+        if m and req.method in ("GET", "HEAD"):
+            return self._gl_project(unquote(m.group(1)))
         m = re.match(r"^/api/v4/projects/([^/]+)/(.*)$", req.path)
         if not m:
             return not_found
         project = unquote(m.group(1))
         rest = m.group(2)
         get = req.method in ("GET", "HEAD")
+        bm = re.match(r"^repository/branches/([^/]+)$", rest)
+        if bm and get:
+            return self._gl_branch(project, unquote(bm.group(1)))
         if rest == "repository/tree" and get:
             return self._gl_tree(req, project)
         bm = re.match(r"^repository/blobs/([0-9a-f]{40})/raw$", rest)
@@ -1356,6 +1439,42 @@ class ForgeStub:
         if nm:
             return self._gl_note_one(req, project, int(nm.group(1)), int(nm.group(2)))
         return not_found
+
+    def _gl_project_info(self, project):
+        """The project set with set_gitlab_default_branch by id or path."""
+        with self._lock:
+            p = self._gl_projects.get(project)
+            if p is None:
+                p = next((q for q in self._gl_projects.values() if q["path"] == project),
+                         None)
+            return None if p is None else dict(p, branches=dict(p["branches"]))
+
+    def _gl_project(self, project):
+        p = self._gl_project_info(project)
+        if p is None:
+            return self._gl_msg(404, "404 Project Not Found")
+        name = p["path"].rsplit("/", 1)[-1]
+        return _json_answer(200, {
+            "id": p["id"], "name": name, "path": name,
+            "path_with_namespace": p["path"],
+            "namespace": {"full_path": p["path"].rsplit("/", 1)[0]},
+            "default_branch": p["default"], "visibility": "private",
+            "web_url": "https://gitlab.example.com/" + p["path"],
+        })
+
+    def _gl_branch(self, project, branch):
+        p = self._gl_project_info(project)
+        if p is None:
+            return self._gl_msg(404, "404 Project Not Found")
+        sha = p["branches"].get(branch)
+        if sha is None:
+            return self._gl_msg(404, "404 Branch Not Found")
+        return _json_answer(200, {
+            "name": branch, "default": branch == p["default"], "protected": False,
+            "commit": {"id": sha, "short_id": sha[:8], "title": "change",
+                       "web_url": "https://gitlab.example.com/%s/-/commit/%s"
+                       % (p["path"], sha)},
+        })
 
     def _gl_files(self, req, project):
         """(files, ref, None) or (None, None, error answer)."""

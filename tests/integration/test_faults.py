@@ -478,10 +478,12 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     conn = sqlite3.connect(state)
     for col in ("api_target", "private_repo", "installation_id", "reset_db", "comment_id",
                 "comment_hash", "retry_requested", "retried", "size_bytes", "last_delivery",
-                "blueprint", "applying", "deleted_at", "deleted_why", "migrations_tool"):
+                "blueprint", "applying", "deleted_at", "deleted_why", "migrations_tool",
+                "schema_from"):
         conn.execute("ALTER TABLE environments DROP COLUMN %s" % col)
-    conn.execute("ALTER TABLE pool DROP COLUMN secret")
-    for table in ("vercel_links", "orphans", "reconcile", "idempotency"):
+    for col in ("secret", "base_env", "base_sha"):
+        conn.execute("ALTER TABLE pool DROP COLUMN %s" % col)
+    for table in ("vercel_links", "orphans", "reconcile", "idempotency", "base_heads"):
         conn.execute("DROP TABLE %s" % table)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
@@ -491,6 +493,8 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     assert "state file upgraded from schema version 2 to 3" in d.log()
     assert "state file upgraded from schema version 3 to 4" in d.log()
     assert "state file upgraded from schema version 4 to 5" in d.log()
+    assert "state file upgraded from schema version 5 to 6" in d.log()
+    assert "state file upgraded from schema version 6 to 7" in d.log()
     again = env_now(d, 110)
     assert again["id"] == env["id"] and again["database_url"] == env["database_url"]
     assert again["created_at"] == env["created_at"]
@@ -501,7 +505,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     d.github_webhook("pull_request", pr_payload("closed", 110))
     deleted(d, 110)
     conn = sqlite3.connect(state)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     conn.close()
 
 

@@ -372,6 +372,36 @@ def test_gitlab_tree_and_raw_with_encoded_path(forge):
     assert call(gl + "/tree?ref=abc123", headers={"PRIVATE-TOKEN": "glpat-x"})[0] == 200
 
 
+def test_default_branches_and_their_heads(forge):
+    forge.set_default_branch("acme/shop", "release/2.x", "a" * 40)
+    st, _, repo = call_json(forge.url + "/repos/acme/shop", headers=JSON_ACCEPT)
+    assert st == 200 and repo["default_branch"] == "release/2.x"
+    assert repo["full_name"] == "acme/shop"
+    # A branch with a slash, encoded or not.
+    for name in ("release%2F2.x", "release/2.x"):
+        st, _, b = call_json(forge.url + "/repos/acme/shop/branches/" + name)
+        assert st == 200 and b["commit"]["sha"] == "a" * 40, name
+    assert call(forge.url + "/repos/acme/shop/branches/main")[0] == 404
+    assert call(forge.url + "/repos/acme/nope")[0] == 404
+    # The head moves; the old default branch keeps its own.
+    forge.set_default_branch("acme/shop", "main", "b" * 40)
+    assert call_json(forge.url + "/repos/acme/shop")[2]["default_branch"] == "main"
+    assert call_json(forge.url + "/repos/acme/shop/branches/release%2F2.x")[2][
+        "commit"]["sha"] == "a" * 40
+
+    forge.set_gitlab_default_branch(4711, "grp/sub/shop", "trunk", "c" * 40)
+    for p in ("4711", "grp%2Fsub%2Fshop"):
+        st, _, proj = call_json(forge.gitlab_url + "/projects/" + p)
+        assert st == 200 and proj["id"] == 4711 and proj["default_branch"] == "trunk"
+        assert proj["path_with_namespace"] == "grp/sub/shop"
+        st, _, b = call_json(forge.gitlab_url + "/projects/%s/repository/branches/trunk" % p)
+        assert st == 200 and b["commit"]["id"] == "c" * 40 and b["default"] is True
+    st, _, err = call_json(forge.gitlab_url + "/projects/4711/repository/branches/x")
+    assert st == 404 and err == {"message": "404 Branch Not Found"}
+    st, _, err = call_json(forge.gitlab_url + "/projects/99")
+    assert st == 404 and err == {"message": "404 Project Not Found"}
+
+
 def test_gitlab_notes_and_merge_requests(forge):
     mr = forge.gitlab_url + "/projects/acme%2Fshop/merge_requests"
     status, _, note = call_json(mr + "/9/notes", "POST", {"body": "Preview: building"})

@@ -253,7 +253,7 @@ static const char full_text[] =
     "ttl = 2d\n"
     "ci_token = " REPO_TOK "\n"
     "forks = allow\n"
-    "\n"
+    "prewarm = base\n"
     "[mysql]\n"                                                  /* 42 */
     "admin_url = mysql://root:pw@mysql.internal:3306/mysql\n"
     "public_host = mysql.example.com:3307\n"
@@ -267,7 +267,7 @@ static const char full_text[] =
     "comment_password = always\n"
     "max_environments = 30\n"
     "migrations_tool = dbmate\n"
-    "\n"
+    "prewarm_size = 0\n"
     "[gitlab]\n"
     "api_url = https://gitlab.example.com/api/v4\n"
     "token = glpat-token\n"
@@ -369,6 +369,10 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->server.comment_password, "never");
 	assert_null(c->repos[0].comment_password);
 	assert_string_equal(c->repos[1].comment_password, "always");
+	assert_string_equal(c->repos[0].prewarm, "base");
+	assert_int_equal(c->repos[0].prewarm_size, 2);
+	assert_string_equal(c->repos[1].prewarm, "none");
+	assert_int_equal(c->repos[1].prewarm_size, 0);
 	assert_int_equal(c->github.app_id, 12345);
 	assert_string_equal(c->github.private_key_file, "/dev/null");
 }
@@ -465,6 +469,8 @@ test_defaults_for_omitted_keys(void **state)
 	assert_int_equal(c->repos[0].ttl, 72 * 3600);
 	assert_string_equal(c->repos[0].forks, "deny");
 	assert_null(c->repos[0].ci_token);
+	assert_string_equal(c->repos[0].prewarm, "none");
+	assert_int_equal(c->repos[0].prewarm_size, 2);
 }
 
 static void
@@ -723,6 +729,15 @@ static const struct {
 	  SERVER PG "[repo:acme/shop]\nmigrations_tool = liquibase ;<-\n",
 	  "\"migrations_tool\": expected auto, sql, prisma, drizzle, "
 	  "golang-migrate, dbmate, flyway or supabase" },
+	{ "unknown prewarm",
+	  SERVER PG "[repo:acme/shop]\nprewarm = schema ;<-\n",
+	  "\"prewarm\": expected none or base" },
+	{ "prewarm_size above maximum",
+	  SERVER PG "[repo:acme/shop]\nprewarm = base\nprewarm_size = 21 ;<-\n",
+	  "\"prewarm_size\": expected an integer from 0 to 20" },
+	{ "negative prewarm_size",
+	  SERVER PG "[repo:acme/shop]\nprewarm_size = -1 ;<-\n",
+	  "\"prewarm_size\": expected an integer from 0 to 20" },
 	{ "bad forks",
 	  SERVER PG "[repo:acme/shop]\nforks = maybe ;<-\n",
 	  "\"forks\"" },

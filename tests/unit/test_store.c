@@ -763,7 +763,7 @@ test_claim_oldest_then_empty(void **state)
 	str_copy(role, e1.db_name, sizeof(role));
 	memcpy(e1.secret, secret, sizeof(secret));
 	e1.secret_len = sizeof(secret);
-	assert_int_equal(store_env_claim(f->st, &e1, false, NULL, NULL), 0);
+	assert_int_equal(store_env_claim(f->st, &e1, false, NULL, NULL, NULL), 0);
 	assert_string_equal(e1.pool_db, "pvd_pool_bbbbbbbbbbbb");
 	assert_string_equal(e1.db_name, role);
 	assert_counts(f->st, "postgres", 1, 0);
@@ -774,13 +774,13 @@ test_claim_oldest_then_empty(void **state)
 	assert_int_equal(g.secret_len, sizeof(secret));
 	assert_memory_equal(g.secret, secret, sizeof(secret));
 
-	assert_int_equal(store_env_claim(f->st, &e2, false, NULL, NULL), 0);
+	assert_int_equal(store_env_claim(f->st, &e2, false, NULL, NULL, NULL), 0);
 	assert_string_equal(e2.pool_db, "pvd_pool_aaaaaaaaaaaa");
 	assert_counts(f->st, "postgres", 0, 0);
 
 	/* Empty: not an error, and "" says so. */
 	str_copy(e3.pool_db, "stale", sizeof(e3.pool_db));
-	assert_int_equal(store_env_claim(f->st, &e3, false, NULL, NULL), 0);
+	assert_int_equal(store_env_claim(f->st, &e3, false, NULL, NULL, NULL), 0);
 	assert_string_equal(e3.pool_db, "");
 	get_env(f->st, e3.id, &g);
 	assert_string_equal(g.pool_db, "");
@@ -799,7 +799,7 @@ test_claim_keep_pool_name(void **state)
 	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_cccccccccccc", NULL, 0), 0);
 	assert_int_equal(store_pool_ready(f->st, "postgres",
 	    "pvd_pool_cccccccccccc"), 0);
-	assert_int_equal(store_env_claim(f->st, &e, true, NULL, NULL), 0);
+	assert_int_equal(store_env_claim(f->st, &e, true, NULL, NULL, NULL), 0);
 	assert_string_equal(e.pool_db, "pvd_pool_cccccccccccc");
 	assert_string_equal(e.db_name, "pvd_pool_cccccccccccc");
 	get_env(f->st, e.id, &g);
@@ -809,7 +809,7 @@ test_claim_keep_pool_name(void **state)
 	/* Empty pool: the name stays. */
 	new_env(f, "d2", 2, &e);
 	str_copy(role, e.db_name, sizeof(role));
-	assert_int_equal(store_env_claim(f->st, &e, true, NULL, NULL), 0);
+	assert_int_equal(store_env_claim(f->st, &e, true, NULL, NULL, NULL), 0);
 	assert_string_equal(e.pool_db, "");
 	assert_string_equal(e.db_name, role);
 }
@@ -839,7 +839,7 @@ test_claim_oldest_within_one_second(void **state)
 	s1 = now_s();
 	if (s0 != s1)
 		skip();
-	assert_int_equal(store_env_claim(f->st, &e, false, NULL, NULL), 0);
+	assert_int_equal(store_env_claim(f->st, &e, false, NULL, NULL, NULL), 0);
 	if (strcmp(e.pool_db, "pvd_pool_bbbbbbbbbbbb") != 0)
 		fail_msg("ready bbbb then aaaa in one second; "
 		    "claimed \"%s\", want the older pvd_pool_bbbbbbbbbbbb",

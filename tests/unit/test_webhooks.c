@@ -139,6 +139,36 @@ test_repo_and_sha_shapes(void **state)
 	assert_false(webhook_sha_ok("0123456789abcdefg"));
 }
 
+/* The default branch a push names goes into forge API paths and logs. */
+static void
+test_branch_shapes(void **state)
+{
+	char long_name[BASE_BRANCH_SIZE + 1];
+
+	(void)state;
+	assert_true(webhook_branch_ok("main"));
+	assert_true(webhook_branch_ok("release/2.x"));
+	assert_true(webhook_branch_ok("feature_\xc3\xa9t\xc3\xa9-1"));
+	assert_false(webhook_branch_ok(""));
+	assert_false(webhook_branch_ok("has space"));
+	assert_false(webhook_branch_ok("a..b"));
+	assert_false(webhook_branch_ok("tab\there"));
+	assert_false(webhook_branch_ok("line\nbreak"));
+	assert_false(webhook_branch_ok("del\x7f"));
+	assert_false(webhook_branch_ok("x~1"));
+	assert_false(webhook_branch_ok("x^1"));
+	assert_false(webhook_branch_ok("a:b"));
+	assert_false(webhook_branch_ok("a?b"));
+	assert_false(webhook_branch_ok("a*b"));
+	assert_false(webhook_branch_ok("a[b"));
+	assert_false(webhook_branch_ok("a\\b"));
+	memset(long_name, 'b', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_false(webhook_branch_ok(long_name));
+	long_name[BASE_BRANCH_SIZE - 1] = '\0';
+	assert_true(webhook_branch_ok(long_name));
+}
+
 /* The signature shapes checked before a body is read. */
 static void
 test_signature_hex_shapes(void **state)
@@ -169,6 +199,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_long_webhook_id),
 		cmocka_unit_test(test_repo_and_sha_shapes),
+		cmocka_unit_test(test_branch_shapes),
 		cmocka_unit_test(test_signature_hex_shapes),
 	};
 

@@ -1,0 +1,130 @@
+/*
+ * clone_driver: the engines' pool and clone operations, one call per
+ * run, for tests/integration/test_engine_clone.py and
+ * bench/clone_strategies.py (they have no HTTP route of their own yet).
+ *
+ *   clone_driver ENGINE ACTION NAME...
+ *
+ *   create  DB                        engine_db_create
+ *   clone   BASE_DB BASE_ROLE DB      engine_db_clone
+ *   claim   POOL_DB DB ROLE           engine_claim
+ *   adopt   DB FROM_ROLE TO_ROLE      engine_db_adopt
+ *   drop    DB POOL_DB ROLE           engine_drop   ("-" for "")
+ *   db_drop DB ROLE                   engine_db_drop
+ *
+ * ENGINE is "postgres" or "mysql". The secrets come from the environment,
+ * never the command line: PREVIEWD_ADMIN_URL (the admin connection) and
+ * PREVIEWD_PASSWORD (create, clone, claim; unset, the call gets NULL:
+ * a member without its role). It prints one JSON line,
+ * {"rc": "ok"|"retry"|"fail", "error": "...", "ms": N}, where ms is the
+ * call alone (the admin connection is made before it), and exits 0; 2 on
+ * a usage error, 1 when the server cannot be reached at all. With
+ * PREVIEWD_TWICE=1 the call is made again on the same connection, as the
+ * daemon's long-lived one would, and "again_ms" is that one's time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engines/engine.h"
+#include "lib/inert.h"
+#include "lib/util.h"
+
+static double
+clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static const char *
+arg(const char *s)
+{
+	return strcmp(s, "-") == 0 ? "" : s;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: clone_driver postgres|mysql create DB | "
+	    "clone BASE_DB BASE_ROLE DB | claim POOL_DB DB ROLE | adopt DB "
+	    "FROM TO | drop DB POOL_DB ROLE | db_drop DB ROLE\n"
+	    "  (PREVIEWD_ADMIN_URL, PREVIEWD_PASSWORD in the environment)\n");
+	return 2;
+}
+
+static int
+call(struct engine *e, int argc, char **argv, const char *pw, char *err,
+    size_t errlen)
+{
+	const char *a = argv[2];
+
+	if (strcmp(a, "create") == 0 && argc == 4)
+		return engine_db_create(e, argv[3], pw, err, errlen);
+	if (strcmp(a, "clone") == 0 && argc == 6)
+		return engine_db_clone(e, argv[3], argv[4], argv[5], pw, err,
+		    errlen);
+	if (strcmp(a, "claim") == 0 && argc == 6)
+		return engine_claim(e, arg(argv[3]), argv[4], argv[5], pw, err,
+		    errlen);
+	if (strcmp(a, "adopt") == 0 && argc == 6)
+		return engine_db_adopt(e, argv[3], argv[4], argv[5], err,
+		    errlen);
+	if (strcmp(a, "drop") == 0 && argc == 6)
+		return engine_drop(e, argv[3], arg(argv[4]), argv[5], err,
+		    errlen);
+	if (strcmp(a, "db_drop") == 0 && argc == 5)
+		return engine_db_drop(e, argv[3], argv[4], err, errlen);
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const rcs[] = { "ok", "retry", "fail" };
+	const char *pw = getenv("PREVIEWD_PASSWORD");
+	struct engine_cfg cfg = { 0 };
+	const struct engine_ops *ops;
+	struct engine *e;
+	struct buf out;
+	char err[1024] = "";
+	double t0, ms, again = -1;
+	char why[1024];
+	int rc;
+
+	if (argc < 4 || (ops = engine_find(argv[1])) == NULL ||
+	    (cfg.admin_url = getenv("PREVIEWD_ADMIN_URL")) == NULL)
+		return usage();
+	cfg.configured = true;
+	if ((e = engine_new(ops, &cfg)) == NULL)
+		return 1;
+	if (engine_ping(e, err, sizeof(err)) != ENGINE_OK) {
+		fprintf(stderr, "clone_driver: %s\n", err);
+		engine_free(e);
+		return 1;
+	}
+	t0 = clock_ms();
+	rc = call(e, argc, argv, pw, err, sizeof(err));
+	ms = clock_ms() - t0;
+	if (rc == ENGINE_OK && getenv("PREVIEWD_TWICE") != NULL) {
+		t0 = clock_ms();
+		rc = call(e, argc, argv, pw, why, sizeof(why));
+		again = clock_ms() - t0;
+		if (rc != ENGINE_OK)
+			str_copy(err, why, sizeof(err));
+	}
+	engine_free(e);
+	if (rc == 2)
+		return usage();
+	buf_init(&out, 8192);
+	if (inert_json(err, &out) != 0)
+		return 1;
+	printf("{\"rc\": \"%s\", \"error\": \"%s\", \"ms\": %.3f, "
+	    "\"again_ms\": %.3f}\n", rcs[-rc], out.data ? out.data : "", ms,
+	    again);
+	buf_release(&out);
+	return 0;
+}
