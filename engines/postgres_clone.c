@@ -91,10 +91,12 @@ explain_busy_base(struct engine *e, const char *base_db, const char *db,
 
 	if (PQstatus(e->conn) != CONNECTION_OK)
 		return;
+	/* A client's session has a user; autovacuum's workers, which the
+	 * copy ends itself, have none. */
 	res = PQexecParams(e->conn, "SELECT count(*) FROM pg_stat_activity "
-	    "WHERE datname = $1 AND pid <> pg_backend_pid() AND NOT EXISTS "
-	    "(SELECT 1 FROM pg_database WHERE datname = $2)", 2, NULL, params,
-	    NULL, NULL, 0);
+	    "WHERE datname = $1 AND usesysid IS NOT NULL AND pid <> "
+	    "pg_backend_pid() AND NOT EXISTS (SELECT 1 FROM pg_database WHERE "
+	    "datname = $2)", 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
 		str_copy(why, err, sizeof(why));
