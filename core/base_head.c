@@ -48,9 +48,8 @@ base_head_enqueue(const struct config *cfg, struct store *st)
 	return n;
 }
 
-/* "provider:repo" into its parts; -1 when it is not that. */
-static int
-target_split(const char *target, char provider[16],
+int
+base_target_split(const char *target, char provider[16],
     char repo[ENV_REPO_SIZE])
 {
 	const char *colon = strchr(target, ':');
@@ -89,7 +88,7 @@ base_head_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	bool gitlab;
 	int had, has;
 
-	if (target_split(j->target, provider, repo) != 0 ||
+	if (base_target_split(j->target, provider, repo) != 0 ||
 	    (strcmp(provider, "github") != 0 &&
 	    strcmp(provider, "gitlab") != 0)) {
 		log_warnx("base_head: target \"%s\" is not provider:repo",

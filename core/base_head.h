@@ -23,4 +23,9 @@ int base_head_enqueue(const struct config *cfg, struct store *st);
 enum job_result base_head_run(struct worker *w, const struct job *j,
     struct job_outcome *o);
 
+/* A "base_head" or "base" job's target, "<provider>:<repo>", into its
+ * parts; -1 when it is not that. */
+int base_target_split(const char *target, char provider[16],
+    char repo[ENV_REPO_SIZE]);
+
 #endif

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base_head.h"
 #include "core/metrics.h"
 #include "core/pool.h"
 #include "lib/crypto.h"
@@ -45,20 +46,6 @@
 #include "lib/names.h"
 
 #define PREWARM_MAX 20      /* the config's upper bound on prewarm_size */
-
-/* "provider:repo" into its parts; -1 when it is not that. */
-static int
-target_split(const char *target, char provider[16], char repo[ENV_REPO_SIZE])
-{
-	const char *colon = strchr(target, ':');
-
-	if (colon == NULL || colon == target || colon - target >= 16 ||
-	    colon[1] == '\0')
-		return -1;
-	memcpy(provider, target, (size_t)(colon - target));
-	provider[colon - target] = '\0';
-	return str_copy(repo, colon + 1, ENV_REPO_SIZE);
-}
 
 /* What one run does to a base's members. */
 struct members {
@@ -200,7 +187,7 @@ prewarm_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	enum job_result res = JOB_DONE;
 	int has_base, found, i;
 
-	if (target_split(j->target, provider, repo) != 0 ||
+	if (base_target_split(j->target, provider, repo) != 0 ||
 	    (base = calloc(1, sizeof(*base))) == NULL)
 		return JOB_DONE;
 	rc = config_repo(w->cfg, repo);
