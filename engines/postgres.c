@@ -420,6 +420,49 @@ out:
 	return rc;
 }
 
+/*
+ * DROP DATABASE IF EXISTS, its sessions ended. WITH (FORCE) ends them all,
+ * but checks first that the admin may end each one, and an autovacuum
+ * worker has no role the admin is a member of: on PostgreSQL 15 the drop
+ * fails ("must be a member of the role whose process is being
+ * terminated") whenever autovacuum visits the database, as it soon does
+ * one filled from a seed or copied from a base. Then the sessions the
+ * admin may end are ended and the drop runs without FORCE, which ends
+ * autovacuum's workers itself (and waits up to five seconds for all).
+ */
+static int
+drop_database(struct engine *e, const char *qdb, const char *db, char *err,
+    size_t errlen)
+{
+	const char *params[1] = { db };
+	const char *state;
+	char sql[256];
+	PGresult *res;
+	bool denied;
+	int rc = ENGINE_OK;
+
+	if (str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH "
+	    "(FORCE)", qdb) != 0)
+		return ENGINE_FAIL;
+	res = PQexec(PG(e), sql);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	denied = state != NULL && strcmp(state, "42501") == 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && !denied)
+		rc = pg_classify(e, res, err, errlen);
+	PQclear(res);
+	if (!denied)
+		return rc;
+	if ((rc = pg_exec(e, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE datname = $1 AND usesysid IS NOT NULL AND "
+	    "pg_has_role(usesysid, 'USAGE') AND pid <> pg_backend_pid()", 1,
+	    params, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s",
+	    qdb) != 0)
+		return ENGINE_FAIL;
+	return pg_exec(e, sql, 0, NULL, err, errlen);
+}
+
 static int
 pg_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen)
@@ -435,25 +478,18 @@ pg_drop(struct engine *e, const char *db, const char *pool_db,
 	have_role = role_exists(e, role, &rc, err, errlen);
 	if (rc != ENGINE_OK)
 		goto out;
-	/* Sessions of the role in any database (WITH (FORCE) below only ends
+	/* Sessions of the role in any database (drop_database only ends
 	 * those in the dropped one). */
 	if (have_role && (rc = pg_exec(e, "SELECT pg_terminate_backend(pid) "
 	    "FROM pg_stat_activity WHERE usename = $1 AND "
 	    "pid <> pg_backend_pid()", 1, params, err, errlen)) != ENGINE_OK)
 		goto out;
-	rc = ENGINE_FAIL;
-	if (str_printf(sql, sizeof(sql),
-	    "DROP DATABASE IF EXISTS %s WITH (FORCE)", id.q[0]) != 0)
-		goto out;
-	if ((rc = pg_exec(e, sql, 0, NULL, err, errlen)) != ENGINE_OK)
+	if ((rc = drop_database(e, id.q[0], db, err, errlen)) != ENGINE_OK)
 		goto out;
 	if (id.q[1] != NULL) {
 		/* A pool member claimed but never renamed, and its role. */
-		rc = ENGINE_FAIL;
-		if (str_printf(sql, sizeof(sql),
-		    "DROP DATABASE IF EXISTS %s WITH (FORCE)", id.q[1]) != 0)
-			goto out;
-		if ((rc = pg_exec(e, sql, 0, NULL, err, errlen)) != ENGINE_OK)
+		if ((rc = drop_database(e, id.q[1], pool_db, err,
+		    errlen)) != ENGINE_OK)
 			goto out;
 		rc = ENGINE_FAIL;
 		if (str_printf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s",
@@ -522,9 +558,7 @@ pg_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 		    id.q[0]) == 0 ? pg_exec(e, sql, 0, NULL, err, errlen) :
 		    ENGINE_FAIL;
 	} else {
-		rc = str_printf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s "
-		    "WITH (FORCE)", id.q[0]) == 0 ? pg_exec(e, sql, 0, NULL, err,
-		    errlen) : ENGINE_FAIL;
+		rc = drop_database(e, id.q[0], name, err, errlen);
 	}
 	idents_release(&id);
 	return rc;
@@ -560,15 +594,11 @@ pg_db_drop(struct engine *e, const char *db, const char *role, char *err,
     size_t errlen)
 {
 	struct idents id;
-	char sql[256];
 	int rc;
 
 	if ((rc = idents_quote(e, &id, db, NULL, role, err, errlen)) != 0)
 		return rc;
-	rc = ENGINE_FAIL;
-	if (str_printf(sql, sizeof(sql),
-	    "DROP DATABASE IF EXISTS %s WITH (FORCE)", id.q[0]) == 0)
-		rc = pg_exec(e, sql, 0, NULL, err, errlen);
+	rc = drop_database(e, id.q[0], db, err, errlen);
 	idents_release(&id);
 	return rc;
 }

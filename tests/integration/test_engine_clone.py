@@ -23,8 +23,8 @@ import psycopg2
 import pymysql
 import pytest
 
-from previewd import binary
-from servers import pg_bindir
+from previewd import binary, wait_until
+from servers import PostgresServer, pg_bindir
 
 pytestmark = pytest.mark.usefixtures("_db_cleanup")
 
@@ -372,6 +372,26 @@ def test_pg_clone_with_someone_in_the_base(pg):
         with mine.cursor() as cur:
             cur.execute("SELECT 1")
     mine.close()
+
+
+def test_pg_drop_while_autovacuum_works_in_the_database():
+    """DROP DATABASE ... WITH (FORCE) by a non-superuser fails on
+    PostgreSQL 15 while an autovacuum worker is in the database, as one
+    soon is in a member copied from a base or an environment filled from
+    a seed: the drop must still go through."""
+    slow = {"autovacuum_naptime": "1", "autovacuum_vacuum_cost_delay": "100",
+            "autovacuum_vacuum_cost_limit": "1"}
+    with PostgresServer(settings=slow) as pg:
+        env, password = name("env"), secrets.token_urlsafe(24)
+        ok("postgres", pg, "claim", "-", env, env, password=password)
+        pg_query(pg, env, "CREATE TABLE t (x int, pad text); "
+                 "INSERT INTO t SELECT i, repeat('x', 200) FROM generate_series(1, 200000) i; "
+                 "DELETE FROM t WHERE x % 2 = 0")
+        wait_until(lambda: pg_query(pg, "postgres", "SELECT 1 FROM pg_stat_activity WHERE "
+                                    "datname = %s AND backend_type = 'autovacuum worker'",
+                                    (env,)), timeout=60, what="autovacuum in " + env)
+        ok("postgres", pg, "drop", env, "-", env)
+        assert env not in pg.databases("pvd_")
 
 
 def test_pg_refuses_names_not_previewds(pg):
