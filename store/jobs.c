@@ -47,10 +47,11 @@ store_job_enqueue(struct store *st, const char *kind, const char *target,
 }
 
 /* The filter both queries of store_job_take_lane share: ?2 the kinds
- * taken ("" for all), ?3 the serial kinds. */
+ * taken ("" for all), ?3 the serial kinds, ?4 the kinds skipped. */
 #define JOB_TAKEABLE \
 	"running = 0 " \
 	"AND (?2 = '' OR instr(',' || ?2 || ',', ',' || kind || ',') > 0) " \
+	"AND instr(',' || ?4 || ',', ',' || kind || ',') = 0 " \
 	"AND NOT (instr(',' || ?3 || ',', ',' || kind || ',') > 0 AND EXISTS (" \
 	"  SELECT 1 FROM jobs AS r WHERE r.running = 1 " \
 	"  AND r.target = jobs.target " \
@@ -62,6 +63,7 @@ store_job_take_lane(struct store *st, int64_t now, const struct job_lane *lane,
 {
 	const char *only = lane && lane->only ? lane->only : "";
 	const char *serial = lane && lane->serial ? lane->serial : "";
+	const char *skip = lane && lane->skip ? lane->skip : "";
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
 
@@ -75,6 +77,7 @@ store_job_take_lane(struct store *st, int64_t now, const struct job_lane *lane,
 	sqlite3_bind_int64(s, 1, now);
 	store_bind_text(s, 2, only);
 	store_bind_text(s, 3, serial);
+	store_bind_text(s, 4, skip);
 	step = sqlite3_step(s);
 	if (step == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(s, 0);
@@ -96,6 +99,7 @@ store_job_take_lane(struct store *st, int64_t now, const struct job_lane *lane,
 		return -1;
 	store_bind_text(s, 2, only);
 	store_bind_text(s, 3, serial);
+	store_bind_text(s, 4, skip);
 	if (sqlite3_step(s) == SQLITE_ROW &&
 	    sqlite3_column_type(s, 0) != SQLITE_NULL)
 		*next_ms = sqlite3_column_int64(s, 0);

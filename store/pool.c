@@ -18,9 +18,12 @@ store_pool_add(struct store *st, const char *engine, const char *db,
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
+	/* The member's password is on disk before its role has it. */
+	if (store_durable(st, true) != 0)
+		return -1;
 	if (store_prepare(st, "INSERT INTO pool (engine, db_name, state, "
 	    "created_at, secret) VALUES (?1, ?2, 'creating', ?3, ?4)", &s) != 0)
-		return -1;
+		goto out;
 	store_bind_text(s, 1, engine);
 	store_bind_text(s, 2, db);
 	sqlite3_bind_int64(s, 3, now_ms());
@@ -32,7 +35,9 @@ store_pool_add(struct store *st, const char *engine, const char *db,
 		store_log_error(st, "add pool database");
 	else
 		rc = 0;
+out:
 	sqlite3_finalize(s);
+	(void)store_durable(st, false);
 	return rc;
 }
 
@@ -287,7 +292,9 @@ store_env_claim(struct store *st, struct env *e, bool keep_pool_name,
 	int rc = -1, step;
 
 	e->pool_db[0] = '\0';
-	if (store_begin(st) != 0)
+	/* The environment's password, new or taken over from the member,
+	 * is on disk before the server is asked to claim with it. */
+	if (store_begin_durable(st) != 0)
 		return -1;
 	if (cap != NULL && strcmp(e->provider, ENV_CI) != 0 &&
 	    e->number != ENV_BASE_NUMBER && (rc = cap_check(st, e, cap)) != 0)

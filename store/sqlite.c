@@ -254,9 +254,38 @@ store_begin(struct store *st)
 }
 
 int
+store_durable(struct store *st, bool on)
+{
+	if (!st->relaxed)
+		return 0;
+	return store_exec(st, on ? "PRAGMA synchronous = FULL" :
+	    "PRAGMA synchronous = NORMAL");
+}
+
+int
+store_begin_durable(struct store *st)
+{
+	if (store_durable(st, true) != 0)
+		return -1;
+	st->restore = st->relaxed;
+	if (store_begin(st) != 0) {
+		st->restore = false;
+		(void)store_durable(st, false);
+		return -1;
+	}
+	return 0;
+}
+
+int
 store_commit(struct store *st)
 {
-	return store_exec(st, "COMMIT");
+	int rc = store_exec(st, "COMMIT");
+
+	if (st->restore && sqlite3_get_autocommit(st->db)) {
+		st->restore = false;
+		(void)store_durable(st, false);
+	}
+	return rc;
 }
 
 void
@@ -264,6 +293,34 @@ store_rollback(struct store *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		(void)store_exec(st, "ROLLBACK");
+	if (st->restore) {
+		st->restore = false;
+		(void)store_durable(st, false);
+	}
+}
+
+/*
+ * A job worker's commits are not synced one by one. In WAL mode a commit
+ * that is not synced is still atomic and survives previewd's own crash
+ * (kill -9: the WAL is in the kernel's page cache); only a power loss or
+ * a kernel crash can take the last ones back, and what they record (a
+ * job taken or done, a status) is what re-running a job makes again: each
+ * step is idempotent. What must not be taken back is synced all the same:
+ * every commit of the HTTP threads (a webhook is answered 202 only once
+ * it is on disk) and the worker's transactions that write a password the
+ * database server gets next (store_begin_durable: a pool member's, the
+ * claim's). A synced commit also syncs every commit before it, the WAL
+ * being one file written in order.
+ *
+ * Measured with strace on a warm-pool claim (2 cores, ext4 on a virtio
+ * disk): 7 fdatasync calls from the webhook to the ready answer, at 1 to
+ * 2 ms each, against 3 ms of SQL on the database server.
+ */
+int
+store_relax(struct store *st)
+{
+	st->relaxed = true;
+	return store_durable(st, false);
 }
 
 void

@@ -9,6 +9,7 @@
 #define PREVIEWD_STORE_SQLITE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -17,6 +18,8 @@
 
 struct store {
 	sqlite3 *db;
+	bool relaxed;        /* store_relax: commits not synced one by one */
+	bool restore;        /* a durable transaction is open on a relaxed one */
 };
 
 /* Log the connection's last error, with what was being done. */
@@ -30,6 +33,13 @@ int store_prepare(struct store *st, const char *sql, sqlite3_stmt **stmt);
 /* BEGIN IMMEDIATE: the write lock taken up front, so a transaction that
  * reads then writes never fails half-way with SQLITE_BUSY. */
 int store_begin(struct store *st);
+/* store_begin for a transaction that writes a credential (a password the
+ * server gets next): synced at its commit even on a relaxed connection. */
+int store_begin_durable(struct store *st);
+/* Every commit of this connection synced (on) or not (off), from the next
+ * one; nothing on a connection that is not relaxed. Outside a
+ * transaction only. */
+int store_durable(struct store *st, bool on);
 int store_commit(struct store *st);
 /* Roll back if a transaction is open; safe to call when none is. */
 void store_rollback(struct store *st);

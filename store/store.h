@@ -134,6 +134,11 @@ struct store;
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
     MUST_CHECK;  /* *out is NULL on failure */
 void store_close(struct store *st);
+/* For a job worker's connection: its commits are synced only where they
+ * write a password or at the next synced commit of any connection, not
+ * one by one (store/sqlite.c says why that loses nothing a re-run does
+ * not make again). 0 or -1. */
+int store_relax(struct store *st) MUST_CHECK;
 
 /* Create or upgrade the schema to STORE_SCHEMA_VERSION in one
  * transaction; refuses a file written by a newer previewd. */
@@ -518,13 +523,14 @@ int store_job_enqueue(struct store *st, const char *kind, const char *target,
  * error. *next_ms gets when the next not-running job is due (INT64_MAX if
  * none), so the worker knows how long it may sleep. */
 /* Which jobs a worker may take: only: kinds it takes, comma-separated
- * ("env,pool"), NULL for all; serial: kinds of which two jobs with the
- * same target never run at once ("env,migrate": one environment's steps
- * stay in order across lanes), NULL for none. A job held back by serial
- * does not count towards *next_ms: the worker that ends the running one
- * wakes the others. */
+ * ("env,pool"), NULL for all; skip: kinds it never takes, NULL for none;
+ * serial: kinds of which two jobs with the same target never run at once
+ * ("env,migrate": one environment's steps stay in order across lanes),
+ * NULL for none. A job held back by serial does not count towards
+ * *next_ms: the worker that ends the running one wakes the others. */
 struct job_lane {
 	const char *only;
+	const char *skip;
 	const char *serial;
 };
 int store_job_take_lane(struct store *st, int64_t now,
