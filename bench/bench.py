@@ -799,12 +799,12 @@ class Samples:
     vmhwm: int = None
 
 
-def post_and_wait(sc, d, number, sha=None):
+def post_and_wait(sc, d, number, sha=None, repo=REPO):
     """One sample as a client sees it: build and sign the "opened" webhook
     and connect (before the clock), POST it (202), GET the environment with
     ?wait= on the same connection until it is ready (200, "ready").
     Returns (POST ms, total ms, environment id, environment JSON)."""
-    body = json.dumps(drv.pr_payload("opened", number, repo=REPO, sha=sha)).encode()
+    body = json.dumps(drv.pr_payload("opened", number, repo=repo, sha=sha)).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/previewd-bench",
@@ -812,7 +812,7 @@ def post_and_wait(sc, d, number, sha=None):
         "X-GitHub-Delivery": str(uuid.uuid4()),
         "X-Hub-Signature-256": drv.sign_github(body, d.webhook_secret),
     }
-    path = "/api/v1/repos/%s/pulls/%d/environment?wait=%d" % (REPO, number, READY_WAIT)
+    path = "/api/v1/repos/%s/pulls/%d/environment?wait=%d" % (repo, number, READY_WAIT)
     auth = {"Authorization": "Bearer " + d.ci_token}
     conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=READY_WAIT + 30)
     conn.connect()
@@ -1143,6 +1143,286 @@ def run_prisma(bench, sc):
                        "forge requests per environment %s; the log's claimed→migrations "
                        "done p50 %s" % (sc.name, p["migrations"], per_env,
                                         fmt_ms(median(m.migrate)) if m.migrate else "-"))
+    return res
+
+
+# --------------------------------------------------------------------------
+# Scenario: the claim's SQL floor, next to pg-pool
+# --------------------------------------------------------------------------
+
+def run_claim_floor(bench, sc):
+    """What a claim costs at the least: on an admin connection already open
+    (previewd's own admin role, as its workers hold one), a pool member made
+    as previewd makes one (a NOLOGIN role with its password, a database it
+    owns, the role granted to the admin), then, on the clock, one round
+    trip of BEGIN; ALTER DATABASE ... RENAME; ALTER ROLE ... RENAME; ALTER
+    ROLE ... LOGIN; ALTER DATABASE ... OWNER; COMMIT.  Set-up and clean-up
+    are off the clock.  Reported next to pg-pool's webhook → ready, with
+    pg-pool's own breakdown (where the difference goes)."""
+    count = bench.args.pool_samples
+    if count <= 0:
+        return ScenarioResult(details=["%s: skipped (0 samples)" % sc.name])
+    db = bench.db("postgres")
+    srv = db.server
+    conn = psycopg2.connect(host=srv.host, port=srv.port, dbname="postgres",
+                            user=srv.ADMIN, password=srv.admin_password)
+    conn.autocommit = True
+    times = []
+    try:
+        with conn.cursor() as cur:
+            for i in range(count):
+                pool, env = "pvd_pool_floor%04d" % i, "pvd_floor_%04d" % i
+                cur.execute('CREATE ROLE "%s" WITH NOLOGIN PASSWORD %%s' % pool,
+                            (uuid.uuid4().hex,))
+                cur.execute('GRANT "%s" TO CURRENT_USER' % pool)
+                cur.execute('CREATE DATABASE "%s" OWNER "%s"' % (pool, pool))
+                start = time.perf_counter()
+                cur.execute('BEGIN; ALTER DATABASE "%s" RENAME TO "%s"; '
+                            'ALTER ROLE "%s" RENAME TO "%s"; ALTER ROLE "%s" WITH LOGIN; '
+                            'ALTER DATABASE "%s" OWNER TO "%s"; COMMIT'
+                            % (pool, env, pool, env, env, env, env))
+                times.append((time.perf_counter() - start) * 1000)
+                cur.execute('DROP DATABASE "%s"' % env)
+                cur.execute('DROP ROLE "%s"' % env)
+    finally:
+        conn.close()
+        db.reset()
+    res = ScenarioResult()
+    floor = median(times)
+    res.data = {"p50": floor, "p99": percentile(times, 99)}
+    res.rows.append(Row(sc.name, "claim SQL floor p50 / p99 (n)", "%s / %s (n=%d)"
+                        % (fmt_ms(floor), fmt_ms(percentile(times, 99)), len(times)),
+                        sc.name + ".p50"))
+    pool = bench.results.get("pg-pool")
+    if pool is not None and pool.data.get("p50") is not None:
+        d = pool.data
+        res.data["ratio"] = d["p50"] / floor
+        res.rows.append(Row(sc.name, "pg-pool webhook → ready p50 / floor p50",
+                            "%.1fx (%s / %s)" % (res.data["ratio"], fmt_ms(d["p50"]),
+                                                 fmt_ms(floor)), sc.name + ".ratio"))
+        res.details.append(
+            "%s: where pg-pool's p50 of %s goes (medians): POST → 202 %s (verify, dedupe, "
+            "record the delivery and the environment: one state-store commit); 202 → ready "
+            "as the long poll sees it %s, of which previewd's log shows accept → claim %s "
+            "(the worker's wake-up and the job's take: one commit), the claim job's run %s "
+            "(the claim's SQL, floor %s here, and the state-store commit of the claim), "
+            "claim → ready %s; the rest of the long poll is its wake-up and the answer."
+            % (sc.name, fmt_ms(d["p50"]), fmt_ms(d["post_p50"]), fmt_ms(d["get_p50"]),
+               fmt_ms(d["srv_queue_p50"]), fmt_ms(d["srv_run_p50"]), fmt_ms(floor),
+               fmt_ms(d["srv_claim_ready_p50"])))
+    else:
+        res.details.append("%s: pg-pool did not run; no ratio" % sc.name)
+    return res
+
+
+# --------------------------------------------------------------------------
+# Scenarios: the pre-migrated pool (prewarm = base) against an empty claim
+# and the cold migration, 60 and 600 tables
+# --------------------------------------------------------------------------
+
+PREWARM_SHA = "5" * 40
+PREWARM_REPOS = {"prewarm": "acme/shop", "cold": "acme/cold", "empty": "acme/empty"}
+PREWARM_SEED_ROWS = 5000
+PREWARM_TABLES_PER_FILE = 10
+COPY_LINE = re.compile(r"a copy of the base of \S+ at \w+ \((\d+) ms\)")
+
+
+def prewarm_tree(engine, tables):
+    """A repository whose migrations create `tables` tables, ten a file,
+    each with a primary key, a foreign key to the table before it, a unique
+    and two more secondary indexes, and a seed of PREWARM_SEED_ROWS rows
+    spread over them: {path: text}."""
+    files = {}
+    for f in range(0, tables, PREWARM_TABLES_PER_FILE):
+        stmts = []
+        for i in range(f, min(tables, f + PREWARM_TABLES_PER_FILE)):
+            t = "t%04d" % i
+            if engine == "postgres":
+                cols = ["id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"]
+                if i:
+                    cols.append("parent_id bigint REFERENCES t%04d (id)" % (i - 1))
+                cols += ["code varchar(64) NOT NULL UNIQUE", "name varchar(200) NOT NULL",
+                         "status smallint NOT NULL DEFAULT 0", "amount numeric(12,2)",
+                         "created_at timestamptz NOT NULL DEFAULT now()"]
+                stmts.append("CREATE TABLE %s (%s);" % (t, ", ".join(cols)))
+                stmts.append("CREATE INDEX %s_name ON %s (name);" % (t, t))
+                stmts.append("CREATE INDEX %s_status ON %s (status, created_at);" % (t, t))
+            else:
+                cols = ["id bigint AUTO_INCREMENT PRIMARY KEY"]
+                if i:
+                    cols.append("parent_id bigint, FOREIGN KEY (parent_id) "
+                                "REFERENCES t%04d (id)" % (i - 1))
+                cols += ["code varchar(64) NOT NULL UNIQUE", "name varchar(200) NOT NULL",
+                         "status smallint NOT NULL DEFAULT 0", "amount decimal(12,2)",
+                         "created_at timestamp(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)",
+                         "KEY %s_name (name)" % t, "KEY %s_status (status, created_at)" % t]
+                stmts.append("CREATE TABLE %s (%s) ENGINE=InnoDB;" % (t, ", ".join(cols)))
+        files["db/migrations/%03d_tables_%04d.sql" % (f // PREWARM_TABLES_PER_FILE + 1, f)] = \
+            "\n".join(stmts) + "\n"
+    per = max(1, PREWARM_SEED_ROWS // tables)
+    seed = []
+    for i in range(tables):
+        rows = ["(%s'c%d', 'row %d of t%04d', %d, %d.50)"
+                % ("%d, " % j if i else "", j, j, i, j % 5, j) for j in range(1, per + 1)]
+        seed.append("INSERT INTO t%04d (%scode, name, status, amount) VALUES %s;"
+                    % (i, "parent_id, " if i else "", ", ".join(rows)))
+    files["db/seed.sql"] = "\n".join(seed) + "\n"
+    return files
+
+
+def prewarm_idle(d):
+    """previewd_prewarm_idle of the prewarmed repository, from /metrics."""
+    status, _, body = d.request("GET", "/metrics")
+    if status != 200:
+        raise BenchFailure("/metrics answered %d" % status)
+    key = 'previewd_prewarm_idle{provider="github",repo="%s"' % PREWARM_REPOS["prewarm"]
+    for line in body.decode().splitlines():
+        if line.startswith(key):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def run_prewarm(bench, sc):
+    """One daemon, three repositories on one engine: acme/empty (no
+    migrations: the empty claim), acme/shop (prewarm = base, prewarm_size =
+    2) and acme/cold (the same migrations and seed, no prewarm), both read
+    from the forge stand-in at one commit, the default branch's head.
+
+    Once the base and its two copies are ready, rounds of one empty claim
+    and one prewarmed claim, alternated so that both see the same machine;
+    before each prewarmed claim the bench waits only until one copy is
+    idle, not until the copies are all made again: the claim then runs
+    while the copy that replaces the previous one is being made (the
+    refill under which p99 is measured).  Then the cold path's samples,
+    each on a quiet daemon.  Every prewarmed sample must say
+    "schema_from": "base:<sha>" and every cold one "empty"; a few of each
+    are counted (tables, migration records, seed rows)."""
+    import forge_stub   # noqa: E402  (tests/integration/forge_stub.py)
+
+    p = sc.params
+    count = bench.args.prewarm_samples
+    cold_count = bench.args.prewarm_cold_samples
+    if count <= 0:
+        return ScenarioResult(details=["%s: skipped (0 samples)" % sc.name])
+    db = bench.db(p["engine"])
+    files = prewarm_tree(p["engine"], p["tables"])
+    nfiles = len(files) - 1
+    want = (p["tables"] + 1, nfiles + 1)        # + previewd_migrations; + the seed's record
+    empty, warm, cold, copies = Samples(), Samples(), Samples(), []
+    fell_back = []
+    base_ms = None
+    with forge_stub.ForgeStub() as forge:
+        forge.github_token = "ghp_bench_prewarm_token"
+        for repo in (PREWARM_REPOS["prewarm"], PREWARM_REPOS["cold"]):
+            forge.set_tree(repo, PREWARM_SHA, files)
+        forge.set_default_branch(PREWARM_REPOS["prewarm"], "main", PREWARM_SHA)
+        config = latency_config(db, 4)
+        del config["repo:" + REPO]
+        eng = {} if db.engine == "postgres" else {"engine": db.engine}
+        migrated = dict(eng, migrations="repo:db/migrations", seed="repo:db/seed.sql")
+        config["repo:" + PREWARM_REPOS["empty"]] = dict(eng)
+        config["repo:" + PREWARM_REPOS["cold"]] = dict(migrated)
+        config["repo:" + PREWARM_REPOS["prewarm"]] = dict(migrated, prewarm="base",
+                                                          prewarm_size="2")
+        config["github"] = {"api_url": forge.url, "token": forge.github_token}
+
+        def check(doc, source):
+            if doc.get("schema_from") != source:
+                raise BenchFailure("%s PR %s: schema_from %r, expected %r"
+                                   % (sc.name, doc.get("number"), doc.get("schema_from"),
+                                      source))
+            got = db.schema(doc["database"])
+            if got != want:
+                raise BenchFailure("%s PR %s: database %s has %d tables and %d migration "
+                                   "records, expected %d and %d"
+                                   % (sc.name, doc.get("number"), doc["database"], got[0],
+                                      got[1], want[0], want[1]))
+
+        def sample(m, d, number, repo):
+            post_ms, total_ms, _env, doc = post_and_wait(sc, d, number, PREWARM_SHA, repo)
+            m.totals.append(total_ms)
+            m.posts.append(post_ms)
+            return doc
+
+        with bench.daemon(sc.name, config) as d:
+            log = LogReader(d.log_path)
+            try:
+                t0 = time.monotonic()
+                drv.wait_until(lambda: prewarm_idle(d) >= 2, timeout=900, interval=0.05,
+                               what="the base and its two copies")
+                base_ms = (time.monotonic() - t0) * 1000
+                say("%s: %d tables in %d files + %d seed rows; base and 2 copies ready "
+                    "%.1fs after start; %d rounds, %d cold samples"
+                    % (sc.name, p["tables"], nfiles, PREWARM_SEED_ROWS, base_ms / 1000,
+                       count, cold_count))
+                number = p["first_pr"]
+                for i in range(count):
+                    sample(empty, d, number, PREWARM_REPOS["empty"])
+                    drv.wait_until(lambda: prewarm_idle(d) >= 1, timeout=SETTLE_TIMEOUT,
+                                   interval=0.01, what="a copy of the base")
+                    doc = sample(warm, d, number + 1, PREWARM_REPOS["prewarm"])
+                    if doc.get("schema_from") != "base:" + PREWARM_SHA:
+                        # Not a prewarmed claim: left out of its figures.
+                        fell_back.append(number + 1)
+                        del warm.totals[-1], warm.posts[-1]
+                    elif i % 10 == 0 or i == count - 1:
+                        check(doc, "base:" + PREWARM_SHA)
+                    number += 2
+                q = Quiescence(bench, db, d, 4 + 2)     # + the base's copies
+                try:
+                    for i in range(cold_count):
+                        q.wait("a quiet daemon before cold sample %d" % i)
+                        doc = sample(cold, d, number, PREWARM_REPOS["cold"])
+                        if i % 10 == 0 or i == cold_count - 1:
+                            check(doc, "empty")
+                        number += 1
+                finally:
+                    q.close()
+                copies = [int(m.group(1)) for _ts, _lvl, msg in log.new_lines()
+                          for m in [COPY_LINE.search(msg)] if m]
+            except (BenchFailure, AssertionError, OSError, http.client.HTTPException,
+                    ValueError) + DB_ERRORS as e:
+                bench.fail("%s: %s" % (sc.name, e))
+    db.reset()
+    return prewarm_figures(bench, sc, empty, warm, cold, copies, fell_back, base_ms)
+
+
+def prewarm_figures(bench, sc, empty, warm, cold, copies, fell_back, base_ms):
+    res = ScenarioResult()
+    if not (empty.totals and warm.totals):
+        res.details.append("%s: no valid samples" % sc.name)
+        return res
+
+    def stats(t):
+        return {"n": len(t), "p50": percentile(t, 50), "p99": percentile(t, 99),
+                "min": min(t), "max": max(t)} if t else None
+
+    e, w, c = stats(empty.totals), stats(warm.totals), stats(cold.totals)
+    res.data = {"empty": e, "warm": w, "cold": c, "fell_back": len(fell_back),
+                "ratio": w["p50"] / e["p50"], "tail": w["p99"] / w["p50"]}
+    for key, label, s in (("empty", "empty claim (no schema)", e),
+                          ("warm", "prewarmed claim, copies refilling", w),
+                          ("cold", "cold: migrate + seed from empty", c)):
+        if s is None:
+            continue
+        res.rows.append(Row(sc.name, "%s p50 / p99 (n)" % label, "%s / %s (n=%d)"
+                            % (fmt_ms(s["p50"]), fmt_ms(s["p99"]), s["n"]),
+                            "%s.%s" % (sc.name, key)))
+    res.rows.append(Row(sc.name, "prewarmed p50 / empty p50", "%.2fx" % res.data["ratio"],
+                        sc.name + ".ratio"))
+    res.rows.append(Row(sc.name, "prewarmed p99 / prewarmed p50", "%.2fx" % res.data["tail"],
+                        sc.name + ".tail"))
+    if c is not None:
+        res.rows.append(Row(sc.name, "cold p50 / prewarmed p50", "%.0fx"
+                            % (c["p50"] / w["p50"]), sc.name + ".gain"))
+    res.details.append(
+        "%s: %d tables, %d seed rows; base built and copied twice %s after start; a copy "
+        "(refill) took p50 %s, max %s over %d copies; %d prewarmed sample(s) fell back "
+        "to an empty member%s" % (
+            sc.name, sc.params["tables"], PREWARM_SEED_ROWS, fmt_ms(base_ms),
+            fmt_ms(median(copies)) if copies else "-", fmt_ms(max(copies)) if copies else "-",
+            len(copies), len(fell_back),
+            " (PRs %s)" % fell_back[:10] if fell_back else ""))
     return res
 
 
@@ -1627,6 +1907,8 @@ SCENARIOS = [
              run_latency, {"engine": "postgres", "pool_size": 4,
                            "samples_arg": "pool_samples", "expect": "pool",
                            "first_pr": 1000}),
+    Scenario("pg-claim-floor", "PostgreSQL, the claim's SQL alone on an open admin "
+             "connection (the floor of pg-pool)", run_claim_floor),
     Scenario("mysql-pool", "MariaDB, warm pool (pool_size = 4): webhook → ready",
              run_latency, {"engine": "mysql", "pool_size": 4,
                            "samples_arg": "pool_samples", "expect": "pool",
@@ -1654,6 +1936,18 @@ SCENARIOS = [
              run_prisma, {"engine": "postgres", "pool_size": 4, "migrations": 300,
                           "samples_arg": "prisma_samples", "first_pr": 7000,
                           "sha": PRISMA_SHA}),
+    Scenario("pg-prewarm-60", "PostgreSQL, 60 tables + seed: prewarmed claim vs empty "
+             "claim vs cold migrate", run_prewarm,
+             {"engine": "postgres", "tables": 60, "first_pr": 8000}),
+    Scenario("mysql-prewarm-60", "MariaDB, 60 tables + seed: prewarmed claim vs empty "
+             "claim vs cold migrate", run_prewarm,
+             {"engine": "mysql", "tables": 60, "first_pr": 8500}),
+    Scenario("pg-prewarm-600", "PostgreSQL, 600 tables + seed: prewarmed claim vs empty "
+             "claim vs cold migrate", run_prewarm,
+             {"engine": "postgres", "tables": 600, "first_pr": 9000}),
+    Scenario("mysql-prewarm-600", "MariaDB, 600 tables + seed: prewarmed claim vs empty "
+             "claim vs cold migrate", run_prewarm,
+             {"engine": "mysql", "tables": 600, "first_pr": 9500}),
     Scenario("pg-ci-db", "PostgreSQL, warm pool (pool_size = 4): "
              "POST /api/v1/databases?wait=true → ready",
              run_ci_databases, {"engine": "postgres", "pool_size": 4,
@@ -1671,7 +1965,21 @@ def _check_le(value, limit):
     return value is not None and value <= limit
 
 
-TARGETS = [
+def _prewarm_targets():
+    """Issue 15: a prewarmed claim at most 2x an empty claim, whatever the
+    schema, and its p99 under 3x its p50 while copies are refilled."""
+    out = []
+    for name in ("pg-prewarm-60", "mysql-prewarm-60", "pg-prewarm-600",
+                 "mysql-prewarm-600"):
+        out.append(Target(name + ".ratio", "<= 2x", (name,),
+                          lambda R, n=name: (_check_le(R[n].data.get("ratio"), 2.0), "")))
+        out.append(Target(name + ".tail", "< 3x", (name,),
+                          lambda R, n=name: (R[n].data.get("tail") is not None and
+                                             R[n].data["tail"] < 3.0, "")))
+    return out
+
+
+TARGETS = _prewarm_targets() + [
     Target("pg-ci-db.p50", "<= 10 ms", ("pg-ci-db",),
            lambda R: (_check_le(_lat(R, "pg-ci-db", "p50"), 10.0), "")),
     Target("pg-pool.p50", "<= 10 ms", ("pg-pool",),
@@ -1813,6 +2121,11 @@ def parse_args(argv):
     ap.add_argument("--prisma-samples", type=int, default=4, metavar="N",
                     help="webhook→ready samples of the 300-migration Prisma repository, "
                          "all on one commit (default 4)")
+    ap.add_argument("--prewarm-samples", type=int, default=30, metavar="N",
+                    help="rounds of the prewarm scenarios, each one empty and one "
+                         "prewarmed claim (default 30)")
+    ap.add_argument("--prewarm-cold-samples", type=int, default=30, metavar="N",
+                    help="cold-path samples of the prewarm scenarios (default 30)")
     ap.add_argument("--connections", default="16,32,64", metavar="LIST",
                     help="wrk connection counts, comma-separated (default 16,32,64)")
     ap.add_argument("--close-connections", default="32", metavar="LIST",
