@@ -14,6 +14,7 @@
 #include "core/health.h"
 #include "engines/engine.h"
 #include "handlers/api.h"
+#include "handlers/page.h"
 #include "lib/crypto.h"
 #include "core/jobs.h"
 #include "lib/log.h"
@@ -21,7 +22,13 @@
 #include "lib/scrub.h"
 #include "lib/template.h"
 
-#define PAGE_MAX ((size_t)8 << 20)
+/* The rendered page's ceiling. A page holds at most ADMIN_LIMIT_MAX
+ * environments (about 12 kB each at worst: a 1 kB error escaped, long
+ * repository names) and ADMIN_REPOS_MAX repositories in the filter,
+ * whatever the size of the fleet. */
+#define PAGE_MAX ((size_t)16 << 20)
+#define ADMIN_LIMIT_MAX 500
+#define ADMIN_REPOS_MAX 500
 #define CSRF_LEN 32                 /* hex characters */
 
 static struct template *admin_template;
@@ -199,41 +206,24 @@ human_size(int64_t bytes, char *out, size_t outsz)
 
 struct page {
 	const struct config *cfg;
-	const char *repo, *status;
-	cJSON *envs, *repos;
+	cJSON *envs;
+	bool backward;               /* rows come nearest first: prepend */
 	int count;
+	bool failed;
+	struct env_pos first, last;  /* the page's rows, in the page's order */
 };
 
-static bool
-has_repo(const cJSON *repos, const char *repo)
-{
-	const cJSON *r;
-
-	cJSON_ArrayForEach(r, repos)
-		if (strcmp(cJSON_GetObjectItemCaseSensitive(r, "name")->
-		    valuestring, repo) == 0)
-			return true;
-	return false;
-}
-
 static int
-page_env(const struct env *e, void *arg)
+page_env(const struct env *e, const struct env_pos *pos, void *arg)
 {
 	struct page *p = arg;
 	char buf[1024];
-	cJSON *o, *r;
+	cJSON *o;
 
-	if (!has_repo(p->repos, e->repo)) {
-		r = cJSON_CreateObject();
-		cJSON_AddStringToObject(r, "name", e->repo);
-		cJSON_AddBoolToObject(r, "selected", strcmp(e->repo, p->repo) == 0);
-		cJSON_AddItemToArray(p->repos, r);
+	if ((o = cJSON_CreateObject()) == NULL) {
+		p->failed = true;
+		return -1;
 	}
-	if ((p->repo[0] && strcasecmp(p->repo, e->repo) != 0) ||
-	    (p->status[0] && strcmp(p->status,
-	    env_status_name(env_status_shown(e))) != 0))
-		return 0;
-	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", e->id);
 	cJSON_AddStringToObject(o, "repo", e->repo);
 	cJSON_AddNumberToObject(o, "number", (double)e->number);
@@ -257,7 +247,6 @@ page_env(const struct env *e, void *arg)
 	api_add_time(o, "created_at", e->created_at);
 	api_add_time(o, "activity_at", e->activity_at);
 	api_add_time(o, "expires_at", e->expires_at);
-	cJSON_AddNumberToObject(o, "expires_epoch", (double)e->expires_at);
 	human_duration(e->want_present ? e->expires_at - now_s() : 0, buf,
 	    sizeof(buf));
 	cJSON_AddStringToObject(o, "expires_in", e->want_present ? buf : "going");
@@ -271,37 +260,117 @@ page_env(const struct env *e, void *arg)
 	cJSON_AddStringToObject(o, "db_user", e->role_name);
 	cJSON_AddStringToObject(o, "migrations_tool", e->migrations_tool);
 	cJSON_AddStringToObject(o, "schema_from", e->schema_from);
-	cJSON_AddItemToArray(p->envs, o);
+	/* A page read backward (the one before a position) comes nearest
+	 * first: each row goes in front, so the page shows in the list's
+	 * order. Inserting at 0 is the one cheap place in cJSON's list. */
+	if (p->backward) {
+		if (!cJSON_InsertItemInArray(p->envs, 0, o)) {
+			cJSON_Delete(o);
+			p->failed = true;
+			return -1;
+		}
+		if (p->count == 0)
+			p->last = *pos;
+		p->first = *pos;
+	} else {
+		cJSON_AddItemToArray(p->envs, o);
+		if (p->count == 0)
+			p->first = *pos;
+		p->last = *pos;
+	}
 	p->count++;
 	return 0;
 }
 
 static int
-by_expiry(const void *a, const void *b)
+any_row(const struct env *e, const struct env_pos *pos, void *arg)
 {
-	double x = cJSON_GetObjectItemCaseSensitive(*(cJSON *const *)a,
-	    "expires_epoch")->valuedouble;
-	double y = cJSON_GetObjectItemCaseSensitive(*(cJSON *const *)b,
-	    "expires_epoch")->valuedouble;
-
-	return x < y ? -1 : x > y;
+	(void)e;
+	(void)pos;
+	*(bool *)arg = true;
+	return 1;
 }
 
-/* cJSON arrays are linked lists: sorting goes through an array. */
-static void
-sort_by_expiry(cJSON *envs)
+/* Whether q's list has a row beyond pos (before it when backward): for
+ * the link to the other side of the page. -1 when the store fails. */
+static int
+page_beyond(struct request *req, const struct env_query *base,
+    const struct env_pos *pos, bool backward)
 {
-	int n = cJSON_GetArraySize(envs), i;
-	cJSON **v;
+	struct env_query q = *base;
+	bool found = false, more;
 
-	if (n < 2 || (v = calloc((size_t)n, sizeof(*v))) == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		v[i] = cJSON_DetachItemFromArray(envs, 0);
-	qsort(v, (size_t)n, sizeof(*v), by_expiry);
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(envs, v[i]);
-	free(v);
+	q.from = pos;
+	q.backward = backward;
+	q.limit = 1;
+	if (store_env_page(req->store, &q, any_row, &found, &more) != 0)
+		return -1;
+	return found;
+}
+
+/* data's "prev_url" or "next_url": the page before first or after last,
+ * keeping the filters, the sort and the limit. */
+static int
+page_link(struct request *req, cJSON *data, const char *key, char order,
+    const struct env_pos *pos, bool before)
+{
+	static const char *const drop[] = { "done", "env", NULL };
+	struct cursor c = { order, before, pos->key, pos->row };
+	char text[CURSOR_SIZE];
+	struct buf url;
+	int rc = -1;
+
+	buf_init(&url, (size_t)256 << 10);
+	if (cursor_encode(&c, text, sizeof(text)) != 0 ||
+	    page_url(req, "/", drop, text, &url) != 0)
+		goto out;
+	cJSON_AddStringToObject(data, key, url.data);
+	rc = 0;
+out:
+	buf_release(&url);
+	return rc;
+}
+
+struct status_counts {
+	cJSON *statuses;
+	int64_t total;
+};
+
+static int
+status_count(const char *status, int64_t n, void *arg)
+{
+	struct status_counts *sc = arg;
+	cJSON *o;
+
+	sc->total += n;
+	cJSON_ArrayForEach(o, sc->statuses) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+
+		if (strcmp(name->valuestring, status) == 0)
+			cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(o,
+			    "count"), (double)n);
+	}
+	return 0;
+}
+
+struct repos {
+	cJSON *list;
+	const char *selected;
+	bool found;
+};
+
+static int
+repo_one(const char *repo, void *arg)
+{
+	struct repos *r = arg;
+	cJSON *o = cJSON_CreateObject();
+	bool sel = r->selected[0] != '\0' && strcasecmp(repo, r->selected) == 0;
+
+	cJSON_AddStringToObject(o, "name", repo);
+	cJSON_AddBoolToObject(o, "selected", sel);
+	cJSON_AddItemToArray(r->list, o);
+	r->found |= sel;
+	return 0;
 }
 
 static cJSON *
@@ -385,17 +454,127 @@ page_flash(struct request *req, cJSON *data)
 	cJSON_AddStringToObject(data, "flash", msg);
 }
 
-int
-admin_page(struct request *req)
+/* The environments' part of the page: the filters' choices with their
+ * counts, one page of rows and the links to the pages around it. On
+ * failure the answer has been sent. */
+static int
+page_envs(struct request *req, cJSON *data, const char *repo,
+    const char *status, bool by_expiry)
 {
 	static const char *const listed[] = { "queued", "provisioning",
 	    "migrating", "seeding", "ready", "failed", "deleting" };
+	const char order = by_expiry ? 'x' : 'c';
+	struct page_args pa;
+	struct env_query q;
+	struct env_pos from;
+	struct status_counts sc;
+	struct repos rs;
+	struct page p;
+	cJSON *o;
+	bool more = false;
+	int prev, next;
+	size_t i;
+
+	if (page_args(req, ADMIN_LIMIT_MAX, by_expiry ? "x" : "c", true,
+	    &pa) != 0)
+		return -1;
+	if (http_store(req) == NULL)
+		goto unavailable;
+
+	/* The status filter's choices, each with its count (of the
+	 * repository chosen): one aggregate query. */
+	sc.statuses = cJSON_AddArrayToObject(data, "statuses");
+	sc.total = 0;
+	for (i = 0; i < ARRAY_SIZE(listed); i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", listed[i]);
+		cJSON_AddBoolToObject(o, "selected", strcmp(listed[i], status) == 0);
+		cJSON_AddNumberToObject(o, "count", 0);
+		cJSON_AddItemToArray(sc.statuses, o);
+	}
+	if (store_env_status_counts(req->store, ENV_LIST_ALL, repo,
+	    status_count, &sc) != 0)
+		goto unavailable;
+	cJSON_AddNumberToObject(data, "total", (double)sc.total);
+
+	rs.list = cJSON_AddArrayToObject(data, "repos");
+	rs.selected = repo;
+	rs.found = false;
+	if (store_env_repos(req->store, ADMIN_REPOS_MAX, repo_one, &rs) != 0)
+		goto unavailable;
+	if (repo[0] != '\0' && !rs.found)
+		(void)repo_one(repo, &rs);
+
+	memset(&q, 0, sizeof(q));
+	q.list = ENV_LIST_ALL;
+	q.order = by_expiry ? ENV_ORDER_EXPIRES : ENV_ORDER_CREATED;
+	q.repo = repo;
+	q.status = status;
+	q.limit = pa.limit;
+	if (pa.has_cursor) {
+		from.key = pa.cursor.key;
+		from.row = pa.cursor.tie;
+		q.from = &from;
+		q.backward = pa.cursor.before;
+	}
+	memset(&p, 0, sizeof(p));
+	p.cfg = req->cfg;
+	p.backward = q.backward;
+	p.envs = cJSON_AddArrayToObject(data, "environments");
+	if (store_env_page(req->store, &q, page_env, &p, &more) != 0 ||
+	    p.failed)
+		goto unavailable;
+	/* An empty page past a cursor still has a side to go back to. */
+	if (p.count == 0 && pa.has_cursor)
+		p.first = p.last = from;
+
+	/* The other side of the page from the way it was read: asked of
+	 * the store (one row), since rows come and go between requests. */
+	if (q.backward) {
+		prev = more;
+		next = p.count > 0 || pa.has_cursor ? page_beyond(req, &q,
+		    &p.last, false) : 0;
+	} else {
+		next = more;
+		prev = pa.has_cursor ? page_beyond(req, &q, &p.first, true) : 0;
+	}
+	if (prev < 0 || next < 0)
+		goto unavailable;
+	if ((prev && page_link(req, data, "prev_url", order, &p.first,
+	    true) != 0) || (next && page_link(req, data, "next_url", order,
+	    &p.last, false) != 0)) {
+		http_error(req, 500, "internal", "cannot build the address of "
+		    "the next page");
+		return -1;
+	}
+	cJSON_AddBoolToObject(data, "paged", prev || next);
+	cJSON_AddNumberToObject(data, "shown", p.count);
+	/* What the filters select, all pages together. */
+	if (status[0] == '\0') {
+		cJSON_AddNumberToObject(data, "count", (double)sc.total);
+	} else {
+		int64_t n = 0;
+
+		cJSON_ArrayForEach(o, sc.statuses)
+			if (strcmp(cJSON_GetObjectItemCaseSensitive(o, "name")->
+			    valuestring, status) == 0)
+				n = (int64_t)cJSON_GetObjectItemCaseSensitive(o,
+				    "count")->valuedouble;
+		cJSON_AddNumberToObject(data, "count", (double)n);
+	}
+	return 0;
+unavailable:
+	http_error(req, 503, "unavailable", "state store unavailable");
+	return -1;
+}
+
+int
+admin_page(struct request *req)
+{
 	char user[65], repo[ENV_REPO_SIZE] = "", status[16] = "", sort[16] =
 	    "created", csrf[CSRF_LEN + 1], ts[RFC3339_LEN];
-	struct page p;
 	struct buf out;
-	cJSON *data = NULL, *statuses, *o;
-	size_t i;
+	cJSON *data = NULL;
 
 	if (!basic_auth(req, user, sizeof(user))) {
 		deny(req);
@@ -422,27 +601,9 @@ admin_page(struct request *req)
 	cJSON_AddStringToObject(data, "filter_status", status);
 	cJSON_AddStringToObject(data, "sort", sort);
 	cJSON_AddBoolToObject(data, "sort_expires", strcmp(sort, "expires") == 0);
-	statuses = cJSON_AddArrayToObject(data, "statuses");
-	for (i = 0; i < ARRAY_SIZE(listed); i++) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", listed[i]);
-		cJSON_AddBoolToObject(o, "selected", strcmp(listed[i], status) == 0);
-		cJSON_AddItemToArray(statuses, o);
-	}
-	memset(&p, 0, sizeof(p));
-	p.cfg = req->cfg;
-	p.repo = repo;
-	p.status = status;
-	p.repos = cJSON_AddArrayToObject(data, "repos");
-	p.envs = cJSON_AddArrayToObject(data, "environments");
-	if (http_store(req) == NULL ||
-	    store_env_each(req->store, page_env, &p) != 0) {
-		http_error(req, 503, "unavailable", "state store unavailable");
+	if (page_envs(req, data, repo, status, strcmp(sort, "expires") == 0) !=
+	    0)
 		goto out;
-	}
-	if (strcmp(sort, "expires") == 0)
-		sort_by_expiry(p.envs);
-	cJSON_AddNumberToObject(data, "count", p.count);
 	cJSON_AddItemToObject(data, "pools", page_pools(req));
 	page_health(data);
 	page_flash(req, data);

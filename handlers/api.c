@@ -9,6 +9,7 @@
 
 #include "engines/engine.h"
 #include "handlers/auth.h"
+#include "handlers/page.h"
 #include "lib/crypto.h"
 #include "core/jobs.h"
 #include "lib/log.h"
@@ -271,58 +272,102 @@ api_pr_environment(struct request *req)
 struct list_ctx {
 	const struct config *cfg;
 	cJSON *data;
-	bool with_url, ci;
+	bool with_url, failed;
 	cJSON *(*item)(const struct config *, const struct env *, bool);
+	struct env_pos last;         /* the page's last row */
 };
 
 static int
-list_one(const struct env *e, void *arg)
+list_one(const struct env *e, const struct env_pos *pos, void *arg)
 {
 	struct list_ctx *c = arg;
 	cJSON *o;
 
-	/* A repository's base is previewd's own, no pull request's. */
-	if ((strcmp(e->provider, ENV_CI) == 0) != c->ci ||
-	    e->number == ENV_BASE_NUMBER)
-		return 0;
-	if ((o = c->item(c->cfg, e, c->with_url)) == NULL)
+	if ((o = c->item(c->cfg, e, c->with_url)) == NULL) {
+		c->failed = true;
 		return -1;
+	}
 	cJSON_AddItemToArray(c->data, o);
+	c->last = *pos;
 	return 0;
 }
 
 void
-api_list(struct request *req, bool ci, cJSON *(*item)(
+api_list(struct request *req, bool ci, const char *path, cJSON *(*item)(
     const struct config *cfg, const struct env *e, bool with_url))
 {
 	enum auth_level lvl = auth_bearer(req, NULL);
 	struct list_ctx c;
-	cJSON *root;
+	struct page_args pa;
+	struct env_query q;
+	struct env_pos from;
+	struct cursor next;
+	struct buf link;
+	const char *headers[3] = { NULL, NULL, NULL };
+	char next_text[CURSOR_SIZE];
+	cJSON *root = NULL;
+	bool more = false;
 
+	/* A query string percent-encoded again at worst triples. */
+	buf_init(&link, (size_t)256 << 10);
 	if (lvl != AUTH_ADMIN && lvl != AUTH_CI) {
 		auth_deny(req);
-		return;
+		goto out;
 	}
+	/* Forward only, by creation: the order the list always had. */
+	if (page_args(req, PAGE_LIMIT_MAX, "c", false, &pa) != 0)
+		goto out;
+	memset(&q, 0, sizeof(q));
+	q.list = ci ? ENV_LIST_CI : ENV_LIST_PR;
+	q.order = ENV_ORDER_CREATED;
+	q.limit = pa.limit;
+	if (pa.has_cursor) {
+		from.key = pa.cursor.key;
+		from.row = pa.cursor.tie;
+		q.from = &from;
+	}
+	memset(&c, 0, sizeof(c));
 	root = cJSON_CreateObject();
 	c.cfg = req->cfg;
 	c.data = cJSON_AddArrayToObject(root, "data");
 	c.with_url = lvl == AUTH_ADMIN;
-	c.ci = ci;
 	c.item = item;
 	if (c.data == NULL || http_store(req) == NULL ||
-	    store_env_each(req->store, list_one, &c) != 0) {
-		cJSON_Delete(root);
+	    store_env_page(req->store, &q, list_one, &c, &more) != 0 ||
+	    c.failed) {
 		http_error(req, 503, "unavailable", "state store unavailable");
-		return;
+		goto out;
 	}
-	http_json(req, 200, root);
+	next_text[0] = '\0';
+	if (more) {
+		next.order = 'c';
+		next.before = false;
+		next.key = c.last.key;
+		next.tie = c.last.row;
+		if (cursor_encode(&next, next_text, sizeof(next_text)) != 0 ||
+		    buf_addstr(&link, "<") != 0 ||
+		    page_url(req, path, NULL, next_text, &link) != 0 ||
+		    buf_printf(&link, ">; rel=\"next\"") != 0) {
+			http_error(req, 500, "internal", "cannot build the "
+			    "next page's address");
+			goto out;
+		}
+		headers[0] = "Link";
+		headers[1] = link.data;
+	}
+	api_add_text(root, "next_cursor", next_text);
+	http_json_headers(req, 200, root, headers);
+	root = NULL;
+out:
+	cJSON_Delete(root);
+	buf_release(&link);
 }
 
 int
 api_env_list(struct request *req)
 {
 	/* CI databases are listed under /api/v1/databases. */
-	api_list(req, false, api_env_json);
+	api_list(req, false, "/api/v1/environments", api_env_json);
 	return 0;
 }
 

@@ -32,12 +32,17 @@ int api_env_retry(struct request *req);
 cJSON *api_env_json(const struct config *cfg, const struct env *e,
     bool with_url);
 
-/* Answer {"data": [...]} for the environments not deleted that are CI
- * databases (ci) or pull request environments (!ci), oldest first, each
- * as item makes it; with_url for the admin token only, since one call
- * listing every credential is an admin's privilege. */
-void api_list(struct request *req, bool ci, cJSON *(*item)(
-    const struct config *cfg, const struct env *e, bool with_url));
+/* Answer {"data": [...], "next_cursor": ...} for one page of the
+ * environments not deleted that are CI databases (ci) or pull request
+ * environments (!ci), oldest first, each as item makes it; with_url for
+ * the admin token only, since one call listing every credential is an
+ * admin's privilege. ?limit= and ?cursor= as handlers/page.h reads
+ * them; when another page follows, next_cursor is its cursor and a Link
+ * header (rel="next") its address under path, else next_cursor is
+ * null and there is no Link. */
+void api_list(struct request *req, bool ci, const char *path,
+    cJSON *(*item)(const struct config *cfg, const struct env *e,
+    bool with_url));
 
 /* The members the environment and database answers share: "status" (as
  * clients see it), the URL under url_key (null unless with_url and

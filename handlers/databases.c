@@ -331,7 +331,7 @@ databases_create(struct request *req)
 int
 databases_list(struct request *req)
 {
-	api_list(req, true, db_item);
+	api_list(req, true, "/api/v1/databases", db_item);
 	return 0;
 }
 

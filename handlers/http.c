@@ -142,6 +142,13 @@ http_reply(struct request *req, int status, const char *content_type,
 void
 http_json(struct request *req, int status, cJSON *json)
 {
+	http_json_headers(req, status, json, NULL);
+}
+
+void
+http_json_headers(struct request *req, int status, cJSON *json,
+    const char *const *headers)
+{
 	char *text = json ? cJSON_PrintUnformatted(json) : NULL;
 
 	if (text == NULL) {
@@ -150,7 +157,8 @@ http_json(struct request *req, int status, cJSON *json)
 
 		http_reply(req, 500, "application/json", oom, sizeof(oom) - 1);
 	} else {
-		http_reply(req, status, "application/json", text, strlen(text));
+		http_reply_headers(req, status, "application/json", headers,
+		    text, strlen(text));
 	}
 	/* Answers can carry a database URL: leave no copy behind. */
 	if (text != NULL) {

@@ -95,6 +95,9 @@ void http_reply_headers(struct request *req, int status,
     size_t len);
 /* Sends json (compact) and frees it. */
 void http_json(struct request *req, int status, cJSON *json);
+/* The same with headers (name, value pairs, NULL-terminated). */
+void http_json_headers(struct request *req, int status, cJSON *json,
+    const char *const *headers);
 /* {"error": {"code": code, "message": message}} */
 void http_error(struct request *req, int status, const char *code,
     const char *fmt, ...) PRINTF_LIKE(4, 5);

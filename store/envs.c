@@ -153,6 +153,156 @@ out:
 	return rc;
 }
 
+/* ---- lists, a page at a time ---- */
+
+/* The status clients see (env_status_shown), in SQL. */
+#define SHOWN_STATUS "(CASE WHEN want_present = 0 AND status != 'deleted' " \
+	"THEN 'deleting' ELSE status END)"
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* Which rows a list holds (constants only). */
+static const char *const list_where[] = {
+	[ENV_LIST_PR] = " AND provider != '" ENV_CI "' AND number != "
+	    STRINGIFY(ENV_BASE_NUMBER),
+	[ENV_LIST_CI] = " AND provider = '" ENV_CI "' AND number != "
+	    STRINGIFY(ENV_BASE_NUMBER),
+	[ENV_LIST_ALL] = "",
+};
+
+/*
+ * The page's statement, put together from the fixed fragments above and
+ * below (no value ever goes into the text: the filters are parameters,
+ * ?1 repo, ?2 status, ?3 and ?4 the position, ?5 the limit). Leaving
+ * out the conditions not asked for, rather than writing "(?1 = '' OR
+ * ...)", lets sqlite walk the order's index from the position on.
+ */
+static int
+page_sql(const struct env_query *q, char *sql, size_t sqlsz)
+{
+	const char *col = q->order == ENV_ORDER_EXPIRES ? "expires_at" :
+	    "created_at";
+	const char *dir = q->backward ? "DESC" : "ASC";
+
+	return str_printf(sql, sqlsz, "SELECT " ENV_COLUMNS ", %s, rowid "
+	    "FROM environments WHERE status != 'deleted'%s%s%s%s%s%s "
+	    "ORDER BY %s %s, rowid %s LIMIT ?5", col, list_where[q->list],
+	    q->repo != NULL && q->repo[0] != '\0' ? " AND repo = ?1" : "",
+	    q->status != NULL && q->status[0] != '\0' ?
+	    " AND " SHOWN_STATUS " = ?2" : "",
+	    q->from != NULL ? " AND (" : "", q->from != NULL ? col : "",
+	    q->from == NULL ? "" : q->backward ? ", rowid) < (?3, ?4)" :
+	    ", rowid) > (?3, ?4)", col, dir, dir);
+}
+
+int
+store_env_page(struct store *st, const struct env_query *q,
+    int (*fn)(const struct env *, const struct env_pos *, void *),
+    void *arg, bool *more)
+{
+	sqlite3_stmt *s = NULL;
+	struct env_pos pos;
+	struct env *e;
+	char sql[2048];
+	int64_t n = 0;
+	int step = SQLITE_DONE, rc = -1;
+
+	*more = false;
+	if (q->limit < 1 || (size_t)q->list >= ARRAY_SIZE(list_where) ||
+	    (e = malloc(sizeof(*e))) == NULL)
+		return -1;
+	if (page_sql(q, sql, sizeof(sql)) != 0 ||
+	    store_prepare(st, sql, &s) != 0)
+		goto out;
+	store_bind_text(s, 1, q->repo != NULL ? q->repo : "");
+	store_bind_text(s, 2, q->status != NULL ? q->status : "");
+	if (q->from != NULL) {
+		sqlite3_bind_int64(s, 3, q->from->key);
+		sqlite3_bind_int64(s, 4, q->from->row);
+	}
+	/* One row past the page says whether there is another page. */
+	sqlite3_bind_int64(s, 5, q->limit < INT64_MAX ? q->limit + 1 :
+	    q->limit);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == q->limit) {
+			*more = true;
+			break;
+		}
+		env_from_row(s, e);
+		pos.key = sqlite3_column_int64(s, 37);
+		pos.row = sqlite3_column_int64(s, 38);
+		n++;
+		if (fn(e, &pos, arg) != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		store_log_error(st, "list a page of environments");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	crypto_wipe(e, sizeof(*e));
+	free(e);
+	return rc;
+}
+
+struct status_counts_cb {
+	int (*fn)(const char *, int64_t, void *);
+	void *arg;
+};
+
+static int
+status_count_row(sqlite3_stmt *s, void *arg)
+{
+	struct status_counts_cb *c = arg;
+
+	return c->fn((const char *)sqlite3_column_text(s, 0),
+	    sqlite3_column_int64(s, 1), c->arg);
+}
+
+int
+store_env_status_counts(struct store *st, enum env_list list,
+    const char *repo, int (*fn)(const char *status, int64_t n, void *arg),
+    void *arg)
+{
+	struct status_counts_cb c = { fn, arg };
+	const char *params[1] = { repo != NULL ? repo : "" };
+	char sql[1024];
+
+	if ((size_t)list >= ARRAY_SIZE(list_where) ||
+	    str_printf(sql, sizeof(sql), "SELECT " SHOWN_STATUS ", COUNT(*) "
+	    "FROM environments WHERE status != 'deleted'%s%s "
+	    "GROUP BY 1 ORDER BY 1", list_where[list],
+	    params[0][0] != '\0' ? " AND repo = ?1" : "") != 0)
+		return -1;
+	return store_each_row(st, sql, params, params[0][0] != '\0' ? 1 : 0,
+	    status_count_row, &c, "count environments by status");
+}
+
+int
+store_env_repos(struct store *st, int64_t limit,
+    int (*fn)(const char *repo, void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT DISTINCT repo FROM environments "
+	    "WHERE status != 'deleted' ORDER BY repo LIMIT ?1", &s) != 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, limit);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn((const char *)sqlite3_column_text(s, 0), arg) != 0)
+			break;
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list repositories");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* What the pull request's comment shows changes when an environment
  * settles (ready, failed, deleted): the "notify" job, enqueued in the same
  * transaction as the change, so a crash cannot lose it. */

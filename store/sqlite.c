@@ -210,6 +210,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE pool ADD COLUMN base_sha TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE environments ADD COLUMN schema_from TEXT NOT NULL "
 	"DEFAULT '';",
+	/* 7 -> 8: the lists a page at a time (store_env_page). Each index
+	 * ends in the rowid, the lists' tie-breaker, so a page is a walk
+	 * from its cursor along the index: no sort of every environment,
+	 * no scan of the pages before it. */
+	"CREATE INDEX IF NOT EXISTS environments_created ON environments "
+	"(created_at);"
+	"CREATE INDEX IF NOT EXISTS environments_expires ON environments "
+	"(expires_at);",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

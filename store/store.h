@@ -35,7 +35,7 @@
 #include "lib/util.h"
 
 /* Latest schema version; see the migrations table in store/sqlite.c. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 enum env_status {
 	ENV_PROVISIONING, ENV_MIGRATING, ENV_SEEDING, ENV_READY, ENV_FAILED,
@@ -319,6 +319,70 @@ int store_env_find_pr(struct store *st, const char *provider,
 /* Environments not deleted, oldest first. fn returns 0 to go on. */
 int store_env_each(struct store *st, int (*fn)(const struct env *, void *),
     void *arg) MUST_CHECK;
+
+/* ---- lists, a page at a time ---- */
+
+/*
+ * The API's lists and the admin page read environments a page at a time,
+ * by keyset: a page starts after (or ends before) a position in the
+ * list's order, never at an offset, so rows that come or go between two
+ * requests neither repeat nor skip the others. A position is the
+ * ordering column's value and the row's rowid (insertion order, unique,
+ * never reused while a larger one exists; previewd never runs VACUUM,
+ * which could renumber it). created_at never changes, so paging by
+ * creation sees every environment that lived throughout exactly once;
+ * expires_at moves with an extension, and a row extended between two
+ * pages may move past the position (or back before it).
+ */
+enum env_list {
+	ENV_LIST_PR,                 /* pull request environments (no CI
+	                                databases, no bases) */
+	ENV_LIST_CI,                 /* CI databases */
+	ENV_LIST_ALL,                /* every one, bases included */
+};
+
+enum env_order {
+	ENV_ORDER_CREATED,           /* created_at, rowid: oldest first */
+	ENV_ORDER_EXPIRES,           /* expires_at, rowid */
+};
+
+struct env_pos {
+	int64_t key;                 /* created_at or expires_at */
+	int64_t row;                 /* the rowid */
+};
+
+struct env_query {
+	enum env_list list;
+	enum env_order order;
+	const char *repo;            /* NULL or "": every repository; compared
+	                                without case, as the forges do */
+	const char *status;          /* NULL or "": every status; else the
+	                                status shown (env_status_shown) */
+	const struct env_pos *from;  /* NULL: from the list's start (its end
+	                                when backward) */
+	bool backward;               /* the rows before from, nearest first */
+	int64_t limit;               /* rows at most, >= 1 */
+};
+
+/* Environments not deleted that q selects, in q's order (reversed when
+ * backward), at most q->limit of them, each handed to fn with its
+ * position; fn returns 0 to go on and must not write through st. *more
+ * says whether another row lies beyond the last one handed over. One
+ * struct env at a time: memory is the page's, not the fleet's. 0 or -1. */
+int store_env_page(struct store *st, const struct env_query *q,
+    int (*fn)(const struct env *e, const struct env_pos *pos, void *arg),
+    void *arg, bool *more) MUST_CHECK;
+
+/* The environments not deleted of list (and of repo, unless NULL or ""),
+ * counted by the status shown, in one aggregate query. */
+int store_env_status_counts(struct store *st, enum env_list list,
+    const char *repo, int (*fn)(const char *status, int64_t n, void *arg),
+    void *arg) MUST_CHECK;
+
+/* The repositories with environments not deleted, by name, at most
+ * limit of them (the admin page's filter). */
+int store_env_repos(struct store *st, int64_t limit,
+    int (*fn)(const char *repo, void *arg), void *arg) MUST_CHECK;
 
 /* Save the worker-owned columns of e (status, head_sha, db_name, pool_db,
  * secret, reset_db, applying, migrations_tool, error) and updated_at. Only the worker holding the

@@ -485,6 +485,8 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
         conn.execute("ALTER TABLE pool DROP COLUMN %s" % col)
     for table in ("vercel_links", "orphans", "reconcile", "idempotency", "base_heads"):
         conn.execute("DROP TABLE %s" % table)
+    for index in ("environments_created", "environments_expires"):
+        conn.execute("DROP INDEX %s" % index)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -495,6 +497,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     assert "state file upgraded from schema version 4 to 5" in d.log()
     assert "state file upgraded from schema version 5 to 6" in d.log()
     assert "state file upgraded from schema version 6 to 7" in d.log()
+    assert "state file upgraded from schema version 7 to 8" in d.log()
     again = env_now(d, 110)
     assert again["id"] == env["id"] and again["database_url"] == env["database_url"]
     assert again["created_at"] == env["created_at"]
@@ -505,7 +508,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     d.github_webhook("pull_request", pr_payload("closed", 110))
     deleted(d, 110)
     conn = sqlite3.connect(state)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
     conn.close()
 
 
