@@ -479,11 +479,12 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     for col in ("api_target", "private_repo", "installation_id", "reset_db", "comment_id",
                 "comment_hash", "retry_requested", "retried", "size_bytes", "last_delivery",
                 "blueprint", "applying", "deleted_at", "deleted_why", "migrations_tool",
-                "schema_from"):
+                "schema_from", "size_at"):
         conn.execute("ALTER TABLE environments DROP COLUMN %s" % col)
     for col in ("secret", "base_env", "base_sha"):
         conn.execute("ALTER TABLE pool DROP COLUMN %s" % col)
-    for table in ("vercel_links", "orphans", "reconcile", "idempotency", "base_heads"):
+    # Version 8 replaced version 2's reconcile table with reconcile_pages.
+    for table in ("vercel_links", "orphans", "reconcile_pages", "idempotency", "base_heads"):
         conn.execute("DROP TABLE %s" % table)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
@@ -495,6 +496,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     assert "state file upgraded from schema version 4 to 5" in d.log()
     assert "state file upgraded from schema version 5 to 6" in d.log()
     assert "state file upgraded from schema version 6 to 7" in d.log()
+    assert "state file upgraded from schema version 7 to 8" in d.log()
     again = env_now(d, 110)
     assert again["id"] == env["id"] and again["database_url"] == env["database_url"]
     assert again["created_at"] == env["created_at"]
@@ -505,7 +507,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     d.github_webhook("pull_request", pr_payload("closed", 110))
     deleted(d, 110)
     conn = sqlite3.connect(state)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
     conn.close()
 
 
