@@ -259,24 +259,28 @@ engine_db_adopt(struct engine *e, const char *db, const char *from_role,
 }
 
 int
-engine_list(struct engine *e, int (*fn)(bool role, const char *name,
-    void *arg), void *arg, char *err, size_t errlen)
+engine_list(struct engine *e, bool role, const char *after, int limit,
+    int (*fn)(const char *name, void *arg), void *arg,
+    char last[ENGINE_LIST_NAME], char *err, size_t errlen)
 {
 	int rc = engine_ready(e, err, errlen);
 
+	last[0] = '\0';
 	if (rc == ENGINE_OK)
-		rc = e->ops->list(e, fn, arg, err, errlen);
+		rc = e->ops->list(e, role, after, limit, fn, arg, last,
+		    ENGINE_LIST_NAME, err, errlen);
 	return engine_after(e, rc, err, errlen, NULL);
 }
 
 int
-engine_sizes(struct engine *e, int (*fn)(const char *db, int64_t bytes,
-    void *arg), void *arg, char *err, size_t errlen)
+engine_sizes(struct engine *e, const char *const *dbs, size_t n,
+    int (*fn)(const char *db, int64_t bytes, void *arg), void *arg,
+    char *err, size_t errlen)
 {
 	int rc = engine_ready(e, err, errlen);
 
-	if (rc == ENGINE_OK)
-		rc = e->ops->sizes(e, fn, arg, err, errlen);
+	if (rc == ENGINE_OK && n > 0)
+		rc = e->ops->sizes(e, dbs, n, fn, arg, err, errlen);
 	return engine_after(e, rc, err, errlen, NULL);
 }
 

@@ -163,19 +163,30 @@ struct engine_ops {
 	/* End the sessions in db and drop it; the role stays (a rebuild). */
 	int (*db_drop)(struct engine *e, const char *db, const char *role,
 	    char *err, size_t errlen);
-	/* Every database and role (user) on the server whose name starts
-	 * with previewd's prefix, for the orphan sweep; fn returns 0 to go
-	 * on. Objects previewd may not see are not listed (err says why
-	 * when that is a whole kind). */
-	int (*list)(struct engine *e, int (*fn)(bool role, const char *name,
-	    void *arg), void *arg, char *err, size_t errlen);
+	/* One page of previewd's databases (role false) or roles (users) on
+	 * the server, for the orphan sweep: those whose name starts with
+	 * previewd's prefix and sorts after `after` in byte order ("" for the
+	 * first page), at most limit of them, in that order, so that the sweep
+	 * can merge them with the state's names page by page however many
+	 * there are. fn gets each name names_valid accepts and returns 0 to go
+	 * on; *last gets the last name the page held, valid or not, where the
+	 * next page starts ("" when the page was empty: the end). Objects
+	 * previewd may not see are not listed (MySQL users without SELECT on
+	 * mysql.user: an empty page). */
+	int (*list)(struct engine *e, bool role, const char *after, int limit,
+	    int (*fn)(const char *name, void *arg), void *arg, char *last,
+	    size_t lastsz, char *err, size_t errlen);
 	/* Drop one database or role nothing of previewd's refers to. */
 	int (*drop_orphan)(struct engine *e, bool role, const char *name,
 	    char *err, size_t errlen);
-	/* The size in bytes of each of previewd's databases, as the server
-	 * counts it, for the admin page; fn returns 0 to go on. */
-	int (*sizes)(struct engine *e, int (*fn)(const char *db, int64_t bytes,
-	    void *arg), void *arg, char *err, size_t errlen);
+	/* The size in bytes of each database of dbs[0..n) that exists and
+	 * previewd may measure, as the server counts it, for the admin page;
+	 * fn returns 0 to go on. The sweep asks for a few at a time, oldest
+	 * measurement first: measuring is what costs (a millisecond a
+	 * database on PostgreSQL). */
+	int (*sizes)(struct engine *e, const char *const *dbs, size_t n,
+	    int (*fn)(const char *db, int64_t bytes, void *arg), void *arg,
+	    char *err, size_t errlen);
 };
 
 struct engine {
@@ -237,12 +248,17 @@ int engine_db_clone(struct engine *e, const char *base_db,
     size_t errlen) MUST_CHECK;
 int engine_db_adopt(struct engine *e, const char *db, const char *from_role,
     const char *to_role, char *err, size_t errlen) MUST_CHECK;
-int engine_list(struct engine *e, int (*fn)(bool role, const char *name,
-    void *arg), void *arg, char *err, size_t errlen) MUST_CHECK;
+/* The longest name a page of engine_list may end on (an identifier of
+ * any engine, prefixed or not, fits). */
+#define ENGINE_LIST_NAME 256
+int engine_list(struct engine *e, bool role, const char *after, int limit,
+    int (*fn)(const char *name, void *arg), void *arg,
+    char last[ENGINE_LIST_NAME], char *err, size_t errlen) MUST_CHECK;
 int engine_drop_orphan(struct engine *e, bool role, const char *name,
     char *err, size_t errlen) MUST_CHECK;
-int engine_sizes(struct engine *e, int (*fn)(const char *db, int64_t bytes,
-    void *arg), void *arg, char *err, size_t errlen) MUST_CHECK;
+int engine_sizes(struct engine *e, const char *const *dbs, size_t n,
+    int (*fn)(const char *db, int64_t bytes, void *arg), void *arg,
+    char *err, size_t errlen) MUST_CHECK;
 
 /* Host and port clients use: public_host when set, else admin_url's. */
 int engine_endpoint(const struct engine_ops *ops, const struct engine_cfg *cfg,

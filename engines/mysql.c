@@ -367,36 +367,50 @@ my_drop(struct engine *e, const char *db, const char *pool_db,
 /* ---- the orphan sweep ---- */
 
 /* Users are listed from mysql.user, which needs SELECT on it (see the
- * README's privileges); without it only databases are swept. */
+ * README's privileges); without it only databases are swept. Names are
+ * compared and sorted as bytes: information_schema's collation is
+ * case-insensitive and sorts '_' after the letters, which is not the
+ * order the state store's names are merged in. */
 static int
-my_list(struct engine *e, int (*fn)(bool, const char *, void *), void *arg,
+my_list(struct engine *e, bool role, const char *after, int limit,
+    int (*fn)(const char *, void *), void *arg, char *last, size_t lastsz,
     char *err, size_t errlen)
 {
 	static const char *const sql[2] = {
 		"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "
-		"SCHEMA_NAME LIKE 'pvd\\_%'",
-		"SELECT User FROM mysql.user WHERE Host = '%' AND "
-		"User LIKE 'pvd\\_%'",
+		"SCHEMA_NAME LIKE 'pvd\\_%%' AND BINARY SCHEMA_NAME > '%s' "
+		"ORDER BY BINARY SCHEMA_NAME LIMIT %d",
+		"SELECT User FROM mysql.user WHERE Host = '%%' AND "
+		"User LIKE 'pvd\\_%%' AND BINARY User > '%s' "
+		"ORDER BY BINARY User LIMIT %d",
 	};
+	char eafter[2 * ENGINE_LIST_NAME + 1], query[512];
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	int k, rc = ENGINE_OK;
 
-	for (k = 0; k < 2; k++) {
-		if (mysql_real_query(MY(e), sql[k], strlen(sql[k])) != 0 ||
-		    (res = mysql_store_result(MY(e))) == NULL) {
-			rc = my_classify(e, err, errlen);
-			if (k == 1 && rc == ENGINE_FAIL)
-				return ENGINE_OK;   /* no SELECT on mysql.user */
-			return rc;
-		}
-		while ((row = mysql_fetch_row(res)) != NULL)
-			if (row[0] != NULL && names_valid(row[0]) &&
-			    fn(k == 1, row[0], arg) != 0)
-				break;
-		mysql_free_result(res);
+	if (strlen(after) >= ENGINE_LIST_NAME) {
+		str_copy(err, "a listing cannot resume after so long a name",
+		    errlen);
+		return ENGINE_FAIL;
 	}
-	return rc;
+	mysql_real_escape_string(MY(e), eafter, after, strlen(after));
+	if (str_printf(query, sizeof(query), sql[role], eafter, limit) != 0)
+		return ENGINE_FAIL;
+	if (mysql_real_query(MY(e), query, strlen(query)) != 0 ||
+	    (res = mysql_store_result(MY(e))) == NULL) {
+		int rc = my_classify(e, err, errlen);
+
+		return role && rc == ENGINE_FAIL ? ENGINE_OK : rc;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL)
+			continue;
+		str_copy(last, row[0], lastsz);
+		if (names_valid(row[0]) && fn(row[0], arg) != 0)
+			break;
+	}
+	mysql_free_result(res);
+	return ENGINE_OK;
 }
 
 static int
@@ -418,28 +432,51 @@ my_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 
 /* Data and index bytes of the tables, as information_schema estimates
  * them (InnoDB's figures are approximate); a database without tables
- * is 0. */
+ * is 0. Valid names are [a-z0-9_]: quoted as they are. */
 static int
-my_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
-    void *arg, char *err, size_t errlen)
+my_sizes(struct engine *e, const char *const *dbs, size_t n,
+    int (*fn)(const char *, int64_t, void *), void *arg, char *err,
+    size_t errlen)
 {
-	static const char sql[] = "SELECT s.SCHEMA_NAME, "
+	static const char head[] = "SELECT s.SCHEMA_NAME, "
 	    "COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0) FROM "
 	    "information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES "
-	    "t ON t.TABLE_SCHEMA = s.SCHEMA_NAME WHERE s.SCHEMA_NAME LIKE "
-	    "'pvd\\_%' GROUP BY s.SCHEMA_NAME";
+	    "t ON t.TABLE_SCHEMA = s.SCHEMA_NAME WHERE s.SCHEMA_NAME IN (";
+	struct buf q;
 	MYSQL_RES *res;
 	MYSQL_ROW row;
+	size_t k, named = 0;
+	bool ok;
+	int rc = ENGINE_FAIL;
 
-	if (mysql_real_query(MY(e), sql, sizeof(sql) - 1) != 0 ||
-	    (res = mysql_store_result(MY(e))) == NULL)
-		return my_classify(e, err, errlen);
+	buf_init(&q, (size_t)1 << 20);
+	ok = buf_addstr(&q, head) == 0;
+	for (k = 0; k < n && ok; k++) {
+		if (!names_valid(dbs[k]))
+			continue;
+		ok = buf_addstr(&q, named++ > 0 ? ",'" : "'") == 0 &&
+		    buf_addstr(&q, dbs[k]) == 0 && buf_addstr(&q, "'") == 0;
+	}
+	if (!ok || buf_addstr(&q, ") GROUP BY s.SCHEMA_NAME") != 0) {
+		str_copy(err, "out of memory", errlen);
+		goto out;
+	}
+	rc = ENGINE_OK;
+	if (named == 0)
+		goto out;
+	if (mysql_real_query(MY(e), q.data, q.len) != 0 ||
+	    (res = mysql_store_result(MY(e))) == NULL) {
+		rc = my_classify(e, err, errlen);
+		goto out;
+	}
 	while ((row = mysql_fetch_row(res)) != NULL)
 		if (row[0] != NULL && row[1] != NULL && names_valid(row[0]) &&
 		    fn(row[0], strtoll(row[1], NULL, 10), arg) != 0)
 			break;
 	mysql_free_result(res);
-	return ENGINE_OK;
+out:
+	buf_release(&q);
+	return rc;
 }
 
 /* ---- sessions as an environment's user ---- */

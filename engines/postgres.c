@@ -510,29 +510,40 @@ out:
 
 /* ---- the orphan sweep ---- */
 
+/* Keyset pages: each is one index range scan of the catalog, however
+ * many objects the server holds. name compares in byte order (its
+ * collation is "C"), as the state store's names do. */
 static int
-pg_list(struct engine *e, int (*fn)(bool, const char *, void *), void *arg,
+pg_list(struct engine *e, bool role, const char *after, int limit,
+    int (*fn)(const char *, void *), void *arg, char *last, size_t lastsz,
     char *err, size_t errlen)
 {
 	static const char *const sql[2] = {
-		"SELECT datname FROM pg_database WHERE datname LIKE 'pvd\\_%'",
-		"SELECT rolname FROM pg_roles WHERE rolname LIKE 'pvd\\_%'",
+		"SELECT datname FROM pg_database WHERE datname LIKE 'pvd\\_%' "
+		"AND datname > $1::name ORDER BY datname LIMIT $2::int",
+		"SELECT rolname FROM pg_roles WHERE rolname LIKE 'pvd\\_%' "
+		"AND rolname > $1::name ORDER BY rolname LIMIT $2::int",
 	};
+	char lim[16];
+	const char *params[2] = { after, lim };
 	PGresult *res;
-	int k, i, rc = ENGINE_OK;
+	int i, n, rc = ENGINE_OK;
 
-	for (k = 0; k < 2 && rc == ENGINE_OK; k++) {
-		res = PQexec(PG(e), sql[k]);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			rc = pg_classify(e, res, err, errlen);
-		} else {
-			for (i = 0; i < PQntuples(res); i++)
-				if (names_valid(PQgetvalue(res, i, 0)) &&
-				    fn(k == 1, PQgetvalue(res, i, 0), arg) != 0)
-					break;
-		}
-		PQclear(res);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	res = PQexecParams(PG(e), sql[role], 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = pg_classify(e, res, err, errlen);
+		goto out;
 	}
+	n = PQntuples(res);
+	if (n > 0)
+		str_copy(last, PQgetvalue(res, n - 1, 0), lastsz);
+	for (i = 0; i < n; i++)
+		if (names_valid(PQgetvalue(res, i, 0)) &&
+		    fn(PQgetvalue(res, i, 0), arg) != 0)
+			break;
+out:
+	PQclear(res);
 	return rc;
 }
 
@@ -565,27 +576,50 @@ pg_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 }
 
 /* Only databases the admin may connect to can be measured: its own
- * environments' (it is a member of their roles), not a stranger's. */
+ * environments' (it is a member of their roles), not a stranger's. The
+ * names go as one array parameter. */
 static int
-pg_sizes(struct engine *e, int (*fn)(const char *, int64_t, void *),
-    void *arg, char *err, size_t errlen)
+pg_sizes(struct engine *e, const char *const *dbs, size_t n,
+    int (*fn)(const char *, int64_t, void *), void *arg, char *err,
+    size_t errlen)
 {
-	PGresult *res;
-	int i, rc = ENGINE_OK;
+	const char *params[1];
+	PGresult *res = NULL;
+	struct buf list;
+	size_t k;
+	bool ok;
+	int i, rc = ENGINE_FAIL;
 
-	res = PQexec(PG(e), "SELECT datname, pg_database_size(oid) FROM "
-	    "pg_database WHERE datname LIKE 'pvd\\_%' AND "
-	    "has_database_privilege(oid, 'CONNECT')");
+	/* Valid names are [a-z0-9_]: nothing in them needs quoting in an
+	 * array literal. */
+	buf_init(&list, (size_t)1 << 20);
+	ok = buf_addstr(&list, "{") == 0;
+	for (k = 0; k < n && ok; k++)
+		if (names_valid(dbs[k]))
+			ok = (list.len == 1 || buf_addstr(&list, ",") == 0) &&
+			    buf_addstr(&list, dbs[k]) == 0;
+	if (!ok || buf_addstr(&list, "}") != 0) {
+		str_copy(err, "out of memory", errlen);
+		goto out;
+	}
+	params[0] = list.data;
+	res = PQexecParams(PG(e), "SELECT datname, pg_database_size(oid) FROM "
+	    "pg_database WHERE datname = ANY ($1::name[]) AND "
+	    "has_database_privilege(oid, 'CONNECT')", 1, NULL, params, NULL,
+	    NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = pg_classify(e, res, err, errlen);
-	} else {
-		for (i = 0; i < PQntuples(res); i++)
-			if (names_valid(PQgetvalue(res, i, 0)) &&
-			    fn(PQgetvalue(res, i, 0),
-			    strtoll(PQgetvalue(res, i, 1), NULL, 10), arg) != 0)
-				break;
+		goto out;
 	}
+	for (i = 0; i < PQntuples(res); i++)
+		if (names_valid(PQgetvalue(res, i, 0)) &&
+		    fn(PQgetvalue(res, i, 0),
+		    strtoll(PQgetvalue(res, i, 1), NULL, 10), arg) != 0)
+			break;
+	rc = ENGINE_OK;
+out:
 	PQclear(res);
+	buf_release(&list);
 	return rc;
 }
 

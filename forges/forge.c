@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -89,6 +90,54 @@ forge_find_marked(const char *json, size_t len, const char *marker,
 	}
 	cJSON_Delete(doc);
 	return n;
+}
+
+bool
+forge_url_under(const char *url, const char *api_url)
+{
+	size_t n = strlen(api_url);
+
+	while (n > 0 && api_url[n - 1] == '/')
+		n--;
+	return n > 0 && strncmp(url, api_url, n) == 0 && (url[n] == '/' ||
+	    url[n] == '?');
+}
+
+enum forge_rc
+forge_page_numbers(struct forge_call *call, const struct http_response *res,
+    const char *key, const char *what, struct forge_page *p)
+{
+	cJSON *doc = cJSON_ParseWithLength(res->body.data, res->body.len);
+	const cJSON *item, *num;
+	enum forge_rc rc = FORGE_FAIL;
+	int64_t *v;
+	int count;
+
+	if (!cJSON_IsArray(doc)) {
+		snprintf(call->error, sizeof(call->error), "%s answered a list "
+		    "previewd cannot read", what);
+		goto out;
+	}
+	count = cJSON_GetArraySize(doc);
+	if (count > 0) {
+		if ((v = realloc(p->numbers, (p->n + (size_t)count) *
+		    sizeof(*v))) == NULL) {
+			str_copy(call->error, "out of memory",
+			    sizeof(call->error));
+			goto out;
+		}
+		p->numbers = v;
+	}
+	cJSON_ArrayForEach(item, doc) {
+		num = cJSON_GetObjectItemCaseSensitive(item, key);
+		if (cJSON_IsNumber(num) && num->valuedouble >= 1 &&
+		    num->valuedouble < 9007199254740992.0)
+			p->numbers[p->n++] = (int64_t)num->valuedouble;
+	}
+	rc = FORGE_OK;
+out:
+	cJSON_Delete(doc);
+	return rc;
 }
 
 enum forge_rc

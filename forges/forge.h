@@ -35,15 +35,34 @@ struct forge_entry {
 
 typedef int (*forge_entry_fn)(const struct forge_entry *e, void *arg);
 
-/* The numbers of a repository's open pull (merge) requests. */
-#define FORGE_MAX_OPEN 1000
-struct forge_open {
-	int64_t numbers[FORGE_MAX_OPEN];
-	int n;
-	bool complete;             /* false: more than FORGE_MAX_OPEN */
-	bool unchanged;            /* 304: the same as at etag */
-	char etag[128];            /* in: the last list's; out: this one's */
+/* One page of a repository's open pull (merge) requests, asked for
+ * conditionally: the caller keeps each page's URL, ETag and numbers, so
+ * that a page the forge answers 304 (on GitHub, free of rate limit)
+ * costs a round trip and nothing else. */
+#define FORGE_URL_SIZE 1024
+#define FORGE_PER_PAGE 100         /* items a page asks for */
+struct forge_page {
+	char url[FORGE_URL_SIZE];  /* in: the page; "" the first */
+	char etag[128];            /* in: its ETag when last read, or "";
+	                            * out: this answer's */
+	bool unchanged;            /* out: 304, as it was at etag: nothing
+	                            * below is set */
+	char next[FORGE_URL_SIZE]; /* out: the next page, "" after the last */
+	int64_t *numbers;          /* out: n of them; the caller frees */
+	size_t n;
 };
+
+/* Whether url is under the forge's API at api_url: a page's URL comes
+ * from the forge's Link header, and the request to it carries a token. */
+bool forge_url_under(const char *url, const char *api_url);
+
+/* The page's numbers: the integer under key ("number", "iid") of each
+ * object of the JSON array in res, appended to p->numbers. FORGE_FAIL
+ * with call->error naming what for an answer that is no array, or when
+ * out of memory. */
+enum forge_rc forge_page_numbers(struct forge_call *call,
+    const struct http_response *res, const char *key, const char *what,
+    struct forge_page *p);
 
 /* Files are read whole, up to this size (the caller's cap may be lower). */
 #define FORGE_MAX_FILE ((size_t)5 << 20)

@@ -39,14 +39,15 @@ github_auth(struct forge_call *call, char *auth, size_t authsz)
 	return FORGE_OK;
 }
 
-/* One call to GitHub's API with its standard headers. */
+/* One call to GitHub's API with its standard headers, and extra (one
+ * more header line) unless NULL. */
 static enum forge_rc
-github_request(struct forge_call *call, const char *method, const char *url,
-    const char *accept, const char *body, size_t max,
-    struct http_response *res)
+github_request_with(struct forge_call *call, const char *method,
+    const char *url, const char *accept, const char *extra, const char *body,
+    size_t max, struct http_response *res)
 {
 	char auth[1024];
-	const char *headers[5];
+	const char *headers[6];
 	struct http_request req = { method, url, headers, body,
 	    body ? strlen(body) : 0, max };
 	enum forge_rc rc;
@@ -61,11 +62,22 @@ github_request(struct forge_call *call, const char *method, const char *url,
 		headers[n++] = "Content-Type: application/json";
 	if (auth[0] != '\0')
 		headers[n++] = auth;
+	if (extra != NULL)
+		headers[n++] = extra;
 	headers[n] = NULL;
 	hrc = http_do(call->http, &req, res);
 	crypto_wipe(auth, sizeof(auth));
 	return http_classify(res, hrc, "GitHub", call->attempts, &call->retry_ms,
 	    call->error, sizeof(call->error));
+}
+
+static enum forge_rc
+github_request(struct forge_call *call, const char *method, const char *url,
+    const char *accept, const char *body, size_t max,
+    struct http_response *res)
+{
+	return github_request_with(call, method, url, accept, NULL, body, max,
+	    res);
 }
 
 static int
@@ -465,83 +477,54 @@ github_comment_update(struct forge_call *call, const char *repo, int64_t id,
 /* ---- open pull requests ---- */
 
 enum forge_rc
-github_open_pulls(struct forge_call *call, const char *repo,
-    struct forge_open *open)
+github_open_pulls_page(struct forge_call *call, const char *repo,
+    struct forge_page *p)
 {
-	char url[1024], erepo[512], auth[1024], inm[200];
-	const char *headers[6];
+	char erepo[512], inm[200];
 	struct http_response res;
-	const cJSON *item, *num;
-	cJSON *json;
-	enum forge_rc rc = FORGE_OK;
-	int page, n, h, hrc;
+	enum forge_rc rc;
 
-	open->n = 0;
-	open->complete = false;
-	open->unchanged = false;
-	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0)
+	p->unchanged = false;
+	p->next[0] = '\0';
+	if (p->url[0] == '\0' && (forge_escape_path(repo, false, erepo,
+	    sizeof(erepo)) != 0 || str_printf(p->url, sizeof(p->url),
+	    "%s/repos/%s/pulls?state=open&per_page=%d",
+	    call->cfg->github.api_url, erepo, FORGE_PER_PAGE) != 0)) {
+		str_copy(call->error, "repository name too long",
+		    sizeof(call->error));
 		return FORGE_FAIL;
-	for (page = 1; page <= FORGE_MAX_OPEN / 100; page++) {
-		struct http_request req = { "GET", url, headers, NULL, 0,
-		    LIST_MAX };
-
-		snprintf(url, sizeof(url), "%s/repos/%s/pulls?state=open&"
-		    "per_page=100&page=%d", call->cfg->github.api_url, erepo,
-		    page);
-		if ((rc = github_auth(call, auth, sizeof(auth))) != FORGE_OK)
-			return rc;
-		h = 0;
-		headers[h++] = "Accept: application/vnd.github+json";
-		headers[h++] = "X-GitHub-Api-Version: 2022-11-28";
-		if (auth[0] != '\0')
-			headers[h++] = auth;
-		if (page == 1 && open->etag[0] != '\0') {
-			snprintf(inm, sizeof(inm), "If-None-Match: %s",
-			    open->etag);
-			headers[h++] = inm;
-		}
-		headers[h] = NULL;
-		hrc = http_do(call->http, &req, &res);
-		crypto_wipe(auth, sizeof(auth));
-		rc = http_classify(&res, hrc, "GitHub", call->attempts,
-		    &call->retry_ms, call->error, sizeof(call->error));
-		if (rc == FORGE_OK && res.status == 304) {
-			open->unchanged = true;
-			http_response_release(&res);
-			return FORGE_OK;
-		}
-		if (rc != FORGE_OK) {
-			http_response_release(&res);
-			return rc;
-		}
-		if (page == 1)
-			str_copy(open->etag, res.etag, sizeof(open->etag));
-		json = cJSON_ParseWithLength(res.body.data, res.body.len);
-		http_response_release(&res);
-		if (!cJSON_IsArray(json)) {
-			cJSON_Delete(json);
-			str_copy(call->error, "GitHub answered a pull request list "
-			    "previewd cannot read", sizeof(call->error));
-			return FORGE_FAIL;
-		}
-		n = 0;
-		cJSON_ArrayForEach(item, json) {
-			n++;
-			num = cJSON_GetObjectItemCaseSensitive(item, "number");
-			if (cJSON_IsNumber(num) && open->n < FORGE_MAX_OPEN)
-				open->numbers[open->n++] = (int64_t)num->valuedouble;
-		}
-		cJSON_Delete(json);
-		if (n < 100) {
-			open->complete = true;
-			/* Only a one-page list can be asked for with its ETag. */
-			if (page > 1)
-				open->etag[0] = '\0';
-			return FORGE_OK;
+	}
+	if (!forge_url_under(p->url, call->cfg->github.api_url)) {
+		str_copy(call->error, "a page of GitHub's pull request list is "
+		    "not under [github] api_url", sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	inm[0] = '\0';
+	if (p->etag[0] != '\0')
+		(void)str_printf(inm, sizeof(inm), "If-None-Match: %s", p->etag);
+	rc = github_request_with(call, "GET", p->url,
+	    "Accept: application/vnd.github+json", inm[0] ? inm : NULL, NULL,
+	    LIST_MAX, &res);
+	if (rc == FORGE_OK && res.status == 304) {
+		p->unchanged = true;
+	} else if (rc == FORGE_OK) {
+		/* Without a readable next link the list's end is unknown, and
+		 * a pull request past it would look closed. */
+		if (res.link_bad || (res.link_next[0] != '\0' &&
+		    !forge_url_under(res.link_next, call->cfg->github.api_url))) {
+			str_copy(call->error, "GitHub's next page of pull "
+			    "requests is not one previewd can follow",
+			    sizeof(call->error));
+			rc = FORGE_FAIL;
+		} else {
+			str_copy(p->next, res.link_next, sizeof(p->next));
+			str_copy(p->etag, res.etag, sizeof(p->etag));
+			rc = forge_page_numbers(call, &res, "number",
+			    "GitHub's pull request list", p);
 		}
 	}
-	open->etag[0] = '\0';
-	return FORGE_OK;
+	http_response_release(&res);
+	return rc;
 }
 
 /* ---- the default branch's head ---- */

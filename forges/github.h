@@ -50,11 +50,12 @@ enum forge_rc github_identity(struct forge_call *call,
 enum forge_rc github_comment_find(struct forge_call *call, const char *repo,
     int64_t number, const char *marker, int64_t *id);
 
-/* The open pull requests: GET /repos/{repo}/pulls?state=open, a page of
- * 100 at a time. A single-page list is asked for with If-None-Match, so an
- * unchanged list costs GitHub's rate limit nothing (open->unchanged). */
-enum forge_rc github_open_pulls(struct forge_call *call, const char *repo,
-    struct forge_open *open);
+/* One page of the open pull requests (struct forge_page): the first is
+ * GET /repos/{repo}/pulls?state=open&per_page=100, the next is the Link
+ * header's rel="next". With p->etag, asked with If-None-Match: an
+ * unchanged page is 304 and costs GitHub's rate limit nothing. */
+enum forge_rc github_open_pulls_page(struct forge_call *call,
+    const char *repo, struct forge_page *p);
 
 /* POST /repos/{repo}/issues/{number}/comments. */
 enum forge_rc github_comment_create(struct forge_call *call, const char *repo,

@@ -17,13 +17,16 @@
  * with a subfolder per file (Prisma's layout). */
 #define TREE_PAGES 40
 
+/* One call to GitLab's API, with extra (one more header line) unless
+ * NULL. */
 static enum forge_rc
-gitlab_request(struct forge_call *call, const char *method, const char *url,
-    const char *body, size_t max, struct http_response *res)
+gitlab_request_with(struct forge_call *call, const char *method,
+    const char *url, const char *extra, const char *body, size_t max,
+    struct http_response *res)
 {
 	const char *token = call->cfg->gitlab.token;
 	char auth[1024];
-	const char *headers[3] = { NULL, NULL, NULL };
+	const char *headers[4] = { NULL, NULL, NULL, NULL };
 	struct http_request req = { method, url, headers, body,
 	    body ? strlen(body) : 0, max };
 	int n = 0, rc;
@@ -33,10 +36,19 @@ gitlab_request(struct forge_call *call, const char *method, const char *url,
 		headers[n++] = auth;
 	if (body != NULL)
 		headers[n++] = "Content-Type: application/json";
+	if (extra != NULL)
+		headers[n++] = extra;
 	rc = http_do(call->http, &req, res);
 	crypto_wipe(auth, sizeof(auth));
 	return http_classify(res, rc, "GitLab", call->attempts, &call->retry_ms,
 	    call->error, sizeof(call->error));
+}
+
+static enum forge_rc
+gitlab_request(struct forge_call *call, const char *method, const char *url,
+    const char *body, size_t max, struct http_response *res)
+{
+	return gitlab_request_with(call, method, url, NULL, body, max, res);
 }
 
 static enum forge_rc
@@ -335,53 +347,54 @@ gitlab_note_update(struct forge_call *call, const char *project, int64_t iid,
 /* ---- open merge requests ---- */
 
 enum forge_rc
-gitlab_open_merge_requests(struct forge_call *call, const char *project,
-    struct forge_open *open)
+gitlab_open_merge_requests_page(struct forge_call *call, const char *project,
+    struct forge_page *p)
 {
-	char url[1024], eproject[512];
+	char eproject[512], inm[200];
 	struct http_response res;
-	const cJSON *item, *iid;
-	cJSON *json;
 	enum forge_rc rc;
-	int page, n;
 
-	open->n = 0;
-	open->complete = false;
-	open->unchanged = false;
-	open->etag[0] = '\0';
-	if (forge_escape_path(project, true, eproject, sizeof(eproject)) != 0)
+	p->unchanged = false;
+	p->next[0] = '\0';
+	if (forge_escape_path(project, true, eproject, sizeof(eproject)) != 0 ||
+	    (p->url[0] == '\0' && str_printf(p->url, sizeof(p->url),
+	    "%s/projects/%s/merge_requests?state=opened&per_page=%d",
+	    call->cfg->gitlab.api_url, eproject, FORGE_PER_PAGE) != 0)) {
+		str_copy(call->error, "project path too long",
+		    sizeof(call->error));
 		return FORGE_FAIL;
-	for (page = 1; page <= FORGE_MAX_OPEN / PAGE_SIZE; page++) {
-		snprintf(url, sizeof(url), "%s/projects/%s/merge_requests?"
-		    "state=opened&per_page=%d&page=%d",
-		    call->cfg->gitlab.api_url, eproject, PAGE_SIZE, page);
-		if ((rc = gitlab_get(call, url, (size_t)16 << 20, &res)) !=
-		    FORGE_OK) {
-			http_response_release(&res);
-			return rc;
-		}
-		json = cJSON_ParseWithLength(res.body.data, res.body.len);
-		http_response_release(&res);
-		if (!cJSON_IsArray(json)) {
-			cJSON_Delete(json);
-			str_copy(call->error, "GitLab answered a merge request "
-			    "list previewd cannot read", sizeof(call->error));
-			return FORGE_FAIL;
-		}
-		n = 0;
-		cJSON_ArrayForEach(item, json) {
-			n++;
-			iid = cJSON_GetObjectItemCaseSensitive(item, "iid");
-			if (cJSON_IsNumber(iid) && open->n < FORGE_MAX_OPEN)
-				open->numbers[open->n++] = (int64_t)iid->valuedouble;
-		}
-		cJSON_Delete(json);
-		if (n < PAGE_SIZE) {
-			open->complete = true;
-			return FORGE_OK;
+	}
+	if (!forge_url_under(p->url, call->cfg->gitlab.api_url)) {
+		str_copy(call->error, "a page of GitLab's merge request list is "
+		    "not under [gitlab] api_url", sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	inm[0] = '\0';
+	if (p->etag[0] != '\0')
+		(void)str_printf(inm, sizeof(inm), "If-None-Match: %s", p->etag);
+	rc = gitlab_request_with(call, "GET", p->url, inm[0] ? inm : NULL, NULL,
+	    (size_t)16 << 20, &res);
+	if (rc == FORGE_OK && res.status == 304) {
+		p->unchanged = true;
+	} else if (rc == FORGE_OK) {
+		/* X-Next-Page names the next page of the same query; the URL
+		 * is previewd's own. */
+		if (res.next_page > 0 && str_printf(p->next, sizeof(p->next),
+		    "%s/projects/%s/merge_requests?state=opened&per_page=%d&"
+		    "page=%lld", call->cfg->gitlab.api_url, eproject,
+		    FORGE_PER_PAGE,
+		    (long long)res.next_page) != 0) {
+			str_copy(call->error, "project path too long",
+			    sizeof(call->error));
+			rc = FORGE_FAIL;
+		} else {
+			str_copy(p->etag, res.etag, sizeof(p->etag));
+			rc = forge_page_numbers(call, &res, "iid",
+			    "GitLab's merge request list", p);
 		}
 	}
-	return FORGE_OK;
+	http_response_release(&res);
+	return rc;
 }
 
 /* ---- the default branch's head ---- */

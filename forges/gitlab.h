@@ -27,10 +27,12 @@ enum forge_rc gitlab_read_blob(struct forge_call *call, const char *project,
 enum forge_rc gitlab_read_file(struct forge_call *call, const char *project,
     const char *path, const char *sha, size_t max, struct buf *out);
 
-/* The open merge requests' iids: GET /projects/{id}/merge_requests?
- * state=opened, pages of 100. */
-enum forge_rc gitlab_open_merge_requests(struct forge_call *call,
-    const char *project, struct forge_open *open);
+/* One page of the open merge requests' iids (struct forge_page): GET
+ * /projects/{id}/merge_requests?state=opened&per_page=100, the next page
+ * as X-Next-Page says; with p->etag, asked with If-None-Match (an
+ * unchanged page is 304). */
+enum forge_rc gitlab_open_merge_requests_page(struct forge_call *call,
+    const char *project, struct forge_page *p);
 
 /* Who previewd's notes are written by: the token's user, from GET /user.
  * Cached per configuration (see forge_identity_get). */

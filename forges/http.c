@@ -80,6 +80,46 @@ header_value(const char *line, size_t len, const char *name, char *out,
 	return true;
 }
 
+/* The URL of rel="next" in a Link header's value (RFC 8288:
+ * `<url>; rel="next", <url>; rel="last"`), into out; false when there is
+ * none. *bad when it does not fit. */
+static bool
+link_next(const char *v, size_t len, char *out, size_t outsz, bool *bad)
+{
+	const char *end = v + len, *url, *url_end, *p, *q;
+
+	for (p = v; p < end; p = q + (q < end)) {
+		if ((url = memchr(p, '<', (size_t)(end - p))) == NULL ||
+		    (url_end = memchr(url, '>', (size_t)(end - url))) == NULL)
+			return false;
+		url++;
+		/* This link's parameters run to the next comma. */
+		if ((q = memchr(url_end, ',', (size_t)(end - url_end))) == NULL)
+			q = end;
+		for (p = url_end; p + 3 <= q; p++) {
+			if (strncasecmp(p, "rel", 3) != 0)
+				continue;
+			for (p += 3; p < q && (*p == ' ' || *p == '='); p++)
+				;
+			if (p < q && *p == '"')
+				p++;
+			if (q - p >= 4 && strncasecmp(p, "next", 4) == 0 &&
+			    (q - p == 4 || p[4] == '"' || p[4] == ' ' ||
+			    p[4] == ';' || p[4] == '\r' || p[4] == '\n')) {
+				if ((size_t)(url_end - url) >= outsz) {
+					*bad = true;
+					return false;
+				}
+				memcpy(out, url, (size_t)(url_end - url));
+				out[url_end - url] = '\0';
+				return true;
+			}
+			break;
+		}
+	}
+	return false;
+}
+
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
@@ -99,6 +139,11 @@ on_header(char *data, size_t size, size_t n, void *arg)
 		res->ratelimit_reset = x;
 	else if (header_value(data, len, "ETag", v, sizeof(v)))
 		str_copy(res->etag, v, sizeof(res->etag));
+	else if (header_value(data, len, "X-Next-Page", v, sizeof(v)))
+		res->next_page = parse_int64(v, 1, INT64_MAX, &x) == 0 ? x : 0;
+	else if (len > 5 && strncasecmp(data, "Link:", 5) == 0)
+		(void)link_next(data + 5, len - 5, res->link_next,
+		    sizeof(res->link_next), &res->link_bad);
 	return len;
 }
 

@@ -4,7 +4,8 @@
  * One struct http_client (a libcurl easy handle, so connections are kept
  * alive between calls) per thread. Answers are read into a buffer with a
  * ceiling; the headers that decide retries (Retry-After, the rate-limit
- * pair, ETag) are picked out as they arrive. http_classify turns an answer
+ * pair), conditional requests (ETag) and pagination (Link's next,
+ * X-Next-Page) are picked out as they arrive. http_classify turns an answer
  * into the one retry decision all forge calls share:
  *
  *   2xx, 304          FORGE_OK
@@ -47,6 +48,13 @@ struct http_response {
 	int64_t ratelimit_remaining;    /* -1 when absent */
 	int64_t ratelimit_reset;        /* epoch seconds; -1 when absent */
 	char etag[128];
+	/* Where a paginated list goes on: the Link header's rel="next"
+	 * (GitHub, GitLab) and X-Next-Page (GitLab); "" and 0 on the last
+	 * page. link_bad: a Link header or its next URL too long to keep,
+	 * so the caller cannot know whether there is a next page. */
+	char link_next[1024];
+	int64_t next_page;
+	bool link_bad;
 	bool too_large;                 /* the answer passed max_response */
 	char error[256];                /* why no answer came */
 };

@@ -45,12 +45,18 @@ collect_expired(const char *id, void *arg)
 	return 0;
 }
 
-/* Repositories to reconcile, collected before they are enqueued (like
- * the expired environments above). */
+/* Repositories given a reconciliation in one pass, in turn: a fleet's
+ * hundreds take a few passes, and every one has its turn (the position
+ * is remembered from pass to pass). Collected before they are enqueued,
+ * like the expired environments above. */
+#define RECONCILE_PER_PASS 256
+
 struct targets {
 	const struct config *cfg;
-	char v[EXPIRE_BATCH][ENV_REPO_SIZE + 16];
-	int n;
+	char v[RECONCILE_PER_PASS][ENV_REPO_SIZE + 16];
+	int n, seen;
+	/* The last repository of the pass; "" to start from the first. */
+	char provider[16], repo[ENV_REPO_SIZE];
 };
 
 /* A reconciliation for each repository with open environments whose
@@ -64,8 +70,9 @@ collect_target(const char *provider, const char *repo, const char *api,
 	bool can;
 
 	(void)api;
-	if (t->n == EXPIRE_BATCH)
-		return 1;
+	t->seen++;
+	str_copy(t->provider, provider, sizeof(t->provider));
+	str_copy(t->repo, repo, sizeof(t->repo));
 	if (strcmp(provider, "gitlab") == 0)
 		can = cfg->gitlab.configured && cfg->gitlab.token != NULL;
 	else
@@ -112,9 +119,13 @@ reaper_pass(const struct config *cfg, struct store *st)
 			enqueued = true;
 	}
 	targets.cfg = cfg;
-	targets.n = 0;
-	if (store_reconcile_targets(st, collect_target, &targets) != 0)
+	targets.n = targets.seen = 0;
+	if (store_reconcile_targets_after(st, targets.provider, targets.repo,
+	    RECONCILE_PER_PASS, collect_target, &targets) != 0)
 		log_warnx("reaper: cannot list repositories to reconcile");
+	/* At the end of the list: the next pass starts again. */
+	if (targets.seen < RECONCILE_PER_PASS)
+		targets.provider[0] = targets.repo[0] = '\0';
 	for (i = 0; i < targets.n; i++)
 		if (store_job_enqueue(st, "reconcile", targets.v[i], 0) == 0)
 			enqueued = true;

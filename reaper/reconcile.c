@@ -33,8 +33,163 @@ on_target(const char *provider, const char *repo, const char *api,
 	return 1;
 }
 
+/* Pages of a list followed at most: a million open pull requests, past
+ * any repository; the bound is for a forge whose next links go round in
+ * a circle. */
+#define RECONCILE_PAGES 10000
+
+/* The open numbers: every page's, sorted once they are all in. */
+struct open_set {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int
+open_add(struct open_set *s, int64_t number)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		int64_t *v = realloc(s->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = number;
+	return 0;
+}
+
+static int
+cmp_number(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+open_has(const struct open_set *s, int64_t number)
+{
+	return s->n > 0 && bsearch(&number, s->v, s->n, sizeof(*s->v),
+	    cmp_number) != NULL;
+}
+
+/* A page's numbers as the state keeps them: "12,7,3". */
+static int
+numbers_parse(const char *text, struct open_set *s)
+{
+	const char *p = text;
+	char *end;
+	long long n;
+
+	while (p != NULL && *p != '\0') {
+		n = strtoll(p, &end, 10);
+		if (end == p || n < 1 || open_add(s, n) != 0)
+			return -1;
+		p = *end == ',' ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static enum forge_rc
+fetch_page(struct forge_call *call, const char *api, bool gitlab,
+    struct forge_page *p)
+{
+	return gitlab ? gitlab_open_merge_requests_page(call, api, p) :
+	    github_open_pulls_page(call, api, p);
+}
+
+/* The whole list of open pull (merge) requests into open, a page at a
+ * time, each page asked for with the ETag it had when last read: a page
+ * answered 304 is taken from the state, one answered 200 is recorded
+ * there. Returns the forge's outcome; FORGE_OK only when every page was
+ * read. */
+static enum forge_rc
+read_open(struct worker *w, const struct job *j, struct forge_call *call,
+    const char *api, bool gitlab, struct open_set *open, int *unchanged)
+{
+	struct reconcile_page cached, in;
+	struct forge_page p;
+	struct buf text, cached_numbers;
+	char url[FORGE_URL_SIZE];
+	enum forge_rc rc = FORGE_FAIL;
+	int page, have;
+	size_t i, before;
+
+	memset(&p, 0, sizeof(p));
+	buf_init(&text, (size_t)64 << 20);
+	buf_init(&cached_numbers, (size_t)64 << 20);
+	url[0] = '\0';
+	for (page = 1; page <= RECONCILE_PAGES; page++) {
+		free(p.numbers);
+		memset(&p, 0, sizeof(p));
+		str_copy(p.url, url, sizeof(p.url));
+		have = store_reconcile_page(w->store, j->target, page, &cached,
+		    &cached_numbers);
+		if (have == 1 && strcmp(cached.url, url) == 0)
+			str_copy(p.etag, cached.etag, sizeof(p.etag));
+		rc = fetch_page(call, api, gitlab, &p);
+		before = open->n;
+		if (rc == FORGE_OK && p.unchanged) {
+			if (numbers_parse(cached_numbers.data, open) != 0)
+				goto nomem;
+			/* A full last page may have gained a page after it
+			 * without changing itself: asked for again, whole. */
+			if (cached.next[0] == '\0' && open->n - before >=
+			    FORGE_PER_PAGE) {
+				open->n = before;
+				str_copy(p.url, url, sizeof(p.url));
+				p.etag[0] = '\0';
+				rc = fetch_page(call, api, gitlab, &p);
+			}
+		}
+		if (rc != FORGE_OK)
+			goto out;
+		if (p.unchanged) {
+			str_copy(url, cached.next, sizeof(url));
+			(*unchanged)++;
+		} else {
+			buf_reset(&text);
+			for (i = 0; i < p.n; i++)
+				if (open_add(open, p.numbers[i]) != 0 ||
+				    buf_printf(&text, i ? ",%lld" : "%lld",
+				    (long long)p.numbers[i]) != 0)
+					goto nomem;
+			str_copy(in.url, url, sizeof(in.url));
+			str_copy(in.etag, p.etag, sizeof(in.etag));
+			str_copy(in.next, p.next, sizeof(in.next));
+			/* Not kept: the next pass reads the page again. */
+			if (store_reconcile_set_page(w->store, j->target, page,
+			    &in, text.data ? text.data : "") != 0)
+				log_warnx("reconcile %s: cannot record page %d",
+				    j->target, page);
+			str_copy(url, p.next, sizeof(url));
+		}
+		if (url[0] == '\0') {
+			if (store_reconcile_trim(w->store, j->target, page) != 0)
+				log_warnx("reconcile %s: cannot forget the pages "
+				    "after %d", j->target, page);
+			rc = FORGE_OK;
+			goto out;
+		}
+	}
+	snprintf(call->error, sizeof(call->error), "the list of open pull "
+	    "requests goes on past %d pages", RECONCILE_PAGES);
+	rc = FORGE_FAIL;
+	goto out;
+nomem:
+	str_copy(call->error, "out of memory", sizeof(call->error));
+	rc = FORGE_FAIL;
+out:
+	free(p.numbers);
+	buf_release(&text);
+	buf_release(&cached_numbers);
+	return rc;
+}
+
 struct closed {
-	const struct forge_open *open;
+	const struct open_set *open;
 	int64_t before;
 	char ids[256][ENV_ID_SIZE];
 	int n;
@@ -45,11 +200,9 @@ static int
 on_env(const char *id, int64_t number, int64_t activity_at, void *arg)
 {
 	struct closed *c = arg;
-	int i;
 
-	for (i = 0; i < c->open->n; i++)
-		if (c->open->numbers[i] == number)
-			return 0;
+	if (open_has(c->open, number))
+		return 0;
 	if (activity_at >= c->before || c->n == (int)ARRAY_SIZE(c->ids))
 		c->deferred++;
 	else
@@ -62,7 +215,7 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 {
 	struct target t;
 	struct forge_call call;
-	struct forge_open *open = NULL;
+	struct open_set open = { NULL, 0, 0 };
 	struct closed *closed = NULL;
 	const char *colon = strchr(j->target, ':');
 	bool gitlab;
@@ -70,7 +223,7 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	enum job_result res = JOB_DONE;
 	int64_t started = now_s();
 	char reason[128];
-	int i;
+	int i, unchanged = 0;
 
 	memset(&t, 0, sizeof(t));
 	if (colon == NULL || (size_t)(colon - j->target) >= sizeof(t.provider))
@@ -80,8 +233,7 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	gitlab = strcmp(t.provider, "gitlab") == 0;
 	if (store_reconcile_targets(w->store, on_target, &t) != 0 || !t.found)
 		return JOB_DONE;      /* nothing open there any more */
-	if ((open = calloc(1, sizeof(*open))) == NULL ||
-	    (closed = calloc(1, sizeof(*closed))) == NULL)
+	if ((closed = calloc(1, sizeof(*closed))) == NULL)
 		goto out;
 
 	memset(&call, 0, sizeof(call));
@@ -91,29 +243,28 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	call.installation = t.installation;
 	if (call.http == NULL)
 		goto out;
-	if (!gitlab && store_reconcile_etag(w->store, j->target, open->etag,
-	    sizeof(open->etag)) != 0)
-		open->etag[0] = '\0';
-	rc = gitlab ? gitlab_open_merge_requests(&call, t.api, open) :
-	    github_open_pulls(&call, t.api, open);
+	rc = read_open(w, j, &call, t.api, gitlab, &open, &unchanged);
 	if (rc == FORGE_RETRY) {
 		o->retry_ms = call.retry_ms;
 		str_copy(o->error, call.error, sizeof(o->error));
 		res = JOB_RETRY;
 		goto out;
 	}
+	/* A list not read to its end cannot prove a pull request closed. */
 	if (rc != FORGE_OK) {
 		log_warnx("reconcile %s: %s", j->target, call.error);
 		goto out;
 	}
-	/* An unchanged list was acted on when it was last fetched; a list
-	 * cut short cannot prove a pull request closed. */
-	if (open->unchanged || !open->complete)
-		goto out;
-	closed->open = open;
+	if (open.n > 1)
+		qsort(open.v, open.n, sizeof(*open.v), cmp_number);
+	log_debug("reconcile %s: %zu open (%d pages unchanged)", j->target,
+	    open.n, unchanged);
+	closed->open = &open;
 	/* A list can lag a pull request opened moments ago, and a close
 	 * webhook may still be on its way: act only on environments quiet
-	 * for the orphan grace. */
+	 * for the orphan grace. An unchanged list is acted on as much as a
+	 * new one: its pages are the state's, and what waited for the
+	 * grace is decided when it is over. */
 	closed->before = started - w->cfg->reaper.orphan_grace;
 	if (store_env_each_open(w->store, t.provider, t.repo, on_env,
 	    closed) != 0)
@@ -130,16 +281,8 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 			jobs_notify();
 		}
 	}
-	/* The ETag stands for "everything on this list was acted on": not
-	 * while a decision waits for the grace, or a 304 would hide it. */
-	if (closed->deferred > 0)
-		open->etag[0] = '\0';
-	if (!gitlab && store_reconcile_set_etag(w->store, j->target,
-	    open->etag) != 0)
-		log_warnx("reconcile %s: cannot record the list's ETag",
-		    j->target);
 out:
-	free(open);
+	free(open.v);
 	free(closed);
 	return res;
 }

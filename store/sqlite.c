@@ -210,14 +210,33 @@ static const char *const migrations[] = {
 	"ALTER TABLE pool ADD COLUMN base_sha TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE environments ADD COLUMN schema_from TEXT NOT NULL "
 	"DEFAULT '';",
-	/* 7 -> 8: the lists a page at a time (store_env_page). Each index
-	 * ends in the rowid, the lists' tie-breaker, so a page is a walk
-	 * from its cursor along the index: no sort of every environment,
-	 * no scan of the pages before it. */
+	/* 7 -> 8: a fleet's worth of environments, objects and pull
+	 * requests (issue 26). The lists a page at a time (store_env_page):
+	 * each index ends in the rowid, the lists' tie-breaker, so a page is
+	 * a walk from its cursor along the index, no sort of every
+	 * environment. When each environment's size was last measured (a
+	 * sweep measures a few, the oldest first) and when each orphan was
+	 * last seen (a sweep that listed the whole server forgets the ones
+	 * it did not see); each page of a repository's open pull request
+	 * list as last read, so every page is asked for conditionally (it
+	 * replaces the one ETag of a single-page list). */
 	"CREATE INDEX IF NOT EXISTS environments_created ON environments "
 	"(created_at);"
 	"CREATE INDEX IF NOT EXISTS environments_expires ON environments "
-	"(expires_at);",
+	"(expires_at);"
+	"ALTER TABLE environments ADD COLUMN size_at INTEGER NOT NULL "
+	"DEFAULT 0;"
+	"ALTER TABLE orphans ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;"
+	"DROP TABLE reconcile;"
+	"CREATE TABLE reconcile_pages ("
+	"  target TEXT NOT NULL,"
+	"  page INTEGER NOT NULL,"
+	"  url TEXT NOT NULL,"
+	"  etag TEXT NOT NULL,"
+	"  next TEXT NOT NULL,"
+	"  numbers TEXT NOT NULL,"       /* "12,7,3" */
+	"  read_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (target, page));",
 };
 
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION,

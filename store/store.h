@@ -520,13 +520,16 @@ int store_env_wake_queued(struct store *st) MUST_CHECK;
 
 /* ---- the reaper's memory ---- */
 
-/* Every name of a database or role previewd stands behind on engine:
- * those of environments not deleted (their database, role and claimed
- * pool database) and of every pool member (its database, and its role,
- * named alike). The orphan sweep drops what is on the server but not
- * here. */
-int store_known_names(struct store *st, const char *engine,
-    int (*fn)(const char *name, void *arg), void *arg) MUST_CHECK;
+/* Every name of a database or role previewd stands behind on engine
+ * that sorts after `after` and not after `upto` (byte order), in that
+ * order: those of environments not deleted (their database, role and
+ * claimed pool database) and of every pool member (its database, and its
+ * role, named alike). The orphan sweep reads them for each page of a
+ * server's listing, after the page: what previewd creates is recorded
+ * first, so nothing of its own is unknown by then. */
+int store_known_names(struct store *st, const char *engine, const char *after,
+    const char *upto, int (*fn)(const char *name, void *arg), void *arg)
+    MUST_CHECK;
 
 /* Pool members of engine with their state ("creating", "idle",
  * "claimed"). */
@@ -534,19 +537,34 @@ int store_pool_each(struct store *st, const char *engine,
     int (*fn)(const char *db, const char *state, void *arg), void *arg)
     MUST_CHECK;
 
-/* An unknown object seen on a server: record when it was first seen
- * (now, if this is the first time) into *first_seen. */
-int store_orphan_seen(struct store *st, const char *engine, bool role,
-    const char *name, int64_t now, int64_t *first_seen) MUST_CHECK;
+/* Unknown objects of one kind seen on a server, names[0..n): each is
+ * recorded as seen at now, first_seen[i] gets when names[i] was first
+ * seen (now, the first time) and failed[i] whether a drop of it failed
+ * before. One transaction. */
+int store_orphans_seen(struct store *st, const char *engine, bool role,
+    const char *const *names, size_t n, int64_t now, int64_t *first_seen,
+    bool *failed) MUST_CHECK;
 /* A drop of the orphan failed; *first: for the first time (so the
  * reason is logged once, not every pass). */
 int store_orphan_drop_failed(struct store *st, const char *engine, bool role,
     const char *name, bool *first) MUST_CHECK;
+/* Forget one orphan (it was dropped). */
+int store_orphan_forget(struct store *st, const char *engine, bool role,
+    const char *name) MUST_CHECK;
+/* Forget engine's orphans not seen since before: gone from the server,
+ * or known now. Only after a pass that listed the whole server. */
+int store_orphans_forget_unseen(struct store *st, const char *engine,
+    int64_t before) MUST_CHECK;
 
-/* Forget recorded orphans of engine that fn says are gone or known:
- * fn(role, name) returns true to keep the row. */
-int store_orphans_keep(struct store *st, const char *engine,
-    bool (*fn)(bool role, const char *name, void *arg), void *arg)
+/* Up to limit databases of engine's environments not deleted, the least
+ * recently measured first, for the sweep to measure. */
+int store_sizes_due(struct store *st, const char *engine, int limit,
+    int (*fn)(const char *db, void *arg), void *arg) MUST_CHECK;
+/* dbs[0..n) of engine were measured at now: bytes[i] is the size, or -1
+ * when the server gave none (gone, or not previewd's to measure), which
+ * keeps the last figure. One transaction. */
+int store_sizes_record(struct store *st, const char *engine,
+    const char *const *dbs, const int64_t *bytes, size_t n, int64_t now)
     MUST_CHECK;
 
 /* The repositories with environments wanted present, and for each the
@@ -555,16 +573,34 @@ int store_orphans_keep(struct store *st, const char *engine,
 int store_reconcile_targets(struct store *st, int (*fn)(const char *provider,
     const char *repo, const char *api_target, int64_t installation,
     void *arg), void *arg) MUST_CHECK;
+/* The same, at most limit of them, those after (provider, repo) in the
+ * store's order ("", "" from the first): the reaper's round robin. */
+int store_reconcile_targets_after(struct store *st, const char *provider,
+    const char *repo, int limit, int (*fn)(const char *provider,
+    const char *repo, const char *api_target, int64_t installation,
+    void *arg), void *arg) MUST_CHECK;
 /* The environments of one repository wanted present, with their pull
  * request number and last activity. */
 int store_env_each_open(struct store *st, const char *provider,
     const char *repo, int (*fn)(const char *id, int64_t number,
     int64_t activity_at, void *arg), void *arg) MUST_CHECK;
-/* The ETag of target's last full list ("" when none). */
-int store_reconcile_etag(struct store *st, const char *target, char *etag,
-    size_t etagsz) MUST_CHECK;
-int store_reconcile_set_etag(struct store *st, const char *target,
-    const char *etag) MUST_CHECK;
+
+/* Page `page` (from 1) of target's open pull request list as last read:
+ * the URL it was read from, its ETag, the next page's URL ("" after the
+ * last) and its numbers (decimal, comma-separated) into numbers. 1 when
+ * there is one, 0 none, -1 error. */
+struct reconcile_page {
+	char url[1024];
+	char etag[128];
+	char next[1024];
+};
+int store_reconcile_page(struct store *st, const char *target, int page,
+    struct reconcile_page *out, struct buf *numbers) MUST_CHECK;
+int store_reconcile_set_page(struct store *st, const char *target, int page,
+    const struct reconcile_page *in, const char *numbers) MUST_CHECK;
+/* Forget target's pages after the first `pages`. */
+int store_reconcile_trim(struct store *st, const char *target, int pages)
+    MUST_CHECK;
 
 /* ---- jobs ---- */
 

@@ -44,7 +44,8 @@ GitHub
          the App's bot ("<app_slug>[bot]", type Bot) for an installation token
   GET    /repos/O/R/issues/N/comments          paginated (per_page, page, Link)
   GET|PATCH|DELETE /repos/O/R/issues/comments/ID   404 once deleted
-  GET    /repos/O/R/pulls[?state=open]          paginated
+  GET    /repos/O/R/pulls[?state=open]          paginated, newest first (per_page,
+         page, Link with rel="next" while there is a next page)
   POST   /app/installations/ID/access_tokens   JWT checked, 201 {token, expires_at}
   GET    /app                                  JWT checked, 200 {id, slug, name, ...}
   GET    /user                                 the token's user (github_user); an
@@ -80,6 +81,8 @@ GitLab (under /api/v4; project ids may be numbers or URL-encoded paths)
          the author is gitlab_user
   GET|PUT|DELETE /projects/P/merge_requests/IID/notes/ID   404 {"message": "404 Note Not Found"}
   GET    /projects/P/merge_requests?state=opened   paginated
+  Every 200 GET answer carries a weak ETag, and If-None-Match with a
+  matching ETag answers 304 (no body), as Rails' middleware does.
   Unknown routes: 404 {"error": "404 Not Found"}; bad token: 401 {"message": "401 Unauthorized"}.
 
 Vercel
@@ -845,6 +848,8 @@ class ForgeStub:
             answer = self._route(provider, req)
         if provider == "github":
             self._github_headers(req, answer)
+        elif provider == "gitlab":
+            self._conditional(req, answer)
         return answer
 
     @staticmethod
@@ -894,6 +899,17 @@ class ForgeStub:
         for k, v in base.items():      # a fault's own headers win
             if k.lower() not in lower:
                 answer.headers[k] = v
+
+    def _conditional(self, req, answer):
+        """GitLab (Rails' Rack::ETag and ConditionalGet): a weak ETag on
+        every 200 GET, and 304 with no body for a matching If-None-Match."""
+        if req.method in ("GET", "HEAD") and answer.status == 200 and req.fault is None:
+            etag = 'W/"%s"' % hashlib.md5(answer.body).hexdigest()
+            answer.headers["ETag"] = etag
+            inm = req.headers.get("if-none-match")
+            if inm and self._etag_match(inm, etag):
+                answer.status = 304
+                answer.body = b""
 
     @staticmethod
     def _etag_match(inm, etag):

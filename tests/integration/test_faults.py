@@ -479,11 +479,12 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     for col in ("api_target", "private_repo", "installation_id", "reset_db", "comment_id",
                 "comment_hash", "retry_requested", "retried", "size_bytes", "last_delivery",
                 "blueprint", "applying", "deleted_at", "deleted_why", "migrations_tool",
-                "schema_from"):
+                "schema_from", "size_at"):
         conn.execute("ALTER TABLE environments DROP COLUMN %s" % col)
     for col in ("secret", "base_env", "base_sha"):
         conn.execute("ALTER TABLE pool DROP COLUMN %s" % col)
-    for table in ("vercel_links", "orphans", "reconcile", "idempotency", "base_heads"):
+    # Version 8 replaced version 2's reconcile table with reconcile_pages.
+    for table in ("vercel_links", "orphans", "reconcile_pages", "idempotency", "base_heads"):
         conn.execute("DROP TABLE %s" % table)
     for index in ("environments_created", "environments_expires"):
         conn.execute("DROP INDEX %s" % index)

@@ -433,12 +433,18 @@ test_upgrade_from_version_5(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	/* Back to version 5: without version 6's table and version 7's
-	 * columns. */
+	/* Back to version 5: without version 6's table, version 7's
+	 * columns and version 8's changes (the reconcile table it drops
+	 * back). */
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE base_heads; "
 	    "ALTER TABLE pool DROP COLUMN base_env; "
 	    "ALTER TABLE pool DROP COLUMN base_sha; "
 	    "ALTER TABLE environments DROP COLUMN schema_from; "
+	    "ALTER TABLE environments DROP COLUMN size_at; "
+	    "ALTER TABLE orphans DROP COLUMN seen_at; "
+	    "DROP TABLE reconcile_pages; "
+	    "CREATE TABLE reconcile (target TEXT PRIMARY KEY, etag TEXT NOT "
+	    "NULL DEFAULT '', checked_at INTEGER NOT NULL DEFAULT 0); "
 	    "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(open_store(f), 0);
