@@ -527,6 +527,48 @@ github_open_pulls_page(struct forge_call *call, const char *repo,
 	return rc;
 }
 
+/* A pull request's own answer carries its body (up to 65,536 characters,
+ * each at most six bytes escaped) and a few hundred fields besides. */
+#define PULL_MAX ((size_t)4 << 20)
+
+enum forge_rc
+github_pull_closed(struct forge_call *call, const char *repo, int64_t number,
+    bool *closed)
+{
+	static const char *const state_key[] = { "state", NULL };
+	char url[1024], erepo[512], state[32];
+	struct http_response res;
+	enum forge_rc rc;
+
+	*closed = false;
+	if (forge_escape_path(repo, false, erepo, sizeof(erepo)) != 0 ||
+	    str_printf(url, sizeof(url), "%s/repos/%s/pulls/%lld",
+	    call->cfg->github.api_url, erepo, (long long)number) != 0) {
+		str_copy(call->error, "repository name too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	rc = github_get(call, url, "Accept: application/vnd.github+json",
+	    PULL_MAX, &res);
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, state_key, state,
+		    sizeof(state), "GitHub's pull request state");
+	http_response_release(&res);
+	if (rc != FORGE_OK)
+		return rc;
+	/* A merged pull request is "closed" too ("merged" says which). Any
+	 * state but the two documented ones proves nothing. */
+	if (strcmp(state, "closed") == 0) {
+		*closed = true;
+	} else if (strcmp(state, "open") != 0) {
+		snprintf(call->error, sizeof(call->error), "GitHub answered a "
+		    "pull request state previewd does not know (\"%s\")",
+		    state);
+		rc = FORGE_FAIL;
+	}
+	return rc;
+}
+
 /* ---- the default branch's head ---- */
 
 enum forge_rc

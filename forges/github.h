@@ -57,6 +57,16 @@ enum forge_rc github_comment_find(struct forge_call *call, const char *repo,
 enum forge_rc github_open_pulls_page(struct forge_call *call,
     const char *repo, struct forge_page *p);
 
+/* Whether pull request number is closed (merged or not), asked of it
+ * alone: GET /repos/{repo}/pulls/{number}, its "state". The list above
+ * can miss an open one (a page shifts when a pull request opens or
+ * closes while it is read), so it alone never proves a close. *closed is
+ * true only for FORGE_OK and "closed"; a state GitHub does not document
+ * is FORGE_FAIL. FORGE_NOT_FOUND when the pull request or the repository
+ * does not exist or the credentials may not see it. */
+enum forge_rc github_pull_closed(struct forge_call *call, const char *repo,
+    int64_t number, bool *closed);
+
 /* POST /repos/{repo}/issues/{number}/comments. */
 enum forge_rc github_comment_create(struct forge_call *call, const char *repo,
     int64_t number, const char *body, int64_t *id);

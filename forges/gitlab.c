@@ -397,6 +397,48 @@ gitlab_open_merge_requests_page(struct forge_call *call, const char *project,
 	return rc;
 }
 
+/* A merge request's own answer carries its description, up to 1,000,000
+ * characters: as much as a page of the list is allowed. */
+#define MERGE_REQUEST_MAX ((size_t)16 << 20)
+
+enum forge_rc
+gitlab_merge_request_closed(struct forge_call *call, const char *project,
+    int64_t iid, bool *closed)
+{
+	static const char *const state_key[] = { "state", NULL };
+	char url[1024], eproject[512], state[32];
+	struct http_response res;
+	enum forge_rc rc;
+
+	*closed = false;
+	if (forge_escape_path(project, true, eproject, sizeof(eproject)) != 0 ||
+	    str_printf(url, sizeof(url), "%s/projects/%s/merge_requests/%lld",
+	    call->cfg->gitlab.api_url, eproject, (long long)iid) != 0) {
+		str_copy(call->error, "project path too long",
+		    sizeof(call->error));
+		return FORGE_FAIL;
+	}
+	rc = gitlab_get(call, url, MERGE_REQUEST_MAX, &res);
+	if (rc == FORGE_OK)
+		rc = forge_answer_string(call, &res, state_key, state,
+		    sizeof(state), "GitLab's merge request state");
+	http_response_release(&res);
+	if (rc != FORGE_OK)
+		return rc;
+	/* "locked" is a merge under way: still open until it ends. Any state
+	 * GitLab does not document proves nothing. */
+	if (strcmp(state, "closed") == 0 || strcmp(state, "merged") == 0) {
+		*closed = true;
+	} else if (strcmp(state, "opened") != 0 &&
+	    strcmp(state, "locked") != 0) {
+		snprintf(call->error, sizeof(call->error), "GitLab answered a "
+		    "merge request state previewd does not know (\"%s\")",
+		    state);
+		rc = FORGE_FAIL;
+	}
+	return rc;
+}
+
 /* ---- the default branch's head ---- */
 
 enum forge_rc

@@ -34,6 +34,16 @@ enum forge_rc gitlab_read_file(struct forge_call *call, const char *project,
 enum forge_rc gitlab_open_merge_requests_page(struct forge_call *call,
     const char *project, struct forge_page *p);
 
+/* Whether merge request iid is closed or merged, asked of it alone: GET
+ * /projects/{id}/merge_requests/{iid}, its "state" (as for
+ * github_pull_closed, the list can miss an open one). "opened" and
+ * "locked" (a merge under way) are open; *closed is true only for
+ * FORGE_OK and "closed" or "merged"; another state is FORGE_FAIL.
+ * FORGE_NOT_FOUND when the merge request or the project does not exist
+ * or the token may not see it. */
+enum forge_rc gitlab_merge_request_closed(struct forge_call *call,
+    const char *project, int64_t iid, bool *closed);
+
 /* Who previewd's notes are written by: the token's user, from GET /user.
  * Cached per configuration (see forge_identity_get). */
 enum forge_rc gitlab_identity(struct forge_call *call,

@@ -188,12 +188,19 @@ out:
 	return rc;
 }
 
+/* Environments whose pull request the list leaves out: candidates, each
+ * confirmed with the forge before it goes. The array is the cap on
+ * confirmations a pass makes, one request each, so that a list that
+ * lies wholesale costs a bounded number of requests; the rest wait for
+ * the next pass. */
+#define RECONCILE_CONFIRMS 256
 struct closed {
 	const struct open_set *open;
 	int64_t before;
-	char ids[256][ENV_ID_SIZE];
+	char ids[RECONCILE_CONFIRMS][ENV_ID_SIZE];
+	int64_t numbers[RECONCILE_CONFIRMS];
 	int n;
-	int deferred;          /* closed, but within the grace */
+	int deferred;          /* missing, but within the grace or past the cap */
 };
 
 static int
@@ -203,11 +210,87 @@ on_env(const char *id, int64_t number, int64_t activity_at, void *arg)
 
 	if (open_has(c->open, number))
 		return 0;
-	if (activity_at >= c->before || c->n == (int)ARRAY_SIZE(c->ids))
+	if (activity_at >= c->before || c->n == (int)ARRAY_SIZE(c->ids)) {
 		c->deferred++;
-	else
-		str_copy(c->ids[c->n++], id, ENV_ID_SIZE);
+	} else {
+		str_copy(c->ids[c->n], id, ENV_ID_SIZE);
+		c->numbers[c->n++] = number;
+	}
 	return 0;
+}
+
+static enum forge_rc
+confirm_closed(struct forge_call *call, const char *api, bool gitlab,
+    int64_t number, bool *closed)
+{
+	return gitlab ? gitlab_merge_request_closed(call, api, number, closed) :
+	    github_pull_closed(call, api, number, closed);
+}
+
+/* Ask the forge about each candidate, and delete only those it says are
+ * closed: a pull request that opens or closes while the list is read
+ * shifts the later pages by one, and the one at a page's edge is on
+ * neither, so the list alone is never proof. Anything but a clear
+ * "closed" keeps the environment for this pass. FORGE_RETRY (a rate
+ * limit, a forge down) stops the asking, with call->retry_ms set: the
+ * requests after it would fare no better. */
+static enum forge_rc
+delete_confirmed(struct worker *w, struct forge_call *call,
+    const struct target *t, bool gitlab, const struct closed *c)
+{
+	const char *forge = gitlab ? "GitLab" : "GitHub";
+	char reason[128];
+	enum forge_rc rc = FORGE_OK;
+	bool closed;
+	int i;
+
+	snprintf(reason, sizeof(reason), "closed on %s (no close webhook "
+	    "arrived; found by the reconciliation)", forge);
+	for (i = 0; i < c->n; i++) {
+		rc = confirm_closed(call, t->api, gitlab, c->numbers[i], &closed);
+		if (rc == FORGE_RETRY) {
+			log_info("environment %s of %s: missing from the list "
+			    "of open pull requests; #%lld cannot be asked about "
+			    "now (%s): kept, asked again later", c->ids[i],
+			    t->repo, (long long)c->numbers[i], call->error);
+			goto out;
+		}
+		if (rc == FORGE_NOT_FOUND) {
+			/* As for a list answered 404: the repository may be
+			 * gone, or the credentials may no longer see it, and
+			 * neither says the pull request closed. The TTL
+			 * removes the environment if it stays so. */
+			log_warnx("environment %s of %s: missing from the list "
+			    "of open pull requests, but %s answers 404 for "
+			    "#%lld itself: kept", c->ids[i], t->repo, forge,
+			    (long long)c->numbers[i]);
+			continue;
+		}
+		if (rc != FORGE_OK) {
+			log_warnx("environment %s of %s: missing from the list "
+			    "of open pull requests, and #%lld cannot be asked "
+			    "about (%s): kept", c->ids[i], t->repo,
+			    (long long)c->numbers[i], call->error);
+			continue;
+		}
+		if (!closed) {
+			log_info("environment %s of %s: #%lld is open on %s "
+			    "though its list left it out (a page shifted "
+			    "while it was read): kept", c->ids[i], t->repo,
+			    (long long)c->numbers[i], forge);
+			continue;
+		}
+		if (store_env_request_delete(w->store, c->ids[i], reason) == 0) {
+			log_warnx("environment %s of %s: the pull request is "
+			    "closed (confirmed with %s): deleting", c->ids[i],
+			    t->repo, forge);
+			metrics_deletion("reconcile");
+			jobs_notify();
+		}
+	}
+	rc = FORGE_OK;
+out:
+	return rc;
 }
 
 enum job_result
@@ -222,8 +305,7 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	enum forge_rc rc;
 	enum job_result res = JOB_DONE;
 	int64_t started = now_s();
-	char reason[128];
-	int i, unchanged = 0;
+	int unchanged = 0;
 
 	memset(&t, 0, sizeof(t));
 	if (colon == NULL || (size_t)(colon - j->target) >= sizeof(t.provider))
@@ -269,17 +351,10 @@ reconcile_run(struct worker *w, const struct job *j, struct job_outcome *o)
 	if (store_env_each_open(w->store, t.provider, t.repo, on_env,
 	    closed) != 0)
 		goto out;
-	snprintf(reason, sizeof(reason), "closed on %s (no close webhook "
-	    "arrived; found by the reconciliation)", gitlab ? "GitLab" :
-	    "GitHub");
-	for (i = 0; i < closed->n; i++) {
-		if (store_env_request_delete(w->store, closed->ids[i],
-		    reason) == 0) {
-			log_warnx("environment %s of %s: the pull request is no "
-			    "longer open: deleting", closed->ids[i], t.repo);
-			metrics_deletion("reconcile");
-			jobs_notify();
-		}
+	if (delete_confirmed(w, &call, &t, gitlab, closed) == FORGE_RETRY) {
+		o->retry_ms = call.retry_ms;
+		str_copy(o->error, call.error, sizeof(o->error));
+		res = JOB_RETRY;
 	}
 out:
 	free(open.v);

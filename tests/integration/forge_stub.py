@@ -9,8 +9,9 @@ api.vercel.com, so they point previewd at a ForgeStub instead:
 
 and script it: repository contents per ref (set_tree, set_gitlab_tree),
 default branches and their heads (set_default_branch,
-set_gitlab_default_branch), open pull / merge requests, credentials, and
-faults (fail, delay, drop).
+set_gitlab_default_branch), open pull / merge requests (set_open_pulls,
+set_open_merge_requests, and hide_from_list for a list that misses an open
+one), credentials, and faults (fail, delay, drop).
 Everything previewd sent is in `requests`.
 
 Modelled (documented API behaviour, not an exhaustive copy):
@@ -45,7 +46,12 @@ GitHub
   GET    /repos/O/R/issues/N/comments          paginated (per_page, page, Link)
   GET|PATCH|DELETE /repos/O/R/issues/comments/ID   404 once deleted
   GET    /repos/O/R/pulls[?state=open]          paginated, newest first (per_page,
-         page, Link with rel="next" while there is a next page)
+         page, Link with rel="next" while there is a next page); a number
+         hidden with hide_from_list is left out, as a page shift would
+  GET    /repos/O/R/pulls/N                    one pull request: {number, state,
+         merged, head, base, ...}, state "open" when N is open
+         (set_open_pulls, hidden or not), else "closed" (merged false), for
+         any repository and number: the stub keeps no closed ones
   POST   /app/installations/ID/access_tokens   JWT checked, 201 {token, expires_at}
   GET    /app                                  JWT checked, 200 {id, slug, name, ...}
   GET    /user                                 the token's user (github_user); an
@@ -80,7 +86,11 @@ GitLab (under /api/v4; project ids may be numbers or URL-encoded paths)
   POST|GET /projects/P/merge_requests/IID/notes    201 {id, body, author, ...};
          the author is gitlab_user
   GET|PUT|DELETE /projects/P/merge_requests/IID/notes/ID   404 {"message": "404 Note Not Found"}
-  GET    /projects/P/merge_requests?state=opened   paginated
+  GET    /projects/P/merge_requests?state=opened   paginated; an iid hidden
+         with hide_from_list is left out
+  GET    /projects/P/merge_requests/IID        one merge request: {iid, state, ...},
+         state "opened" when IID is open (set_open_merge_requests), else
+         "closed", for any project and iid
   Every 200 GET answer carries a weak ETag, and If-None-Match with a
   matching ETag answers 304 (no body), as Rails' middleware does.
   Unknown routes: 404 {"error": "404 Not Found"}; bad token: 401 {"message": "401 Unauthorized"}.
@@ -563,6 +573,7 @@ class ForgeStub:
         self._gl_trees = {}            # project -> {ref: {path: bytes}}
         self._pulls = {}               # repo -> [(number, sha)]
         self._mrs = {}                 # project -> [(iid, sha)]
+        self._hidden = set()           # (repo or project, number) open, not listed
         self._issued = {}              # installation token -> expiry (time.time())
         self._revoked = set()
         self._generated = set()        # installation tokens the stub made up
@@ -714,6 +725,17 @@ class ForgeStub:
         with self._lock:
             self._mrs[key] = self._numbered(
                 iids, lambda n: hashlib.sha1(("mr %s!%d" % (key, n)).encode()).hexdigest())
+
+    def hide_from_list(self, repo, number, hidden=True):
+        """Leave open pull request `number` of `repo` (a GitHub owner/name,
+        or a GitLab project id) out of the list of open ones, while asking
+        for it alone (GET /repos/O/R/pulls/N, /projects/P/merge_requests/IID)
+        still says it is open: what a list read while a pull request opens
+        or closes does to the one at a page's edge.  hidden=False lists it
+        again."""
+        key = (str(repo), int(number))
+        with self._lock:
+            (self._hidden.add if hidden else self._hidden.discard)(key)
 
     @staticmethod
     def _numbered(items, default_sha):
@@ -1013,6 +1035,9 @@ class ForgeStub:
                 return self._gh_git_blob(req, repo, cm.group(1))
             if rest == "pulls":
                 return self._gh_pulls(req, repo)
+            cm = re.match(r"^pulls/(\d+)$", rest)
+            if cm:
+                return self._gh_pull(repo, int(cm.group(1)))
             cm = re.match(r"^branches/(.+)$", rest)
             if cm:
                 return self._gh_branch(repo, unquote(cm.group(1)))
@@ -1230,13 +1255,17 @@ class ForgeStub:
         if state not in ("open", "closed", "all"):
             return self._gh_error(422, "Validation Failed", PULLS_DOCS)
         with self._lock:
-            pulls = list(self._pulls.get(repo, [])) if state != "closed" else []
+            pulls = [p for p in self._pulls.get(repo, []) if (repo, p[0]) not in self._hidden
+                     ] if state != "closed" else []
         pulls.sort(key=lambda p: -p[0])    # GitHub's default: newest first
+        return self._gh_paged(req, [self._gh_pull_json(repo, n, sha, "open") for n, sha in pulls])
+
+    def _gh_pull_json(self, repo, n, sha, state):
         owner = repo.split("/")[0]
-        items = [{
+        return {
             "url": "%s/repos/%s/pulls/%d" % (self.url, repo, n),
             "id": int(hashlib.sha1(("pr %s#%d" % (repo, n)).encode()).hexdigest()[:8], 16),
-            "number": n, "state": "open", "draft": False, "locked": False,
+            "number": n, "state": state, "draft": False, "locked": False,
             "title": "Change number %d" % n,
             "html_url": "https://github.com/%s/pull/%d" % (repo, n),
             "head": {"label": "%s:feature-%d" % (owner, n), "ref": "feature-%d" % n,
@@ -1244,8 +1273,19 @@ class ForgeStub:
             "base": {"label": owner + ":main", "ref": "main",
                      "sha": hashlib.sha1(("base " + repo).encode()).hexdigest(),
                      "repo": {"full_name": repo}},
-        } for n, sha in pulls]
-        return self._gh_paged(req, items)
+        }
+
+    def _gh_pull(self, repo, n):
+        """GET /repos/O/R/pulls/N: open while N is in the open set (listed
+        or hidden), closed otherwise, merged or not (GitHub says "closed"
+        for both, and "merged" tells them apart)."""
+        with self._lock:
+            sha = dict(self._pulls.get(repo, [])).get(n)
+        pull = self._gh_pull_json(repo, n, sha or default_head_sha(repo, n),
+                                  "open" if sha else "closed")
+        pull.update({"merged": False, "merged_at": None,
+                     "closed_at": None if sha else _iso()})
+        return _json_answer(200, pull)
 
     # comments
 
@@ -1446,6 +1486,9 @@ class ForgeStub:
             return self._gl_file(req, project, unquote(fm.group(1)), bool(fm.group(2)))
         if rest == "merge_requests" and get:
             return self._gl_mrs(req, project)
+        nm = re.match(r"^merge_requests/(\d+)$", rest)
+        if nm and get:
+            return self._gl_mr(project, int(nm.group(1)))
         nm = re.match(r"^merge_requests/(\d+)/notes$", rest)
         if nm and req.method == "POST":
             return self._gl_note_create(req, project, int(nm.group(1)))
@@ -1576,17 +1619,31 @@ class ForgeStub:
     def _gl_mrs(self, req, project):
         state = req.query.get("state", "all")
         with self._lock:
-            mrs = list(self._mrs.get(project, [])) if state in ("opened", "all") else []
+            mrs = [m for m in self._mrs.get(project, []) if (project, m[0]) not in self._hidden
+                   ] if state in ("opened", "all") else []
         mrs.sort(key=lambda m: -m[0])
-        items = [{
+        return self._gl_paged(req, [self._gl_mr_json(project, iid, sha, "opened")
+                                    for iid, sha in mrs])
+
+    @staticmethod
+    def _gl_mr_json(project, iid, sha, state):
+        return {
             "id": int(hashlib.sha1(("mr %s!%d" % (project, iid)).encode()).hexdigest()[:8], 16),
             "iid": iid, "project_id": int(project) if project.isdigit() else 1,
-            "title": "Change number %d" % iid, "state": "opened",
+            "title": "Change number %d" % iid, "state": state,
             "source_branch": "feature-%d" % iid, "target_branch": "main", "sha": sha,
             "web_url": "https://gitlab.com/%s/-/merge_requests/%d" % (project, iid),
             "diff_refs": {"head_sha": sha, "base_sha": None, "start_sha": None},
-        } for iid, sha in mrs]
-        return self._gl_paged(req, items)
+        }
+
+    def _gl_mr(self, project, iid):
+        """GET /projects/P/merge_requests/IID: "opened" while IID is in the
+        open set (listed or hidden), "closed" otherwise."""
+        with self._lock:
+            sha = dict(self._mrs.get(project, [])).get(iid)
+        return _json_answer(200, self._gl_mr_json(
+            project, iid, sha or hashlib.sha1(("mr %s!%d" % (project, iid)).encode()).hexdigest(),
+            "opened" if sha else "closed"))
 
     def _gl_note_json(self, n):
         return {

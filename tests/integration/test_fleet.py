@@ -14,6 +14,7 @@ import secrets
 import sqlite3
 import time
 
+import psycopg2
 import pytest
 
 from previewd import pr_payload, wait_until
@@ -251,3 +252,96 @@ def test_every_repository_has_its_turn(pg, pg_config, forge, previewd_factory):
     wait_until(lambda: last_wanted()[0] == 0, timeout=30,
                what="the 300th repository's closed pull request acted on")
     assert "found by the reconciliation" in last_wanted()[1]
+
+
+# ---- a list that misses an open pull request --------------------------------
+#
+# A pull request that opens or closes while the pages are read shifts the
+# later pages by one: the one at a page's edge is on neither page. The
+# stub's hide_from_list does what the shift does; previewd must ask for the
+# pull request on its own before it deletes anything.
+
+def confirmed(forge, path_regex):
+    """The numbers previewd asked for one by one, answered."""
+    return [int(r.path.rsplit("/", 1)[1]) for r in forge.requests_to("GET", path_regex)
+            if r.status is not None]
+
+
+def test_an_open_pull_request_the_list_misses_keeps_its_database(
+        pg, pg_config, forge, previewd_factory):
+    forge.github_token = TOKEN
+    cfg = fast_reaper({k: dict(v) for k, v in pg_config.items()})
+    cfg["github"] = {"api_url": forge.url, "token": TOKEN}
+    # Pages of 100, newest first: 150..51, then 50..1. Pull request 51,
+    # at the first page's edge, is open but on neither page.
+    forge.set_open_pulls(REPO, list(range(1, 151)))
+    forge.hide_from_list(REPO, 51)
+    # 170 is closed, but GitHub answers 404 for it (a repository whose
+    # credentials lost sight of it answers the same): no proof, kept.
+    forge.fail("GET", r"/pulls/170$", 404, times=None)
+    # 160 is closed; the first two times it is asked about, GitHub is down.
+    forge.fail("GET", r"/pulls/160$", 502, times=2)
+    d = previewd_factory(cfg)
+    shifted, listed, gone, unknown = 51, 100, 160, 170
+    for n in (shifted, listed, gone, unknown):
+        assert d.github_webhook("pull_request", pr_payload("opened", n))[0] == 202
+    kept = ready(d, shifted)
+    # The user's data, which a wrong delete would lose.
+    user_sql(kept, "CREATE TABLE orders (id int); INSERT INTO orders VALUES (42)")
+    assert "no close webhook arrived" in deleted(d, gone)["error"]
+    assert confirmed(forge, r"/pulls/160$").count(gone) >= 3
+    # Several passes, each asking for 51 again and keeping it.
+    wait_until(lambda: confirmed(forge, r"/pulls/51$").count(shifted) >= 3, timeout=60,
+               what="pull request 51 confirmed open in three passes")
+    wait_until(lambda: confirmed(forge, r"/pulls/170$").count(unknown) >= 2, timeout=60,
+               what="pull request 170 asked about twice")
+    log = d.log()
+    assert re.search(r"#51 is open on GitHub though its list left it out \(a page "
+                     r"shifted while it was read\): kept", log), log[-3000:]
+    assert "GitHub answers 404 for #170 itself: kept" in log
+    assert env_now(d, shifted)["status"] == "ready"
+    assert user_sql(kept, "SELECT id FROM orders") == [(42,)]
+    assert env_now(d, unknown)["status"] in ("ready", "provisioning")
+    assert env_now(d, listed)["status"] in ("ready", "provisioning")
+    # Only what the list left out is asked about, one request each.
+    asked = set(confirmed(forge, r"^/repos/acme/shop/pulls/\d+$"))
+    assert asked == {shifted, gone, unknown}, asked
+    # Listed again, it is no longer asked about.
+    forge.hide_from_list(REPO, shifted, hidden=False)
+    forge.clear_requests()
+    forge.wait_for("GET", r"/repos/acme/shop/pulls$", count=3)
+    assert shifted not in confirmed(forge, r"/pulls/\d+$")
+    assert env_now(d, shifted)["status"] == "ready"
+
+
+def user_sql(env, sql):
+    """Run sql in env's database as its user; the rows of a SELECT."""
+    conn = psycopg2.connect(env["database_url"], connect_timeout=10)
+    try:
+        with conn, conn.cursor() as cur:       # commits
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
+
+
+def test_gitlab_an_open_merge_request_the_list_misses_is_kept(
+        pg, pg_config, forge, previewd_factory):
+    forge.set_open_merge_requests(PROJECT, list(range(1, 131)))   # 130..31, 30..1
+    forge.hide_from_list(PROJECT, 31)
+    d = gitlab_daemon(pg_config, forge, previewd_factory,
+                      sections={"reaper": {"interval": "1s", "orphan_grace": "1s"}})
+    for iid in (31, 125, 140):
+        assert gitlab_post(d, mr_hook("open", iid))[0] == 202
+    wait_until(lambda: gl_env(d, 140)["status"] == "deleted", timeout=90,
+               what="merge request 140's environment to be deleted")
+    assert "found by the reconciliation" in gl_env(d, 140)["error"]
+    one = r"^/api/v4/projects/%d/merge_requests/\d+$" % PROJECT
+    wait_until(lambda: confirmed(forge, one).count(31) >= 3, timeout=60,
+               what="merge request 31 confirmed open in three passes")
+    assert re.search(r"#31 is open on GitLab though its list left it out", d.log())
+    kept = gl_env(d, 31, wait=60)
+    assert kept["status"] == "ready"
+    assert kept["database"] in pg.databases()
+    assert gl_env(d, 125, wait=60)["status"] == "ready"
+    assert set(confirmed(forge, one)) == {31, 140}

@@ -276,6 +276,30 @@ def test_pulls_etag_304(forge):
     assert len(page1) == 30 and 'rel="next"' in hdrs["link"]
 
 
+def test_one_pull_and_a_list_that_misses_it(forge):
+    """GET /pulls/N says open or closed whatever the list shows; a number
+    hidden with hide_from_list is open but missing from the list."""
+    forge.set_open_pulls("acme/shop", [3, 4, 5])
+    forge.hide_from_list("acme/shop", 4)
+    _, _, pulls = call_json(forge.url + "/repos/acme/shop/pulls?state=open")
+    assert [p["number"] for p in pulls] == [5, 3]
+    for n, state in ((4, "open"), (3, "open"), (9, "closed")):
+        status, _, pull = call_json(forge.url + "/repos/acme/shop/pulls/%d" % n)
+        assert status == 200 and (pull["number"], pull["state"]) == (n, state)
+        assert pull["merged"] is False
+    forge.hide_from_list("acme/shop", 4, hidden=False)
+    _, _, pulls = call_json(forge.url + "/repos/acme/shop/pulls?state=open")
+    assert [p["number"] for p in pulls] == [5, 4, 3]
+    gl = forge.gitlab_url + "/projects/4711/merge_requests"
+    forge.set_open_merge_requests(4711, [7, 8])
+    forge.hide_from_list(4711, 8)
+    _, _, mrs = call_json(gl + "?state=opened")
+    assert [m["iid"] for m in mrs] == [7]
+    for iid, state in ((8, "opened"), (7, "opened"), (2, "closed")):
+        status, _, mr = call_json(gl + "/%d" % iid)
+        assert status == 200 and (mr["iid"], mr["state"]) == (iid, state)
+
+
 def test_app_access_tokens(forge, tmp_path):
     if not shutil.which("openssl"):
         pytest.skip("openssl not installed")
