@@ -11,10 +11,12 @@ memberships, and a privilege check walks them all: an admin role that is
 a member of every live environment's role pays for the whole fleet in
 each claim and each refill.  For each case this starts a throwaway
 PostgreSQL (tests/integration/servers.py), grows a fleet of live
-environments' roles to each size in turn, and times, `--runs` times at
-each size, the two calls of previewd's engine that run on the claim's and
-the refill's path, through build/tests/clone_driver (a fresh admin
-connection each; "ms" is the call alone):
+environments' roles to each size in turn, and times, `--rounds` rounds of
+`--runs` calls at each size, the two calls of previewd's engine that run
+on the claim's and the refill's path, through build/tests/clone_driver
+(one admin connection a round, warmed by a first pair of calls, as the
+daemon's long-lived one; "ms" is the call alone).  The cases take turns,
+round by round, so that a busy moment of the machine falls on both:
 
   create   engine_db_create: a pool member (database and its NOLOGIN role)
   claim    engine_claim of that member: renames, LOGIN, owner (one
@@ -38,7 +40,9 @@ admin's count of memberships is printed at each size.
 On MariaDB (--engines mysql) there are no memberships; the fleet is N
 users, each with its database grant (mysql.global_priv and mysql.db rows,
 as a claim leaves them), and the same create and claim are timed at each
-size with --after's driver, with the admin's own grants counted.
+size with --after's driver, with the admin's own grants counted, and the
+claim's and the teardown's statements (CREATE USER, GRANT, DROP USER) one
+by one as the admin.
 
 Each case prints a table: size, call, median, 90th percentile, min, max
 (milliseconds).  Nothing is written outside the servers' temporary
@@ -52,6 +56,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -114,37 +119,58 @@ def pg_grow(cur, have, want, granted):
             cur.execute("GRANT %s TO CURRENT_USER" % cur.fetchone()[0])
 
 
-def bench_pg(case, driver, granted, sizes, runs, results):
-    with PostgresServer() as pg:
-        admin = pg.connect(user=pg.ADMIN)
-        cur = admin.cursor()
+def pg_round(driver, pg, cur, runs):
+    """runs claims, each of a member refilled just before, on one admin
+    connection after a first pair that warms its caches; then their
+    teardowns. {call: [ms]}"""
+    pools = [name("pool") for _ in range(runs + 1)]
+    envs = [name("env") for _ in range(runs + 1)]
+    # The refill's CREATE DATABASE (fsync, a hundred ms and more, the
+    # same at any size) is made beforehand: create then finds the
+    # database and times the role's part of the refill.
+    for p in pools:
+        cur.execute("CREATE DATABASE %s TEMPLATE template0" % p)
+    lines = []
+    for p, e in zip(pools, envs):
+        lines += ["create %s" % p, "claim %s %s %s" % (p, e, e)]
+    ms = drive(driver, "postgres", pg, lines, password=secrets.token_urlsafe(24))
+    t = {"create": ms[2::2], "claim": ms[3::2]}
+    t["held"] = pg_memberships(cur)
+    t["drop"] = drive(driver, "postgres", pg, ["drop %s - %s" % (e, e) for e in envs])[1:]
+    return t
+
+
+def bench_pg(cases, sizes, runs, rounds, results):
+    """cases: [(name, driver, granted)], each on a server of its own,
+    measured in turns (rounds of runs calls) so that a busy moment of the
+    machine falls on every case alike."""
+    servers = [PostgresServer() for _ in cases]
+    try:
+        for pg in servers:
+            pg.start()
+        curs = [pg.connect(user=pg.ADMIN).cursor() for pg in servers]
         have = 0
         for n in sizes:
-            pg_grow(cur, have, n, granted)
+            t = [{"create": [], "claim": [], "drop": []} for _ in cases]
+            held = [0 for _ in cases]
+            for k, (case, driver, granted) in enumerate(cases):
+                pg_grow(curs[k], have, n, granted)
+            for r in range(rounds):
+                for k, (case, driver, granted) in enumerate(cases):
+                    got = pg_round(driver, servers[k], curs[k], runs)
+                    held[k] = max(held[k], got.pop("held"))
+                    for call in got:
+                        t[k][call] += got[call]
             have = n
-            before = pg_memberships(cur)
-            pools = [name("pool") for _ in range(runs + 1)]
-            envs = [name("env") for _ in range(runs + 1)]
-            # The refill's CREATE DATABASE (fsync, a hundred ms and more,
-            # the same at any size) is made beforehand: create then finds
-            # the database and times the role's part of the refill.
-            for p in pools:
-                cur.execute("CREATE DATABASE %s TEMPLATE template0" % p)
-            lines = []
-            for p, e in zip(pools, envs):
-                lines += ["create %s" % p, "claim %s %s %s" % (p, e, e)]
-            ms = drive(driver, "postgres", pg, lines, password=secrets.token_urlsafe(24))
-            # The first pair warms the connection's caches.
-            t = {"create": ms[2::2], "claim": ms[3::2]}
-            after_claims = pg_memberships(cur)
-            t["drop"] = drive(driver, "postgres", pg, ["drop %s - %s" % (e, e)
-                                                      for e in envs])[1:]
-            print("  %s: %d live roles, admin's memberships %d, after %d claims %d, "
-                  "after their teardown %d" % (case, n, before, runs + 1, after_claims,
-                                                pg_memberships(cur)), flush=True)
-            for call in ("create", "claim", "drop"):
-                results.append(("postgres", case, n, call, t[call]))
-        admin.close()
+            for k, (case, driver, granted) in enumerate(cases):
+                print("  %s: %d live roles, the admin's memberships after the claims: "
+                      "%d, after their teardown: %d" % (case, n, held[k],
+                                                        pg_memberships(curs[k])), flush=True)
+                for call in ("create", "claim", "drop"):
+                    results.append(("postgres", case, n, call, t[k][call]))
+    finally:
+        for pg in servers:
+            pg.stop()
 
 
 def my_grow(cur, have, want):
@@ -182,9 +208,26 @@ def bench_my(driver, sizes, runs, results):
             users, ndb, grants = my_counts(cur)
             t["drop"] = drive(driver, "mysql", my, ["drop %s - %s" % (db, role)
                                                    for db, role in zip(dbs, roles)])[1:]
+            # The claim's two statements and the teardown's, one by one,
+            # as the admin, on one connection.
+            adm = my.connect(user=my.ADMIN)
+            acur = adm.cursor()
+            for call in ("CREATE USER", "GRANT", "DROP USER"):
+                t[call] = []
+            for _ in range(runs):
+                u = name("env")
+                for call, sql in (("CREATE USER", "CREATE USER '%s'@'%%%%' IDENTIFIED BY '%s'"
+                                   % (u, secrets.token_hex(16))),
+                                  ("GRANT", "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%%%%'"
+                                   % (u.replace("_", "\\_"), u)),
+                                  ("DROP USER", "DROP USER '%s'@'%%%%'" % u)):
+                    t0 = time.monotonic()
+                    acur.execute(sql)
+                    t[call].append((time.monotonic() - t0) * 1000.0)
+            adm.close()
             print("  mariadb: %d live users (global_priv %d rows, mysql.db %d), the "
                   "admin's grants: %d" % (n, users, ndb, grants), flush=True)
-            for call in ("create", "claim", "drop"):
+            for call in ("create", "claim", "drop", "CREATE USER", "GRANT", "DROP USER"):
                 results.append(("mariadb", "", n, call, t[call]))
         root.close()
 
@@ -192,7 +235,8 @@ def bench_my(driver, sizes, runs, results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10,1000,3000")
-    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--runs", type=int, default=5, help="calls a round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds a size and case")
     ap.add_argument("--engines", default="postgres,mysql")
     ap.add_argument("--before", default=str(ROOT / "build-main" / "tests" / "clone_driver"),
                     help="clone_driver built from main (skipped when missing)")
@@ -203,18 +247,20 @@ def main():
     results = []
     if "postgres" in engines:
         print("PostgreSQL %s" % os.path.basename(os.path.dirname(pg_bindir())), flush=True)
+        cases = []
         if os.access(args.before, os.X_OK):
-            bench_pg("before", args.before, True, sizes, args.runs, results)
+            cases.append(("before", args.before, True))
         else:
             print("  no %s: no before case" % args.before)
-        bench_pg("after", args.after, False, sizes, args.runs, results)
+        cases.append(("after", args.after, False))
+        bench_pg(cases, sizes, args.runs, args.rounds, results)
     if "mysql" in engines:
         print("MariaDB", flush=True)
-        bench_my(args.after, sizes, args.runs, results)
-    print("\n%-9s %-7s %6s %-7s %8s %8s %8s %8s  %s" % (
+        bench_my(args.after, sizes, args.runs * args.rounds, results)
+    print("\n%-9s %-7s %6s %-11s %8s %8s %8s %8s  %s" % (
         "engine", "case", "live", "call", "p50 ms", "p90 ms", "min", "max", "runs"))
     for engine, case, n, call, t in results:
-        print("%-9s %-7s %6d %-7s %8.2f %8.2f %8.2f %8.2f  %d" % (
+        print("%-9s %-7s %6d %-11s %8.2f %8.2f %8.2f %8.2f  %d" % (
             engine, case, n, call, statistics.median(t), pct(t, 90), min(t), max(t),
             len(t)))
 

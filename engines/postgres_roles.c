@@ -9,12 +9,20 @@
  * fleet. PostgreSQL 15 forgets the list of a role's memberships after
  * every change to any role or membership and walks it again at the next
  * privilege check, so each claim and each refill paid for every live
- * environment. bench/role_growth.py, PostgreSQL 15, fsync on, 2 cores,
- * one admin connection, 15 calls at each size; milliseconds, median
- * (p90), "create" without its CREATE DATABASE:
+ * environment. bench/role_growth.py, PostgreSQL 15, fsync on, 2 shared
+ * cores (load 3), the fleet's roles granted to the admin for good as
+ * before (main's build) or not (this); milliseconds, median (p90) of 25
+ * calls on a warm admin connection; "refill" is db_create once its
+ * database exists (the CREATE DATABASE, ~100 ms, does not change):
  *
- *   live roles   claim, granted   claim, given back   create, granted   create, given back
- *      10          ...
+ *   live roles   claim: for good   given back   refill: for good   given back
+ *           10       3.9 (8.9)     3.5 (8.6)      28.3 (44.2)     32.8 (59.4)
+ *        1,000       8.8 (10.8)    2.2 (3.3)      25.6 (29.2)     18.6 (21.9)
+ *        3,000      47.4 (51.4)    3.2 (6.9)      67.4 (84.4)     24.8 (35.0)
+ *
+ * (an earlier run: claims at 3,000 88.8 (117.7) for good, 2.2 (2.8) given
+ * back). The GRANT and REVOKE a claim now makes cost nothing measurable
+ * next to that: PostgreSQL walks the admin's few memberships.
  *
  * So a membership is now taken (GRANT ... TO CURRENT_USER) by the
  * transaction that needs it and given back (REVOKE) before its COMMIT: a
