@@ -15,7 +15,10 @@ the real daemon and signed webhooks:
     database and role;
   - memberships an older previewd left (one per environment and pool
     member) are given back when previewd starts, and those environments
-    still tear down.
+    still tear down;
+  - the orphan sweep still drops a database and role of previewd's whose
+    role the admin is no member of (what a crash now leaves), and ends
+    the role's session.
 """
 
 import psycopg2
@@ -146,3 +149,35 @@ def test_memberships_an_older_previewd_left_are_given_back(pg, previewd_factory)
     for e in envs.values():
         assert e["database"] not in left and e["user"] not in left
     assert len(admin_memberships(pg)) <= POOL
+
+
+def test_sweep_drops_an_orphan_whose_role_the_admin_is_no_member_of(pg, previewd_factory):
+    """What a crash between a claim and its bookkeeping leaves, as this
+    previewd leaves it: a database owned by its role, the admin no member
+    of that role, a session of the role connected."""
+    role, password = "pvd_orphan_env", "orphan-password-1"
+    conn = pg.connect(user=pg.ADMIN)
+    cur = conn.cursor()
+    cur.execute("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+    cur.execute("CREATE DATABASE %s TEMPLATE template0" % role)
+    cur.execute("REVOKE CONNECT, TEMPORARY ON DATABASE %s FROM PUBLIC" % role)
+    cur.execute("BEGIN; GRANT %s TO CURRENT_USER; ALTER DATABASE %s OWNER TO %s; "
+                "REVOKE %s FROM CURRENT_USER; COMMIT" % (role, role, role, role))
+    conn.close()
+    assert role not in admin_memberships(pg)
+    session = pg.connect(role, user=role, password=password)
+
+    cfg = config(pg)
+    cfg["postgres"]["pool_size"] = "1"
+    cfg["reaper"] = {"interval": "1s", "orphan_grace": "2s"}
+    d = previewd_factory(cfg)
+    wait_until(lambda: role not in pg.databases("pvd_") and role not in pg.roles("pvd_"),
+               timeout=60, what="the orphan database and role to be dropped")
+    assert "orphan database %s dropped" % role in d.log()
+    try:
+        session.cursor().execute("SELECT 1")
+        raise AssertionError("the orphan's session outlived its database")
+    except Exception as e:
+        assert "outlived" not in str(e)
+    session.close()
+    assert role not in admin_memberships(pg)
