@@ -47,20 +47,20 @@
 #include "lib/log.h"
 #include "lib/names.h"
 
-/* A role quoted into q (at most NAMES_MAX characters, checked by
- * names_valid: quoting adds two). */
+/* A role's or a database's name quoted into q (at most NAMES_MAX
+ * characters, checked by names_valid: quoting adds two). */
 static int
-quote_role(struct engine *e, const char *role, char q[NAMES_SIZE + 2],
+quote_name(struct engine *e, const char *name, char q[NAMES_SIZE + 2],
     char *err, size_t errlen)
 {
 	char *s;
 
-	if (!names_valid(role)) {
+	if (!names_valid(name)) {
 		snprintf(err, errlen, "refusing to touch \"%s\": not a previewd "
-		    "name", role);
+		    "name", name);
 		return ENGINE_FAIL;
 	}
-	if ((s = PQescapeIdentifier(e->conn, role, strlen(role))) == NULL) {
+	if ((s = PQescapeIdentifier(e->conn, name, strlen(name))) == NULL) {
 		str_first_line(err, PQerrorMessage(e->conn), errlen);
 		return ENGINE_RETRY;
 	}
@@ -78,7 +78,7 @@ member_set(struct engine *e, const char *role, bool grant, char *err,
 	char q[NAMES_SIZE + 2], sql[128];
 	int rc;
 
-	if ((rc = quote_role(e, role, q, err, errlen)) != ENGINE_OK)
+	if ((rc = quote_name(e, role, q, err, errlen)) != ENGINE_OK)
 		return rc;
 	if (str_printf(sql, sizeof(sql), grant ? "GRANT %s TO CURRENT_USER" :
 	    "REVOKE %s FROM CURRENT_USER", q) != 0)
@@ -227,11 +227,17 @@ release_in(struct engine *e, const char *role, bool nologin,
 			return rc;
 		str_copy(t->role[t->n++], role, NAMES_SIZE);
 		/* No new sessions between their end here and the drop. */
-		if (nologin && ((rc = quote_role(e, role, q, err,
-		    errlen)) != ENGINE_OK || (rc = str_printf(sql, sizeof(sql),
-		    "ALTER ROLE %s WITH NOLOGIN", q) != 0 ? ENGINE_FAIL :
-		    pg_exec(e, sql, 0, NULL, err, errlen)) != ENGINE_OK))
-			return rc;
+		if (nologin) {
+			if ((rc = quote_name(e, role, q, err, errlen)) !=
+			    ENGINE_OK)
+				return rc;
+			if (str_printf(sql, sizeof(sql), "ALTER ROLE %s WITH "
+			    "NOLOGIN", q) != 0)
+				return ENGINE_FAIL;
+			if ((rc = pg_exec(e, sql, 0, NULL, err, errlen)) !=
+			    ENGINE_OK)
+				return rc;
+		}
 	}
 	for (i = 0; i < ndbs; i++)
 		if ((rc = owner_take(e, dbs[i], t, &mine[i], err,
@@ -252,7 +258,7 @@ release_in(struct engine *e, const char *role, bool nologin,
 	for (i = 0; i < ndbs; i++) {
 		if (!mine[i])
 			continue;
-		if ((rc = quote_role(e, dbs[i], qdb, err, errlen)) != ENGINE_OK)
+		if ((rc = quote_name(e, dbs[i], qdb, err, errlen)) != ENGINE_OK)
 			return rc;
 		if (str_printf(sql, sizeof(sql), "ALTER DATABASE %s OWNER TO "
 		    "CURRENT_USER", qdb) != 0)
