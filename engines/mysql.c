@@ -14,15 +14,11 @@
  *   GRANT ALL PRIVILEGES ON `pvd\_%`.* TO previewd WITH GRANT OPTION;
  * (GRANT ALL on a database needs every privilege on it plus GRANT OPTION;
  * PROCESS lets it see other users' sessions and CONNECTION ADMIN — SUPER
- * on MySQL before 8 — lets it end them.) Nothing of the admin's grows
- * with the fleet: there are no memberships, and its grants stay these.
- * Each environment's user is a row of mysql.global_priv and its grant
- * one of mysql.db, and MariaDB rebuilds its in-memory privilege lists at
- * each CREATE USER, so a claim costs a little more per live user
- * (bench/role_growth.py, MariaDB 10.11, median (p90) ms of 25: the claim
- * 3.1 (6.3) at 10 users, 6.9 (9.9) at 1,000, 11.8 (16.9) at 3,000; of it
- * CREATE USER 1.9, 4.7, 7.8; GRANT 1.9, 2.3, 3.1): one user an
- * environment is the design, and that is the server's own price.
+ * on MySQL before 8 — lets it end them.) None of the admin's grants
+ * grows with the fleet; each environment's user and grant are rows the
+ * server re-sorts at each CREATE USER (bench/role_growth.py, MariaDB
+ * 10.11, median ms: a claim 3.1 at 10 users, 6.9 at 1,000, 11.8 at 3,000,
+ * CREATE USER 1.9, 4.7, 7.8 of it): the price of a user per environment.
  *
  * Only [a-z0-9_] names (names_valid) reach SQL, always in backticks; in
  * GRANT their '_' is escaped because there it is a wildcard. The one
