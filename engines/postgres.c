@@ -2,10 +2,12 @@
  * postgres: the PostgreSQL engine, over libpq.
  *
  * Privileges: the admin role needs CREATEDB and CREATEROLE, nothing more.
- * To hand a database to a new role, PostgreSQL requires the admin to be a
- * member of that role, so each claim grants the new role to the admin;
- * that membership is also what lets the admin end the role's sessions on
- * teardown.
+ * To hand a database to a new role, rename or drop a role's database, or
+ * end a role's sessions, PostgreSQL requires the admin to be a member of
+ * that role: each transaction that does so takes the membership and gives
+ * it back before it commits (engines/postgres_roles.c, with the figures
+ * that made it so), and the claim grants the admin CONNECT on the
+ * database, which it then reaches without being a member of its owner.
  *
  * Identifiers are quoted with PQescapeIdentifier (and were checked by
  * names_valid before); values go as parameters. The one value that cannot
@@ -135,6 +137,7 @@ pg_connect(struct engine *e, char *err, size_t errlen)
 	}
 	PQsetNoticeProcessor(c, pg_notice, NULL);
 	e->conn = c;
+	pg_tidy_once(e);
 	return ENGINE_OK;
 }
 
@@ -248,9 +251,7 @@ verifier_literal(struct engine *e, const char *role, const char *password,
 	return ENGINE_OK;
 }
 
-/* Run a script of statements as one transaction (PQexec's implicit
- * block), rolling back on failure. */
-static int
+int
 pg_script(struct engine *e, const char *sql, char *err, size_t errlen)
 {
 	PGresult *res = PQexec(PG(e), sql);
@@ -278,7 +279,9 @@ role_exists(struct engine *e, const char *role, int *rc, char *err,
  * A pool member: the database (empty, or a copy of template_db), and
  * (with a password) its role named like it, NOLOGIN until claimed,
  * owning it. The role is made here, off the claim path, because CREATE
- * ROLE ... PASSWORD is the slow part of a claim (see engine.h).
+ * ROLE ... PASSWORD is the slow part of a claim (see engine.h). The admin
+ * is a member of the role only for the transaction that gives it the
+ * database, and keeps CONNECT (a copy's hand-over connects to it).
  */
 int
 pg_member_make(struct engine *e, const char *db, const char *template_db,
@@ -307,7 +310,10 @@ pg_member_make(struct engine *e, const char *db, const char *template_db,
 	if ((!have_role && buf_printf(&sql, "CREATE ROLE %s WITH NOLOGIN "
 	    "PASSWORD %s;", id.q[0], lit) != 0) ||
 	    buf_printf(&sql, "GRANT %s TO CURRENT_USER;"
-	    "ALTER DATABASE %s OWNER TO %s;", id.q[0], id.q[0], id.q[0]) != 0) {
+	    "ALTER DATABASE %s OWNER TO %s;"
+	    "GRANT CONNECT ON DATABASE %s TO CURRENT_USER;"
+	    "REVOKE %s FROM CURRENT_USER;", id.q[0], id.q[0], id.q[0], id.q[0],
+	    id.q[0]) != 0) {
 		str_copy(err, "statement too long", errlen);
 		goto out;
 	}
@@ -346,6 +352,13 @@ pg_db_create(struct engine *e, const char *db, const char *password,
  *                        the member's role dropped
  *   neither              create the database (cold)
  * and a missing environment role is created with the password.
+ *
+ * The transaction makes the admin a member of the roles it acts for (the
+ * member's, whose database it renames; the environment's, to which it
+ * gives the database) and gives that back before it commits: at rest the
+ * admin is a member of no environment's role, however many live (see
+ * engines/postgres_roles.c). It keeps CONNECT on the database instead,
+ * to measure it and to hand a copy's objects over.
  */
 static int
 pg_claim(struct engine *e, const char *pool_db, const char *db,
@@ -385,10 +398,14 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 		goto out;
 
 	rc = ENGINE_FAIL;
+	/* The member's role owns its database: the rename is its owner's. */
 	if (buf_addstr(&sql, "BEGIN;") != 0 ||
+	    (have_pool_role && buf_printf(&sql, "GRANT %s TO CURRENT_USER;",
+	    id.q[1]) != 0) ||
 	    (have_pool && buf_printf(&sql, "ALTER DATABASE %s RENAME TO %s;",
 	    id.q[1], id.q[0]) != 0))
 		goto too_long;
+	/* The member's role renamed keeps the membership just taken. */
 	if (!have_role && have_pool_role) {
 		if (buf_printf(&sql, "ALTER ROLE %s RENAME TO %s;", id.q[1],
 		    id.q[2]) != 0)
@@ -397,12 +414,17 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 		if (buf_printf(&sql, "CREATE ROLE %s WITH LOGIN PASSWORD %s;"
 		    "GRANT %s TO CURRENT_USER;", id.q[2], lit, id.q[2]) != 0)
 			goto too_long;
-	}
+	} else if (buf_printf(&sql, "GRANT %s TO CURRENT_USER;", id.q[2]) != 0)
+		goto too_long;
+	/* DROP ROLE takes the member role's membership with it. */
 	if (buf_printf(&sql, "ALTER ROLE %s WITH LOGIN;"
-	    "ALTER DATABASE %s OWNER TO %s;", id.q[2], id.q[0], id.q[2]) != 0 ||
+	    "ALTER DATABASE %s OWNER TO %s;"
+	    "GRANT CONNECT ON DATABASE %s TO CURRENT_USER;", id.q[2], id.q[0],
+	    id.q[2], id.q[0]) != 0 ||
 	    (have_role && have_pool_role && buf_printf(&sql, "DROP ROLE %s;",
 	    id.q[1]) != 0) ||
-	    buf_addstr(&sql, "COMMIT;") != 0)
+	    buf_printf(&sql, "REVOKE %s FROM CURRENT_USER;COMMIT;",
+	    id.q[2]) != 0)
 		goto too_long;
 	rc = pg_script(e, sql.data, err, errlen);
 	goto out;
@@ -463,11 +485,15 @@ drop_database(struct engine *e, const char *qdb, const char *db, char *err,
 	return pg_exec(e, sql, 0, NULL, err, errlen);
 }
 
+/* Teardown. The admin is no member of the environment's role (nor, in a
+ * rebuild left half done, of the member's): pg_release takes what ending
+ * the sessions needs, and gives the databases to the admin, which then
+ * drops them as their owner; DROP ROLE needs only CREATEROLE. */
 static int
 pg_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen)
 {
-	const char *params[1] = { role };
+	const char *dbs[2] = { db, pool_db };
 	struct idents id;
 	char sql[256];
 	bool have_role;
@@ -478,11 +504,8 @@ pg_drop(struct engine *e, const char *db, const char *pool_db,
 	have_role = role_exists(e, role, &rc, err, errlen);
 	if (rc != ENGINE_OK)
 		goto out;
-	/* Sessions of the role in any database (drop_database only ends
-	 * those in the dropped one). */
-	if (have_role && (rc = pg_exec(e, "SELECT pg_terminate_backend(pid) "
-	    "FROM pg_stat_activity WHERE usename = $1 AND "
-	    "pid <> pg_backend_pid()", 1, params, err, errlen)) != ENGINE_OK)
+	if ((rc = pg_release(e, have_role ? role : NULL, true, dbs,
+	    id.q[1] != NULL ? 2 : 1, err, errlen)) != ENGINE_OK)
 		goto out;
 	if ((rc = drop_database(e, id.q[0], db, err, errlen)) != ENGINE_OK)
 		goto out;
@@ -551,24 +574,25 @@ static int
 pg_drop_orphan(struct engine *e, bool role, const char *name, char *err,
     size_t errlen)
 {
-	const char *params[1] = { name };
+	const char *dbs[1] = { name };
 	struct idents id;
 	char sql[256];
+	bool have;
 	int rc;
 
 	if ((rc = idents_quote(e, &id, name, NULL, NULL, err, errlen)) != 0)
 		return rc;
 	if (role) {
-		/* Ending its sessions needs membership, which a role made
-		 * by hand does not give: then there are none of ours. */
-		(void)pg_exec(e, "SELECT pg_terminate_backend(pid) FROM "
-		    "pg_stat_activity WHERE usename = $1 AND pid <> "
-		    "pg_backend_pid() AND pg_has_role(usename, 'MEMBER')", 1,
-		    params, NULL, 0);
+		/* Its sessions end first, best effort: the role is gone
+		 * either way, and one that is gone already has none. */
+		have = role_exists(e, name, &rc, err, errlen);
+		if (rc == ENGINE_OK && have)
+			(void)pg_release(e, name, true, NULL, 0, err, errlen);
 		rc = str_printf(sql, sizeof(sql), "DROP ROLE IF EXISTS %s",
 		    id.q[0]) == 0 ? pg_exec(e, sql, 0, NULL, err, errlen) :
 		    ENGINE_FAIL;
-	} else {
+	} else if ((rc = pg_release(e, NULL, false, dbs, 1, err,
+	    errlen)) == ENGINE_OK) {
 		rc = drop_database(e, id.q[0], name, err, errlen);
 	}
 	idents_release(&id);
@@ -576,7 +600,7 @@ pg_drop_orphan(struct engine *e, bool role, const char *name, char *err,
 }
 
 /* Only databases the admin may connect to can be measured: its own
- * environments' (it is a member of their roles), not a stranger's. The
+ * environments' (the claim grants it CONNECT), not a stranger's. The
  * names go as one array parameter. */
 static int
 pg_sizes(struct engine *e, const char *const *dbs, size_t n,
@@ -627,12 +651,16 @@ static int
 pg_db_drop(struct engine *e, const char *db, const char *role, char *err,
     size_t errlen)
 {
+	const char *dbs[1] = { db };
 	struct idents id;
 	int rc;
 
 	if ((rc = idents_quote(e, &id, db, NULL, role, err, errlen)) != 0)
 		return rc;
-	rc = drop_database(e, id.q[0], db, err, errlen);
+	/* The role stays (a rebuild): it keeps its LOGIN. */
+	if ((rc = pg_release(e, NULL, false, dbs, 1, err, errlen)) ==
+	    ENGINE_OK)
+		rc = drop_database(e, id.q[0], db, err, errlen);
 	idents_release(&id);
 	return rc;
 }

@@ -23,6 +23,9 @@ int pg_classify(struct engine *e, PGresult *res, char *err, size_t errlen);
 /* Run one statement on the admin connection; params may be NULL. */
 int pg_exec(struct engine *e, const char *sql, int nparams,
     const char *const *params, char *err, size_t errlen);
+/* Run a script of statements (no parameters) as one transaction, PQexec's
+ * implicit block or the one open already, rolled back on failure. */
+int pg_script(struct engine *e, const char *sql, char *err, size_t errlen);
 int pg_db_exists(struct engine *e, const char *db, bool *exists, char *err,
     size_t errlen);
 /* A pool member as db_create makes it, empty (template_db NULL) or a copy
@@ -34,6 +37,28 @@ int pg_db_clone(struct engine *e, const char *base_db, const char *base_role,
     const char *db, const char *password, char *err, size_t errlen);
 int pg_db_adopt(struct engine *e, const char *db, const char *from_role,
     const char *to_role, char *err, size_t errlen);
+
+/* What engines/postgres_roles.c gives the others (see there why): */
+/* In an open transaction: make the admin a member of role unless it may
+ * act as role already; *granted says whether this did. A role that does
+ * not exist is left alone. */
+int pg_member_take(struct engine *e, const char *role, bool *granted,
+    char *err, size_t errlen);
+/* REVOKE role FROM CURRENT_USER, before the transaction's COMMIT. */
+int pg_member_give_back(struct engine *e, const char *role, char *err,
+    size_t errlen);
+/* End a transaction: COMMIT when rc is ENGINE_OK (its result returned),
+ * else ROLLBACK and rc. */
+int pg_tx_end(struct engine *e, int rc, char *err, size_t errlen);
+/* Before a drop, in one transaction: role (NULL: none; else it exists)
+ * made NOLOGIN when nologin is set, its sessions anywhere and every
+ * session in dbs (at most two) ended, dbs that previewd's roles own
+ * handed to the admin, and every membership this took given back. */
+int pg_release(struct engine *e, const char *role, bool nologin,
+    const char *const *dbs, size_t ndbs, char *err, size_t errlen);
+/* Once a process, on its first connection: give back the memberships in
+ * previewd's roles an older previewd kept. */
+void pg_tidy_once(struct engine *e);
 
 /* libpq's notice processor: server notices to the log at debug level. */
 void pg_notice(void *arg, const char *message);

@@ -13,11 +13,16 @@
  * the member names the base's role, which can go with its base whatever
  * members live on.
  *
- * Privileges: the admin must be a member of the base's role (it owns the
- * base, and only a template's owner may copy a database that is not
- * marked a template) and of the environment's role (engines/postgres.c
- * grants every role it makes to the admin): REASSIGN OWNED and DROP OWNED
- * need both.
+ * Privileges: the admin must be a member of the base's role to copy it
+ * (it owns the base, and only a template's owner may copy a database
+ * that is not marked a template) and to end its sessions. CREATE
+ * DATABASE cannot run in a transaction, so that membership cannot be
+ * given back in the one that takes it, as every other is
+ * (engines/postgres_roles.c): the first copy of a base takes it for good,
+ * one per prewarmed repository, and it goes with the base's role (or at
+ * the next start). REASSIGN OWNED and DROP OWNED need membership in both
+ * roles: the hand-over's transaction takes what it lacks and gives it
+ * back.
  */
 #include "engines/postgres.h"
 
@@ -91,6 +96,16 @@ end_base_sessions(struct engine *e, const char *base_db,
 	    "pid <> pg_backend_pid()", 2, params, err, errlen);
 }
 
+/* The admin a member of the base's role, for good (see above). */
+static int
+base_member(struct engine *e, const char *base_role, char *err,
+    size_t errlen)
+{
+	bool granted;
+
+	return pg_member_take(e, base_role, &granted, err, errlen);
+}
+
 /* After a copy that was not made: when the base has sessions, say so. */
 static void
 explain_busy_base(struct engine *e, const char *base_db, const char *db,
@@ -135,8 +150,9 @@ pg_db_clone(struct engine *e, const char *base_db, const char *base_role,
 	 * it without disturbing the base. */
 	if ((rc = pg_db_exists(e, db, &exists, err, errlen)) != ENGINE_OK)
 		return rc;
-	if (!exists && (rc = end_base_sessions(e, base_db, base_role, err,
-	    errlen)) != ENGINE_OK)
+	if (!exists && ((rc = base_member(e, base_role, err,
+	    errlen)) != ENGINE_OK || (rc = end_base_sessions(e, base_db,
+	    base_role, err, errlen)) != ENGINE_OK))
 		return rc;
 	rc = pg_member_make(e, db, base_db, CLONE_STRATEGY, password, err,
 	    errlen);
@@ -307,6 +323,7 @@ adopt_in(struct engine *d, const char *from_role, const char *to_role,
 	const char *params[2] = { from_role, to_role };
 	PGresult *back = NULL, *left = NULL;
 	char *qfrom = NULL, *qto = NULL, sql[256];
+	bool took_from = false, took_to = false;
 	int rc;
 
 	qfrom = PQescapeIdentifier(d->conn, from_role, strlen(from_role));
@@ -316,7 +333,12 @@ adopt_in(struct engine *d, const char *from_role, const char *to_role,
 		rc = ENGINE_RETRY;
 		goto out;
 	}
+	/* Both roles' privileges, for this transaction only. */
 	if ((rc = pg_exec(d, "BEGIN", 0, NULL, err, errlen)) != ENGINE_OK ||
+	    (rc = pg_member_take(d, from_role, &took_from, err,
+	    errlen)) != ENGINE_OK ||
+	    (rc = pg_member_take(d, to_role, &took_to, err,
+	    errlen)) != ENGINE_OK ||
 	    (rc = fetch_all(d, shared_back, 1, params, &back, err,
 	    errlen)) != ENGINE_OK ||
 	    (rc = run_generated(d, schemas, params, err, errlen)) != ENGINE_OK)
@@ -347,11 +369,13 @@ adopt_in(struct engine *d, const char *from_role, const char *to_role,
 		rc = ENGINE_FAIL;
 		goto out;
 	}
-	rc = pg_exec(d, "COMMIT", 0, NULL, err, errlen);
+	if ((took_from && (rc = pg_member_give_back(d, from_role, err,
+	    errlen)) != ENGINE_OK) || (took_to &&
+	    (rc = pg_member_give_back(d, to_role, err, errlen)) != ENGINE_OK))
+		goto out;
+	rc = ENGINE_OK;
 out:
-	if (rc != ENGINE_OK && d->conn != NULL &&
-	    PQtransactionStatus(d->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(d->conn, "ROLLBACK"));
+	rc = pg_tx_end(d, rc, err, errlen);
 	PQclear(back);
 	PQclear(left);
 	PQfreemem(qfrom);
@@ -360,8 +384,7 @@ out:
 }
 
 /* Whether db holds anything of from_role's (pg_shdepend is shared, so
- * the admin connection sees it), and when so, whether the admin holds
- * both roles' privileges, as REASSIGN OWNED and DROP OWNED require. A
+ * the admin connection sees it), and when so, whether to_role exists. A
  * from_role that is gone owns nothing anywhere. */
 static int
 handover_needed(struct engine *e, const char *db, const char *from_role,
@@ -375,23 +398,17 @@ handover_needed(struct engine *e, const char *db, const char *from_role,
 	res = PQexecParams(e->conn, "SELECT EXISTS (SELECT 1 FROM pg_shdepend "
 	    "s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND "
 	    "s.refclassid = 'pg_authid'::regclass AND s.refobjid = f.oid), "
-	    "pg_has_role(f.oid, 'USAGE'), (SELECT pg_has_role(t.oid, 'USAGE') "
-	    "FROM pg_roles t WHERE t.rolname = $3) FROM pg_roles f WHERE "
-	    "f.rolname = $2", 3, NULL, params, NULL, NULL, 0);
+	    "EXISTS (SELECT 1 FROM pg_roles t WHERE t.rolname = $3) FROM "
+	    "pg_roles f WHERE f.rolname = $2", 3, NULL, params, NULL, NULL,
+	    0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = pg_classify(e, res, err, errlen);
 	else if (PQntuples(res) == 1 &&
 	    strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
 		*needed = true;
-		if (PQgetisnull(res, 0, 2)) {
+		if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
 			snprintf(err, errlen, "role %s does not exist",
 			    to_role);
-			rc = ENGINE_FAIL;
-		} else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0 ||
-		    strcmp(PQgetvalue(res, 0, 2), "t") != 0) {
-			snprintf(err, errlen, "the admin role is not a member "
-			    "of %s and %s: it cannot hand over objects between "
-			    "them", from_role, to_role);
 			rc = ENGINE_FAIL;
 		}
 	}
