@@ -275,6 +275,41 @@ role_exists(struct engine *e, const char *role, int *rc, char *err,
 	return have;
 }
 
+/* What a claim finds, in one round trip (four were a third of a warm
+ * claim's SQL time): whether db, pool_db and their roles exist. */
+struct claim_seen {
+	bool db, pool, role, pool_role;
+};
+
+static int
+claim_look(struct engine *e, const char *db, const char *pool_db,
+    const char *role, struct claim_seen *seen, char *err, size_t errlen)
+{
+	const char *params[3] = { db, pool_db, role };
+	PGresult *res = PQexecParams(PG(e), "SELECT "
+	    "EXISTS (SELECT 1 FROM pg_database WHERE datname = $1), "
+	    "EXISTS (SELECT 1 FROM pg_database WHERE datname = $2), "
+	    "EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3), "
+	    "EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2)",
+	    3, NULL, params, NULL, NULL, 0);
+	int rc = ENGINE_OK;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = pg_classify(e, res, err, errlen);
+	} else if (PQntuples(res) != 1 || PQnfields(res) != 4) {
+		str_copy(err, "the server answered the claim's look-up with "
+		    "another shape", errlen);
+		rc = ENGINE_FAIL;
+	} else {
+		seen->db = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		seen->pool = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		seen->role = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+		seen->pool_role = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	}
+	PQclear(res);
+	return rc;
+}
+
 /*
  * A pool member: the database (empty, or a copy of template_db), and
  * (with a password) its role named like it, NOLOGIN until claimed,
@@ -366,27 +401,24 @@ pg_claim(struct engine *e, const char *pool_db, const char *db,
 {
 	struct idents id;
 	char *lit = NULL;
-	bool have_db = false, have_pool = false, have_role, have_pool_role =
-	    false;
+	struct claim_seen seen = { false, false, false, false };
+	bool have_db, have_pool, have_role, have_pool_role;
 	struct buf sql;
 	int rc;
 
 	buf_init(&sql, 4096);
 	if ((rc = idents_quote(e, &id, db, pool_db, role, err, errlen)) != 0)
 		return rc;
-	if ((rc = pg_db_exists(e, db, &have_db, err, errlen)) != ENGINE_OK)
+	if ((rc = claim_look(e, db, pool_db, role, &seen, err, errlen)) !=
+	    ENGINE_OK)
 		goto out;
-	if (!have_db && pool_db[0] != '\0' && (rc = pg_db_exists(e, pool_db,
-	    &have_pool, err, errlen)) != ENGINE_OK)
-		goto out;
+	have_db = seen.db;
+	have_pool = !have_db && pool_db[0] != '\0' && seen.pool;
+	have_role = seen.role;
+	have_pool_role = have_pool && seen.pool_role;
 	if (!have_db && !have_pool &&
 	    (rc = create_locked_db(e, db, id.q[0], NULL, NULL, err,
 	    errlen)) != ENGINE_OK)
-		goto out;
-	have_role = role_exists(e, role, &rc, err, errlen);
-	if (rc == ENGINE_OK && have_pool)
-		have_pool_role = role_exists(e, pool_db, &rc, err, errlen);
-	if (rc != ENGINE_OK)
 		goto out;
 	if (!have_role && !have_pool_role && (rc = verifier_literal(e, role,
 	    password, &lit, err, errlen)) != ENGINE_OK)
