@@ -353,6 +353,18 @@ def disk_per_env(pg, dbname):
     return size, files, example
 
 
+def disk_all(pg):
+    """(databases, sum of pg_database_size) over the whole cluster."""
+    conn = pg.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*), sum(pg_database_size(oid)) FROM pg_database")
+            count, total = cur.fetchone()
+    finally:
+        conn.close()
+    return count, int(total)
+
+
 def create_strategies(pg, runs):
     """CREATE DATABASE ... TEMPLATE t STRATEGY s on one admin connection
     (previewd's role), each way runs times, the order rotated each round;
@@ -492,7 +504,8 @@ def check_disk(args):
 
 
 def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
     args.binary = os.path.abspath(args.binary)
     if not os.access(args.binary, os.X_OK):
         print("fleet: no executable previewd at %s (run make)" % args.binary, file=sys.stderr)
@@ -532,6 +545,10 @@ def main(argv=None):
                 extra.append("disk per environment: %s (pg_database_size of %s), %d files "
                              "in its directory base/OID (files are laid out as e.g. %s)"
                              % (fmt_bytes(size), state.db_name(1), files, example))
+                count, total = disk_all(pg)
+                extra.append("the cluster at %d live environments: %d databases, %s in all "
+                             "(sum of pg_database_size)" % (args.sizes[-1], count,
+                                                            fmt_bytes(total)))
                 if args.strategy_runs:
                     q.wait("a quiet daemon before CREATE DATABASE")
                     say("CREATE DATABASE: 4 ways x %d, at %d live environments"
@@ -566,7 +583,7 @@ def main(argv=None):
     sizes = [s for s in args.sizes if s in figures]
     print()
     print("previewd fleet benchmark, %s" % info["date"])
-    print("command: /usr/bin/python3 bench/fleet.py %s" % " ".join(sys.argv[1:]))
+    print("command: /usr/bin/python3 bench/fleet.py %s" % " ".join(argv))
     print("machine: %s, %s cores, %s RAM; %s; previewd %s, commit %s"
           % (info["cpu"], info["cores"], info["ram"], b.versions(), info["previewd"],
              info["commit"]))
