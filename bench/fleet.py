@@ -286,10 +286,11 @@ def measure(b, d, q, state, log, size, index, args):
         q.wait("a quiet daemon after closing PR %d" % number)
         phases["close"].append(t2 - t1)
         phases["quiet"].append(time.monotonic() - t2)
-    say("size %d: %d samples in %.1f s; per sample (median): pool refilled %.2f s after "
-        "ready, closed and deleted in %.2f s, then quiet in %.2f s"
-        % (size, args.samples, time.monotonic() - t0, percentile(phases["refill"], 50),
-           percentile(phases["close"], 50), percentile(phases["quiet"], 50)))
+    say("size %d: %d samples in %.1f s; per sample (median / max): pool refilled %.2f / "
+        "%.2f s after ready, closed and deleted in %.2f / %.2f s, then quiet in %.2f / %.2f s"
+        % ((size, args.samples, time.monotonic() - t0) +
+           tuple(f(phases[k]) for k in ("refill", "close", "quiet")
+                 for f in (lambda v: percentile(v, 50), max))))
     out["cpu"] = meter.stop()
     bench.check_noise(b, "samples at %d" % size, out["cpu"])
     if cold:
