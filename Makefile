@@ -57,7 +57,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 TLS_SHIMS = $(BUILD)/libpreviewd-ssl.so $(BUILD)/libpreviewd-crypto.so
 
-.PHONY: all test unit integration demo bench deps clean check-docs \
+.PHONY: all test unit integration demo bench bench-fleet deps clean check-docs \
         check-layers check-faults
 all: $(BUILD)/previewd $(TLS_SHIMS)
 
@@ -163,6 +163,13 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) bench/bench.py --binary $(abspath $(BUILD)/previewd)
+
+# Claims and pages at 10, 1,000 and 3,000 live environments (issue 26):
+# ~22 GB of databases and a quarter of an hour, so not part of make bench.
+bench-fleet: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) bench/fleet.py --binary $(abspath $(BUILD)/previewd) \
+	  --sizes 10,1000,3000 --samples 30
 
 clean:
 	rm -rf $(BUILD) $(INSTALL_BUILD)
