@@ -211,6 +211,9 @@ cap_check(struct store *st, const struct env *e, struct store_cap *cap)
 	int64_t all, mine;
 	int rc = -1;
 
+	cap->by_repo = false;
+	if (cap->repo_max <= 0 && cap->server_max <= 0)
+		return 0;              /* no cap: nothing to count */
 	if (store_prepare(st, sql, &s) != 0)
 		return -1;
 	store_bind_text(s, 1, e->id);

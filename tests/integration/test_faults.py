@@ -486,7 +486,7 @@ def test_a_state_file_from_schema_version_1_is_upgraded(pg, pg_config, previewd_
     # Version 8 replaced version 2's reconcile table with reconcile_pages.
     for table in ("vercel_links", "orphans", "reconcile_pages", "idempotency", "base_heads"):
         conn.execute("DROP TABLE %s" % table)
-    for index in ("environments_created", "environments_expires"):
+    for index in ("environments_created", "environments_expires", "environments_live"):
         conn.execute("DROP INDEX %s" % index)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
