@@ -300,9 +300,10 @@ def what_deliveries_made(d, engine):
     state file and the database server."""
     conn = sqlite3.connect(d.config["server"]["state_path"])
     try:
-        # size_bytes is the sweep's measurement, not a delivery's doing.
+        # size_bytes and size_at are the sweep's measurement (and when it
+        # was taken), not a delivery's doing.
         cols = [r[1] for r in conn.execute("PRAGMA table_info(environments)")
-                if r[1] != "size_bytes"]
+                if r[1] not in ("size_bytes", "size_at")]
         envs = conn.execute("SELECT %s FROM environments ORDER BY id" % ", ".join(cols)).fetchall()
         jobs = conn.execute("SELECT kind, target, seq, attempts FROM jobs "
                             "WHERE kind IN ('env', 'notify') ORDER BY id").fetchall()
