@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/pooler.h"
 #include "engines/engine.h"
 #include "lib/log.h"
 #include "store/store.h"
@@ -41,6 +42,8 @@ static struct component forge_c[] = {
 	{ "gitlab", "forge", true, false, true, "", 0, 0 },
 	{ "vercel", "forge", true, false, true, "", 0, 0 },
 };
+static struct component pooler_c = { "pgbouncer", "pooler", false, false,
+    false, "", 0, 0 };
 static int64_t checked_at;
 
 /* Note what a check or a call saw; a change of state is logged once. */
@@ -112,6 +115,17 @@ check_once(struct store **st, struct engine **engines)
 		else
 			record(&engine_c[i], false, engines[i] ? err :
 			    "out of memory");
+	}
+	{
+		bool configured, up;
+
+		/* pgbouncer is looked at by its own thread (core/pooler.c). */
+		pooler_health(&configured, &up, err, sizeof(err));
+		pthread_mutex_lock(&health_lock);
+		pooler_c.configured = configured;
+		pthread_mutex_unlock(&health_lock);
+		if (configured)
+			record(&pooler_c, up, err);
 	}
 	pthread_mutex_lock(&health_lock);
 	checked_at = now_s();
@@ -251,10 +265,18 @@ health_json(bool detail, bool *ready)
 	for (i = 0; i < ENGINES; i++)
 		if (engine_c[i].name != NULL && engine_c[i].configured)
 			add_component(checks, list, &engine_c[i]);
+	if (pooler_c.configured && pooler_c.known)
+		add_component(checks, list, &pooler_c);
 	for (i = 0; detail && i < ARRAY_SIZE(forge_c); i++)
 		if (forge_configured(cfg, forge_c[i].name))
 			add_component(NULL, list, &forge_c[i]);
 	pthread_mutex_unlock(&health_lock);
+	if (detail) {
+		cJSON *p = pooler_json();   /* NULL when pgbouncer is off */
+
+		if (p != NULL)
+			cJSON_AddItemToObject(root, "pgbouncer", p);
+	}
 	return root;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/metrics.h"
 #include "core/pool.h"
+#include "core/pooler.h"
 #include "core/step.h"
 #include "lib/crypto.h"
 #include "lib/fault.h"
@@ -236,6 +237,33 @@ prewarm_base(struct run *r, const struct env *e, char *id, size_t idsz)
 	return found;
 }
 
+/*
+ * After the claim, how the environment's database is reached: the role's
+ * own connection limit (the repository's connection_limit) and, with
+ * [pgbouncer], its entry there, before anyone is told it is ready. A
+ * pgbouncer that cannot take the entry now makes the claim wait, as a
+ * server that does not answer would (ENGINE_RETRY with err).
+ */
+static int
+step_connections(struct run *r, const struct env *e, struct engine *eng,
+    const char *password, char *err, size_t errlen)
+{
+	const struct repo_cfg *repo = config_repo(r->w->cfg, e->repo);
+	char why[512];
+	int rc;
+
+	if (repo != NULL && repo->connection_limit > 0 &&
+	    e->number != ENV_BASE_NUMBER &&
+	    (rc = engine_role_limit(eng, e->role_name,
+	    (int)repo->connection_limit, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (pooler_add(r->w->cfg, e, password, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "pgbouncer: %s", why);
+		return ENGINE_RETRY;
+	}
+	return ENGINE_OK;
+}
+
 static enum step
 step_provision(struct run *r, struct env *e)
 {
@@ -289,8 +317,10 @@ step_provision(struct run *r, struct env *e)
 	fault_point("claim.before");
 	rc = engine_claim(eng, e->pool_db, e->db_name, e->role_name, password,
 	    err, sizeof(err));
-	crypto_wipe(password, sizeof(password));
 	fault_point("claim.after");
+	if (rc == ENGINE_OK)
+		rc = step_connections(r, e, eng, password, err, sizeof(err));
+	crypto_wipe(password, sizeof(password));
 
 	if (rc == ENGINE_RETRY) {
 		char why[700];
@@ -352,6 +382,9 @@ step_teardown(struct run *r, struct env *e)
 	if (eng == NULL)
 		return step_retry(r, 60000, "engine \"%s\" is not configured; "
 		    "cannot drop %s", e->engine, e->db_name);
+	/* pgbouncer lets go of the database first: its server connections
+	 * would otherwise hold the drop up. */
+	pooler_remove(r->w->cfg, e);
 	fault_point("drop.before");
 	rc = engine_drop(eng, e->db_name, e->pool_db, e->role_name, err,
 	    sizeof(err));

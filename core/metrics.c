@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/health.h"
+#include "core/pooler.h"
 #include "engines/engine.h"
 #include "lib/config.h"
 #include "store/store.h"
@@ -488,5 +489,6 @@ metrics_render(struct store *st, const struct config *cfg, struct buf *out)
 		rc = -1;
 	rc |= buf_printf(out, "previewd_job_queue_depth %lld\n",
 	    (long long)depth);
+	rc |= pooler_metrics(out);
 	return rc == 0 ? 0 : -1;
 }

@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/pooler.h"
 #include "engines/engine.h"
 #include "forges/github.h"
 #include "forges/gitlab.h"
@@ -161,17 +162,27 @@ comment_data(const struct config *cfg, const struct env *e)
 		cJSON_AddStringToObject(d, "host", host);
 		cJSON_AddNumberToObject(d, "port", port);
 	}
-	/* The URL: whole, or with the password masked. */
+	/* The URLs: whole, or with the password masked. With pgbouncer,
+	 * database_url is its pick and pooled tells the template to show
+	 * direct_url for migrations too. */
 	cJSON_AddBoolToObject(d, "password_shown", shown);
+	cJSON_AddBoolToObject(d, "pooled", pooler_covers(cfg, e));
 	if (e->status == ENV_READY && ops != NULL && ecfg != NULL) {
-		if (shown && crypto_open(cfg->server.secret_key, e->id, e->secret,
-		    e->secret_len, pw, sizeof(pw)) == 0 &&
-		    engine_url(ops, ecfg, e->role_name, pw, e->db_name, url,
-		    sizeof(url)) == 0)
-			cJSON_AddStringToObject(d, "database_url", url);
-		else if (engine_url(ops, ecfg, e->role_name, "MASKED",
-		    e->db_name, url, sizeof(url)) == 0)
-			cJSON_AddStringToObject(d, "database_url", url);
+		static const struct {
+			enum pooler_url kind;
+			const char *key;
+		} urls[] = { { POOLER_DEFAULT, "database_url" },
+		    { POOLER_POOLED, "pooled_url" },
+		    { POOLER_DIRECT, "direct_url" } };
+		size_t i;
+
+		if (!shown || crypto_open(cfg->server.secret_key, e->id,
+		    e->secret, e->secret_len, pw, sizeof(pw)) != 0)
+			str_copy(pw, "MASKED", sizeof(pw));
+		for (i = 0; i < ARRAY_SIZE(urls); i++)
+			if (pooler_url(cfg, e, pw, urls[i].kind, url,
+			    sizeof(url)) == 0)
+				cJSON_AddStringToObject(d, urls[i].key, url);
 		crypto_wipe(pw, sizeof(pw));
 		crypto_wipe(url, sizeof(url));
 	}
@@ -393,10 +404,10 @@ vercel_sync(struct worker *w, const struct job *j, const struct env *e,
 	}
 	if (ls->n == 0)
 		goto out;
+	/* The application's URL: pooled, with pgbouncer on. */
 	if (crypto_open(w->cfg->server.secret_key, e->id, e->secret,
 	    e->secret_len, pw, sizeof(pw)) != 0 ||
-	    engine_url(ops, ecfg, e->role_name, pw, e->db_name, url,
-	    sizeof(url)) != 0)
+	    pooler_url(w->cfg, e, pw, POOLER_DEFAULT, url, sizeof(url)) != 0)
 		goto out;
 	call_init(&call, w, j, e);
 	for (i = 0; i < ls->n && call.http != NULL; i++) {

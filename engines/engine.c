@@ -117,6 +117,17 @@ engine_claim(struct engine *e, const char *pool_db, const char *db,
 }
 
 int
+engine_role_limit(struct engine *e, const char *role, int limit, char *err,
+    size_t errlen)
+{
+	int rc = engine_ready(e, err, errlen);
+
+	if (rc == ENGINE_OK)
+		rc = e->ops->role_limit(e, role, limit, err, errlen);
+	return engine_after(e, rc, err, errlen, NULL);
+}
+
+int
 engine_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen)
 {

@@ -94,6 +94,10 @@ struct engine_ops {
 	 * be "". */
 	int (*claim)(struct engine *e, const char *pool_db, const char *db,
 	    const char *role, const char *password, char *err, size_t errlen);
+	/* Let login role role hold at most limit connections at once
+	 * (PostgreSQL's CONNECTION LIMIT, MySQL's MAX_USER_CONNECTIONS). */
+	int (*role_limit)(struct engine *e, const char *role, int limit,
+	    char *err, size_t errlen);
 	/* Close role's sessions, drop db, pool_db (if not "") and role (and
 	 * pool_db's own role, with pool_roles). */
 	int (*drop)(struct engine *e, const char *db, const char *pool_db,
@@ -213,6 +217,8 @@ int engine_db_create(struct engine *e, const char *db, const char *password,
 int engine_claim(struct engine *e, const char *pool_db, const char *db,
     const char *role, const char *password, char *err, size_t errlen)
     MUST_CHECK;
+int engine_role_limit(struct engine *e, const char *role, int limit,
+    char *err, size_t errlen) MUST_CHECK;
 int engine_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen) MUST_CHECK;
 

@@ -765,6 +765,21 @@ my_db_drop(struct engine *e, const char *db, const char *role, char *err,
 	return drop_definer(e, db, role, err, errlen);
 }
 
+static int
+my_role_limit(struct engine *e, const char *role, int limit, char *err,
+    size_t errlen)
+{
+	char sql[256];
+	int rc;
+
+	if ((rc = my_check_names(role, NULL, NULL, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (str_printf(sql, sizeof(sql), "ALTER USER '%s'@'%%' WITH "
+	    "MAX_USER_CONNECTIONS %d", role, limit) != 0)
+		return ENGINE_FAIL;
+	return my_exec(e, sql, err, errlen);
+}
+
 const struct engine_ops mysql_ops = {
 	.name = "mysql",
 	.url_scheme = "mysql",
@@ -776,6 +791,7 @@ const struct engine_ops mysql_ops = {
 	.ping = my_ping,
 	.db_create = my_db_create,
 	.claim = my_claim,
+	.role_limit = my_role_limit,
 	.drop = my_drop,
 	.session_open = my_session_open,
 	.session_run = my_session_run,

@@ -229,21 +229,24 @@ create_locked_db(struct engine *e, const char *db, const char *qdb,
 }
 
 /* A SCRAM-SHA-256 verifier for password, as an SQL literal (*lit, freed
- * with PQfreemem). The verifier's salt is random and the role's name is
- * not part of it, so it stays valid when the role is renamed. */
+ * with PQfreemem). The role's name is not part of it, so it stays valid
+ * when the role is renamed; it is the one pgbouncer's auth_file gets
+ * (lib/crypto.h says why its salt is derived), which is what lets
+ * pgbouncer log in to the server with the client's own SCRAM keys. */
 static int
 verifier_literal(struct engine *e, const char *role, const char *password,
     char **lit, char *err, size_t errlen)
 {
-	char *v = PQencryptPasswordConn(PG(e), password, role, "scram-sha-256");
+	char v[CRYPTO_SCRAM_LEN];
 
+	(void)role;
 	*lit = NULL;
-	if (v != NULL)
-		*lit = PQescapeLiteral(PG(e), v, strlen(v));
-	if (v != NULL) {
-		crypto_wipe(v, strlen(v));
-		PQfreemem(v);
+	if (crypto_scram_verifier(password, v, sizeof(v)) != 0) {
+		str_copy(err, "cannot compute a SCRAM verifier", errlen);
+		return ENGINE_FAIL;
 	}
+	*lit = PQescapeLiteral(PG(e), v, strlen(v));
+	crypto_wipe(v, sizeof(v));
 	if (*lit == NULL) {
 		str_first_line(err, PQerrorMessage(PG(e)), errlen);
 		return ENGINE_RETRY;
@@ -708,6 +711,7 @@ const struct engine_ops postgres_ops = {
 	.ping = pg_ping,
 	.db_create = pg_db_create,
 	.claim = pg_claim,
+	.role_limit = pg_role_limit,
 	.drop = pg_drop,
 	.session_open = pg_session_open,
 	.session_run = pg_session_run,

@@ -59,6 +59,9 @@ int pg_release(struct engine *e, const char *role, bool nologin,
 /* Once a process, on its first connection: give back the memberships in
  * previewd's roles an older previewd kept. */
 void pg_tidy_once(struct engine *e);
+/* engine_ops.role_limit. */
+int pg_role_limit(struct engine *e, const char *role, int limit, char *err,
+    size_t errlen);
 
 /* libpq's notice processor: server notices to the log at debug level. */
 void pg_notice(void *arg, const char *message);

@@ -388,3 +388,26 @@ pg_tidy_once(struct engine *e)
 	}
 	pthread_mutex_unlock(&lock);
 }
+
+int
+pg_role_limit(struct engine *e, const char *role, int limit, char *err,
+    size_t errlen)
+{
+	char sql[256], *q;
+	int rc;
+
+	if (!names_valid(role)) {
+		snprintf(err, errlen, "refusing to touch \"%s\": not a previewd "
+		    "name", role);
+		return ENGINE_FAIL;
+	}
+	if ((q = PQescapeIdentifier(e->conn, role, strlen(role))) == NULL) {
+		str_first_line(err, PQerrorMessage(e->conn), errlen);
+		return ENGINE_RETRY;
+	}
+	rc = str_printf(sql, sizeof(sql), "ALTER ROLE %s CONNECTION LIMIT %d",
+	    q, limit) == 0 ? pg_exec(e, sql, 0, NULL, err, errlen) :
+	    ENGINE_FAIL;
+	PQfreemem(q);
+	return rc;
+}

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "core/health.h"
+#include "core/pooler.h"
 #include "engines/engine.h"
 #include "handlers/api.h"
 #include "handlers/page.h"
@@ -401,6 +402,22 @@ page_pools(struct request *req)
 	return pools;
 }
 
+/* pgbouncer's state and load, when previewd puts it in front of
+ * PostgreSQL (core/pooler.h). */
+static void
+page_pgbouncer(cJSON *data)
+{
+	cJSON *p = pooler_json();
+	const cJSON *st;
+
+	if (p == NULL)
+		return;
+	st = cJSON_GetObjectItemCaseSensitive(p, "state");
+	cJSON_AddBoolToObject(p, "down", !cJSON_IsString(st) ||
+	    strcmp(st->valuestring, "running") != 0);
+	cJSON_AddItemToObject(data, "pgbouncer", p);
+}
+
 /* What previewd depends on, as GET /api/v1/health shows it: the page
  * is behind the admin token too, so it shows the (scrubbed) errors. */
 static void
@@ -605,6 +622,7 @@ admin_page(struct request *req)
 	    0)
 		goto out;
 	cJSON_AddItemToObject(data, "pools", page_pools(req));
+	page_pgbouncer(data);
 	page_health(data);
 	page_flash(req, data);
 	if (template_render(admin_template, data, &out) != 0) {

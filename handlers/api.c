@@ -22,21 +22,32 @@ static atomic_int api_waiters;
 #define DB_URL_SIZE API_URL_SIZE
 
 int
-api_env_url(const struct config *cfg, const struct env *e, char *out,
-    size_t outsz)
+api_env_url(const struct config *cfg, const struct env *e,
+    enum pooler_url kind, char *out, size_t outsz)
 {
-	const struct engine_ops *ops = engine_find(e->engine);
-	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
 	char password[CRYPTO_PASSWORD_LEN + 1];
 	int rc;
 
-	if (ops == NULL || ecfg == NULL || crypto_open(cfg->server.secret_key,
-	    e->id, e->secret, e->secret_len, password, sizeof(password)) != 0)
+	if (crypto_open(cfg->server.secret_key, e->id, e->secret,
+	    e->secret_len, password, sizeof(password)) != 0)
 		return -1;
-	rc = engine_url(ops, ecfg, e->role_name, password, e->db_name, out,
-	    outsz);
+	rc = pooler_url(cfg, e, password, kind, out, outsz);
 	crypto_wipe(password, sizeof(password));
 	return rc;
+}
+
+/* The URL of kind under key, or null. */
+static void
+add_url(cJSON *o, const struct config *cfg, const struct env *e,
+    bool shown, enum pooler_url kind, const char *key)
+{
+	char url[DB_URL_SIZE];
+
+	if (shown && api_env_url(cfg, e, kind, url, sizeof(url)) == 0)
+		cJSON_AddStringToObject(o, key, url);
+	else
+		cJSON_AddNullToObject(o, key);
+	crypto_wipe(url, sizeof(url));
 }
 
 void
@@ -67,18 +78,15 @@ api_add_connection(cJSON *o, const struct config *cfg, const struct env *e,
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
-	char url[DB_URL_SIZE], host[256];
+	bool shown = with_url && env_status_shown(e) == ENV_READY;
+	char host[256];
 	int port = 0;
 
 	cJSON_AddStringToObject(o, "status",
 	    env_status_name(env_status_shown(e)));
-	if (with_url && env_status_shown(e) == ENV_READY &&
-	    api_env_url(cfg, e, url, sizeof(url)) == 0) {
-		cJSON_AddStringToObject(o, url_key, url);
-		crypto_wipe(url, sizeof(url));
-	} else {
-		cJSON_AddNullToObject(o, url_key);
-	}
+	add_url(o, cfg, e, shown, POOLER_DEFAULT, url_key);
+	add_url(o, cfg, e, shown, POOLER_POOLED, "pooled_url");
+	add_url(o, cfg, e, shown, POOLER_DIRECT, "direct_url");
 	if (ops != NULL && ecfg != NULL &&
 	    engine_endpoint(ops, ecfg, host, sizeof(host), &port) == 0) {
 		cJSON_AddStringToObject(o, "host", host);
@@ -248,11 +256,19 @@ api_pr_environment(struct request *req)
 		http_error(req, 404, "not_found", "no environment for %s "
 		    "pull request %s#%lld", provider, repo, (long long)number);
 	} else if (strcmp(format, "env") == 0) {
-		char line[DB_URL_SIZE + 32];
+		char line[3 * DB_URL_SIZE + 64], direct[DB_URL_SIZE];
 
+		/* DIRECT_URL is Prisma's name for the migrations' URL,
+		 * DATABASE_URL_UNPOOLED Vercel's; without pgbouncer all
+		 * three are the same. */
 		if (env_status_shown(&e) == ENV_READY &&
-		    api_env_url(req->cfg, &e, url, sizeof(url)) == 0 &&
-		    str_printf(line, sizeof(line), "DATABASE_URL=%s\n", url) == 0)
+		    api_env_url(req->cfg, &e, POOLER_DEFAULT, url,
+		    sizeof(url)) == 0 &&
+		    api_env_url(req->cfg, &e, POOLER_DIRECT, direct,
+		    sizeof(direct)) == 0 &&
+		    str_printf(line, sizeof(line), "DATABASE_URL=%s\n"
+		    "DIRECT_URL=%s\nDATABASE_URL_UNPOOLED=%s\n", url, direct,
+		    direct) == 0)
 			http_reply(req, 200, "text/plain; charset=utf-8", line,
 			    strlen(line));
 		else
@@ -260,6 +276,7 @@ api_pr_environment(struct request *req)
 			    e.name, env_status_name(env_status_shown(&e)),
 			    e.error[0] ? ": " : "", e.error);
 		crypto_wipe(line, sizeof(line));
+		crypto_wipe(direct, sizeof(direct));
 		crypto_wipe(url, sizeof(url));
 	} else {
 		http_json(req, 200, api_env_json(req->cfg, &e, true));

@@ -12,6 +12,7 @@
 #ifndef PREVIEWD_API_H
 #define PREVIEWD_API_H
 
+#include "core/pooler.h"
 #include "handlers/http.h"
 
 /* How long one request may wait, and how many may wait at once: each
@@ -46,7 +47,10 @@ void api_list(struct request *req, bool ci, const char *path,
 
 /* The members the environment and database answers share: "status" (as
  * clients see it), the URL under url_key (null unless with_url and
- * ready), "host", "port", "database" and "user". */
+ * ready: the pooled one when [pgbouncer] database_url says so),
+ * "pooled_url" (null also when there is no pgbouncer in front, as for
+ * MySQL) and "direct_url" likewise, "host", "port", "database" and
+ * "user". */
 void api_add_connection(cJSON *o, const struct config *cfg,
     const struct env *e, bool with_url, const char *url_key);
 /* An RFC 3339 time, or null for t <= 0; a string, or null when empty. */
@@ -56,9 +60,10 @@ void api_add_text(cJSON *o, const char *key, const char *v);
  * its way out — a row may predate the scrubber — null when empty. */
 void api_add_error(cJSON *o, const char *key, const char *error);
 
-/* The URL handed out for e (its role's password unsealed): 0 ok. */
-int api_env_url(const struct config *cfg, const struct env *e, char *out,
-    size_t outsz) MUST_CHECK;
+/* e's URL of kind (core/pooler.h; its role's password unsealed): 0 ok,
+ * 1 when e has none of that kind, -1 otherwise. */
+int api_env_url(const struct config *cfg, const struct env *e,
+    enum pooler_url kind, char *out, size_t outsz) MUST_CHECK;
 #define API_URL_SIZE 1024
 
 /* A request about to long-poll takes a place among API_MAX_WAITERS:

@@ -86,6 +86,28 @@ static const struct key_def keys[] = {
 	  0, 100, NULL },
 	{ "mysql", "public_host", K_HOSTPORT, C(mysql.public_host), NULL,
 	  false, 0, 0, NULL },
+	{ "pgbouncer", "admin_user", K_STR, C(pgbouncer.admin_user),
+	  "previewd_pgb", false, 0, 0, NULL },
+	{ "pgbouncer", "binary", K_STR, C(pgbouncer.binary),
+	  "/usr/sbin/pgbouncer", false, 0, 0, NULL },
+	{ "pgbouncer", "config_dir", K_STR, C(pgbouncer.config_dir),
+	  "/var/lib/previewd/pgbouncer", false, 0, 0, NULL },
+	{ "pgbouncer", "database_url", K_ENUM, C(pgbouncer.database_url),
+	  "pooled", false, 0, 0, "pooled|direct" },
+	{ "pgbouncer", "default_pool_size", K_INT, C(pgbouncer.default_pool_size),
+	  "5", false, 1, 10000, NULL },
+	{ "pgbouncer", "listen", K_HOSTPORT, C(pgbouncer.listen),
+	  "127.0.0.1:6432", false, 0, 0, NULL },
+	{ "pgbouncer", "max_client_conn", K_INT, C(pgbouncer.max_client_conn),
+	  "2000", false, 1, 1000000, NULL },
+	{ "pgbouncer", "mode", K_ENUM, C(pgbouncer.mode), "off", false, 0, 0,
+	  "off|managed|external" },
+	{ "pgbouncer", "pool_mode", K_ENUM, C(pgbouncer.pool_mode),
+	  "transaction", false, 0, 0, "transaction|session" },
+	{ "pgbouncer", "public_host", K_HOSTPORT, C(pgbouncer.public_host),
+	  NULL, false, 0, 0, NULL },
+	{ "pgbouncer", "user", K_STR, C(pgbouncer.user), "nobody", false, 0, 0,
+	  NULL },
 	{ "postgres", "admin_url", K_DBURL, C(postgres.admin_url), NULL, true,
 	  0, 0, "postgresql|postgres" },
 	{ "postgres", "pool_size", K_INT, C(postgres.pool_size), "2", false,
@@ -99,6 +121,8 @@ static const struct key_def keys[] = {
 	{ "repo", "ci_token", K_STR, R(ci_token), NULL, false, 0, 0, NULL },
 	{ "repo", "comment_password", K_ENUM, R(comment_password), NULL, false,
 	  0, 0, "private-only|never|always" },
+	{ "repo", "connection_limit", K_INT, R(connection_limit), "0", false,
+	  0, 100000, NULL },
 	{ "repo", "engine", K_ENUM, R(engine), NULL, false, 0, 0,
 	  "postgres|mysql" },
 	{ "repo", "forks", K_ENUM, R(forks), "deny", false, 0, 0,
@@ -112,6 +136,8 @@ static const struct key_def keys[] = {
 	{ "repo", "migrations_tool", K_ENUM, R(migrations_tool), "auto", false,
 	  0, 0, "auto|sql|prisma|drizzle|golang-migrate|dbmate|flyway|"
 	  "supabase" },
+	{ "repo", "pool_size", K_INT, R(pool_size), "0", false, 0, 10000,
+	  NULL },
 	{ "repo", "prewarm", K_ENUM, R(prewarm), "none", false, 0, 0,
 	  "none|base" },
 	{ "repo", "prewarm_size", K_INT, R(prewarm_size), "2", false, 0, 20,
@@ -168,7 +194,7 @@ static const struct key_def keys[] = {
 
 /* Sections previewd knows; "repo" stands for every [repo:PATTERN]. */
 static const char *const sections[] = {
-	"github", "gitlab", "mysql", "postgres", "reaper", "repo", "server",
+	"github", "gitlab", "mysql", "pgbouncer", "postgres", "reaper", "repo", "server",
 	"vercel",
 };
 
@@ -850,6 +876,35 @@ webhook_secrets_check(struct parse_state *st)
 	}
 }
 
+/* [pgbouncer]: a pooler needs a PostgreSQL server to pool, names that
+ * go into its files as they are, and a directory given in full. */
+static void
+pgbouncer_check(struct parse_state *st)
+{
+	struct config *cfg = st->cfg;
+	const struct section_seen *sec = section_find(st, "pgbouncer");
+	int line = sec ? sec->line : 1;
+	const char *p;
+
+	if (strcmp(cfg->pgbouncer.mode, "off") == 0)
+		return;
+	if (!cfg->postgres.configured)
+		config_error(st, line, "[pgbouncer] mode = %s needs a [postgres] "
+		    "section: pgbouncer pools PostgreSQL only",
+		    cfg->pgbouncer.mode);
+	if (cfg->pgbouncer.config_dir[0] != '/')
+		config_error(st, line, "[pgbouncer] \"config_dir\": expected an "
+		    "absolute path");
+	for (p = cfg->pgbouncer.admin_user; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_'))
+			break;
+	if (*p != '\0' || cfg->pgbouncer.admin_user[0] == '\0' ||
+	    strlen(cfg->pgbouncer.admin_user) > 63)
+		config_error(st, line, "[pgbouncer] \"admin_user\": expected "
+		    "1 to 63 of a-z, 0-9 and _");
+}
+
 static void
 config_validate(struct parse_state *st)
 {
@@ -863,6 +918,9 @@ config_validate(struct parse_state *st)
 	config_defaults(st, "server", cfg, st->global_set,
 	    sec ? sec->line : 1, "server");
 	config_defaults(st, "reaper", cfg, st->global_set, 1, "reaper");
+	sec = section_find(st, "pgbouncer");
+	config_defaults(st, "pgbouncer", cfg, st->global_set,
+	    sec ? sec->line : 1, "pgbouncer");
 
 	if ((sec = section_find(st, "postgres")) != NULL) {
 		cfg->postgres.configured = true;
@@ -932,6 +990,7 @@ config_validate(struct parse_state *st)
 	if (!cfg->postgres.configured && !cfg->mysql.configured)
 		config_error(st, 1, "no database server configured: add a "
 		    "[postgres] or [mysql] section");
+	pgbouncer_check(st);
 
 	if (cfg->server.public_url == NULL && cfg->server.listen != NULL) {
 		char url[300];

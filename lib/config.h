@@ -56,6 +56,11 @@ struct repo_cfg {
 	 * seed). */
 	char *prewarm;
 	int64_t prewarm_size;
+	/* With [pgbouncer]: server connections pgbouncer keeps for each of
+	 * its environments (0: [pgbouncer] default_pool_size), and the
+	 * roles' CONNECTION LIMIT for direct ones (0: none). */
+	int64_t pool_size;
+	int64_t connection_limit;
 };
 
 /* The shortest admin and CI token accepted: 24 characters of a random
@@ -125,6 +130,22 @@ struct config {
 		int64_t interval;
 		int64_t orphan_grace;
 	} reaper;
+	/* [pgbouncer] (core/pooler.h): "off", "managed" (previewd runs it)
+	 * or "external" (previewd writes its files and drives its admin
+	 * console). */
+	struct {
+		char *mode;
+		char *listen;            /* host:port pgbouncer listens on */
+		char *public_host;       /* host[:port] in pooled URLs */
+		char *pool_mode;         /* transaction | session */
+		int64_t default_pool_size;
+		int64_t max_client_conn;
+		char *binary;
+		char *admin_user;
+		char *config_dir;
+		char *database_url;      /* pooled | direct */
+		char *user;              /* run as, when previewd is root */
+	} pgbouncer;
 	struct repo_cfg *repos;
 	size_t nrepos;
 };

@@ -259,6 +259,42 @@ out:
 	return rc;
 }
 
+#define SCRAM_ITERATIONS 4096    /* PostgreSQL's scram_iterations default */
+#define SCRAM_SALT_LEN 16
+
+int
+crypto_scram_verifier(const char *password, char *out, size_t outsz)
+{
+	static const char salt_key[] = "previewd scram salt v1";
+	unsigned char mac[64], salted[32], client[32], stored[32], server[32];
+	char salt64[4 * ((SCRAM_SALT_LEN + 2) / 3) + 1], stored64[45],
+	    server64[45];
+	unsigned len = 0;
+	int rc = -1;
+
+	if (crypto_hmac("sha256", salt_key, sizeof(salt_key) - 1, password,
+	    strlen(password), mac, &len) != 0 ||
+	    PKCS5_PBKDF2_HMAC(password, (int)strlen(password), mac,
+	    SCRAM_SALT_LEN, SCRAM_ITERATIONS, EVP_sha256(), sizeof(salted),
+	    salted) != 1 ||
+	    crypto_hmac("sha256", salted, sizeof(salted), "Client Key", 10,
+	    client, &len) != 0 ||
+	    EVP_Digest(client, sizeof(client), stored, NULL, EVP_sha256(),
+	    NULL) != 1 ||
+	    crypto_hmac("sha256", salted, sizeof(salted), "Server Key", 10,
+	    server, &len) != 0)
+		goto out;
+	crypto_base64_encode(mac, SCRAM_SALT_LEN, salt64);
+	crypto_base64_encode(stored, sizeof(stored), stored64);
+	crypto_base64_encode(server, sizeof(server), server64);
+	rc = str_printf(out, outsz, "SCRAM-SHA-256$%d:%s$%s:%s",
+	    SCRAM_ITERATIONS, salt64, stored64, server64);
+out:
+	crypto_wipe(salted, sizeof(salted));
+	crypto_wipe(client, sizeof(client));
+	return rc;
+}
+
 void
 crypto_wipe(void *p, size_t len)
 {

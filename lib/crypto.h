@@ -76,6 +76,18 @@ int crypto_open(const unsigned char key[CRYPTO_KEY_LEN], const char *aad,
     const unsigned char *in, size_t inlen, char *out, size_t outsz)
     MUST_CHECK;
 
+/* The SCRAM-SHA-256 verifier of password (RFC 5802, RFC 7677) in the form
+ * PostgreSQL keeps in pg_authid and pgbouncer reads from its auth_file:
+ * "SCRAM-SHA-256$4096:salt$StoredKey:ServerKey", base64 each. The salt is
+ * derived from the password rather than drawn at random, so the verifier
+ * previewd sets on the server can be computed again from the sealed
+ * password for pgbouncer's auth_file without storing a second secret;
+ * passwords are CRYPTO_PASSWORD_BYTES of randomness, so each still has a
+ * salt of its own. out needs CRYPTO_SCRAM_LEN bytes. 0 ok, -1 otherwise. */
+#define CRYPTO_SCRAM_LEN 160
+int crypto_scram_verifier(const char *password, char *out, size_t outsz)
+    MUST_CHECK;
+
 /* Overwrite a secret in memory (the compiler may not elide it). */
 void crypto_wipe(void *p, size_t len);
 

@@ -28,7 +28,7 @@ libcivetweb-dev libcjson-dev libcurl4-openssl-dev libinih-dev libpq-dev
 libsqlite3-dev libssl-dev libmariadb-dev libjwt-dev libcmocka-dev
 clang libclang-rt-14-dev
 python3-pytest python3-psycopg2 python3-pymysql python3-yaml
-postgresql postgresql-client mariadb-server mariadb-client
+postgresql postgresql-client mariadb-server mariadb-client pgbouncer
 curl jq openssl nodejs wrk chromium
 "
 

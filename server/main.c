@@ -27,6 +27,7 @@
 #include "core/jobs.h"
 #include "core/metrics.h"
 #include "core/notify.h"
+#include "core/pooler.h"
 #include "engines/engine.h"
 #include "forges/http.h"
 #include "handlers/admin.h"
@@ -232,9 +233,13 @@ serve(struct config *cfg)
 	}
 	if (prepare_state(cfg) != 0)
 		goto out;
+	if (pooler_start(cfg, err, sizeof(err)) != 0) {
+		log_errorx("pgbouncer: %s", err);
+		goto out;
+	}
 	if (jobs_start(cfg, err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
-		goto out;
+		goto pooler;
 	}
 	if (reaper_start(cfg, err, sizeof(err)) != 0 ||
 	    health_start(cfg, err, sizeof(err)) != 0) {
@@ -280,6 +285,8 @@ stop:
 		_exit(rc);
 	}
 	httpd_stop();
+pooler:
+	pooler_stop();
 out:
 	notify_release();
 	admin_release();
