@@ -84,7 +84,8 @@ entry_make(const struct config *cfg, const struct env *e,
 	memset(out, 0, sizeof(*out));
 	out->pool_size = (int)(repo != NULL && repo->pool_size > 0 ?
 	    repo->pool_size : cfg->pgbouncer.default_pool_size);
-	if (str_copy(out->db, e->db_name, sizeof(out->db)) != 0 ||
+	if (str_copy(out->owner, e->id, sizeof(out->owner)) != 0 ||
+	    str_copy(out->db, e->db_name, sizeof(out->db)) != 0 ||
 	    str_copy(out->role, e->role_name, sizeof(out->role)) != 0 ||
 	    crypto_scram_verifier(password, out->verifier,
 	    sizeof(out->verifier)) != 0)
@@ -695,8 +696,9 @@ pool_of(const char *db)
 	return NULL;
 }
 
-/* One series per environment database, 0 until pgbouncer has a pool for
- * it (it makes one at the first client). */
+/* One series per environment, by its id (a database's name holds part of
+ * its repository's, which no label may), 0 until pgbouncer has a pool
+ * for it (it makes one at the first client). */
 static int
 metric_each(struct buf *b, const char *name, const char *help, int what)
 {
@@ -711,8 +713,8 @@ metric_each(struct buf *b, const char *name, const char *help, int what)
 		v = p == NULL ? 0 : what == 0 ? p->cl_active :
 		    what == 1 ? p->cl_waiting :
 		    p->sv_active + p->sv_idle + p->sv_used;
-		rc |= buf_printf(b, "%s{database=\"%s\"} %lld\n", name,
-		    pl_entries[i].db, (long long)v);
+		rc |= buf_printf(b, "%s{environment=\"%s\"} %lld\n", name,
+		    pl_entries[i].owner, (long long)v);
 	}
 	return rc;
 }
@@ -735,13 +737,12 @@ pooler_metrics(struct buf *b)
 	    "previewd_pgbouncer_restarts_total %lld\n",
 	    pl_up ? 1 : 0, (long long)pl_restarts);
 	rc |= metric_each(b, "previewd_pgbouncer_client_connections",
-	    "Clients connected through pgbouncer, per environment database.",
+	    "Clients connected through pgbouncer, per environment.",
 	    0);
 	rc |= metric_each(b, "previewd_pgbouncer_waiting_clients",
-	    "Clients waiting for a server connection, per environment "
-	    "database.", 1);
+	    "Clients waiting for a server connection, per environment.", 1);
 	rc |= metric_each(b, "previewd_pgbouncer_server_connections",
-	    "Server connections pgbouncer holds, per environment database.", 2);
+	    "Server connections pgbouncer holds, per environment.", 2);
 out:
 	pthread_mutex_unlock(&pl_lock);
 	return rc != 0 ? -1 : 0;

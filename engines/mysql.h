@@ -1,8 +1,9 @@
 /*
  * mysql: what the two halves of the MySQL / MariaDB engine share —
- * engines/mysql.c (the admin connection, sessions as an environment's
- * user, and the mysql_ops table) and engines/mysql_clone.c (pool members
- * copied from a base database, and their hand-over at the claim).
+ * engines/mysql.c (the admin connection and the mysql_ops table),
+ * engines/mysql_session.c (sessions as an environment's user) and
+ * engines/mysql_clone.c (pool members copied from a base database, and
+ * their hand-over at the claim).
  * Nothing outside engines/ includes it; everyone else goes through
  * engines/engine.h.
  */
@@ -15,6 +16,9 @@
 
 #define MY(e) ((MYSQL *)(e)->conn)
 
+/* Open and close e's connection (the admin's, or a cancel's own). */
+int my_connect(struct engine *e, char *err, size_t errlen);
+void my_disconnect(struct engine *e);
 /* The admin connection's last error into err: ENGINE_RETRY or
  * ENGINE_FAIL. */
 int my_classify(struct engine *e, char *err, size_t errlen);
@@ -36,6 +40,17 @@ int my_session_open(const struct engine_cfg *cfg, const char *db,
     const char *role, const char *password, int64_t timeout_ms,
     void **session, char *err, size_t errlen);
 int my_session_run(void *session, const char *sql, size_t len, char *err,
+    size_t errlen);
+/* engines/mysql_session.c, the rest of it (see engine_ops for each). */
+void my_session_close(void *session);
+void *my_cancel_token(void *session);
+int my_cancel(const struct engine_cfg *cfg, void *token, char *err,
+    size_t errlen);
+void my_cancel_free(void *token);
+int my_record_prepare(void *session, char *err, size_t errlen);
+int my_record_list(void *session, int (*fn)(const char *, const char *,
+    void *), void *arg, char *err, size_t errlen);
+int my_record_apply(void *session, const struct engine_apply *a, char *err,
     size_t errlen);
 
 /* engines/mysql_clone.c (see engine_ops for each). */

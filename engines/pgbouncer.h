@@ -40,6 +40,7 @@ struct pgb_entry {
 	char role[PGB_NAME_SIZE];
 	char verifier[CRYPTO_SCRAM_LEN];
 	int pool_size;
+	char owner[24];       /* the caller's: not written to the files */
 };
 
 /* What the files say besides the entries. */

@@ -4,9 +4,12 @@
 #   1. initdb + pg_ctl a PostgreSQL on a free loopback port (as the postgres
 #      user when run as root), with an admin role that has only CREATEDB
 #      and CREATEROLE, as in production;
-#   2. start build/previewd against it with a warm pool of 2 databases;
+#   2. start build/previewd against it with a warm pool of 2 databases and
+#      a PgBouncer it runs (pooled URLs for the application, direct ones
+#      for migrations);
 #   3. send a signed GitHub "pull_request opened" webhook for acme/shop#42;
-#   4. print the environment JSON and its DATABASE_URL, the way CI gets it;
+#   4. print the environment JSON and its DATABASE_URL (pooled) and
+#      DIRECT_URL, the way CI gets them, and connect with both;
 #   5. keep serving until Ctrl-C, then stop everything and delete the
 #      temporary directory.
 set -eu
@@ -58,6 +61,7 @@ PGPASSWORD=$su_pw psql -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres \
 
 secret=$(rand 16)
 ci_token=$(rand 16)
+pgb_port=$(free_port)
 cat > "$dir/previewd.conf" <<EOF
 [server]
 listen = 127.0.0.1:$http_port
@@ -71,6 +75,11 @@ workers = 2
 [postgres]
 admin_url = postgresql://previewd:$admin_pw@127.0.0.1:$pg_port/postgres
 pool_size = 2
+
+[pgbouncer]
+mode = managed
+listen = 127.0.0.1:$pgb_port
+config_dir = $dir/pgbouncer
 
 [github]
 webhook_secret = $secret
@@ -114,9 +123,11 @@ echo
 echo "demo: what a CI job appends to \$GITHUB_ENV (format=env):"
 curl -fsS -H "Authorization: Bearer $ci_token" "$api?wait=60&format=env" | tee "$dir/env"
 url=$(sed -n 's/^DATABASE_URL=//p' "$dir/env")
+direct=$(sed -n 's/^DIRECT_URL=//p' "$dir/env")
 echo
-echo "demo: the URL works:"
-psql "$url" -Atc "SELECT 'connected to ' || current_database() || ' as ' || current_user"
+echo "demo: both URLs work: DATABASE_URL through PgBouncer (port $pgb_port), DIRECT_URL to PostgreSQL:"
+psql "$url" -Atc "SELECT 'pooled: connected to ' || current_database() || ' as ' || current_user"
+psql "$direct" -Atc "SELECT 'direct: connected to ' || current_database() || ' as ' || current_user"
 cat <<EOF
 
 Try it yourself while the demo runs:

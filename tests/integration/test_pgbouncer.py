@@ -247,8 +247,9 @@ def test_pgbouncer_is_restarted_and_follows_previewd(pg, pgb_dir, previewd_facto
     status, _, metrics = d.request("GET", "/metrics", token=d.admin_token)
     assert status == 200
     assert b"previewd_pgbouncer_restarts_total 1" in metrics, metrics[-2000:]
-    assert ('previewd_pgbouncer_server_connections{database="%s"}' % e1["database"]).encode() \
+    assert ('previewd_pgbouncer_server_connections{environment="%s"}' % e1["id"]).encode() \
         in metrics
+    assert e1["database"].encode() not in metrics
     # The admin page shows it running, with its restart.
     page = admin_page(d)
     row = re.search(r'<section id="pgbouncer".*?</section>', page, re.S)

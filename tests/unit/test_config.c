@@ -268,6 +268,8 @@ static const char full_text[] =
     "max_environments = 30\n"
     "migrations_tool = dbmate\n"
     "prewarm_size = 0\n"
+    "pool_size = 4\n"
+    "connection_limit = 12\n"
     "[gitlab]\n"
     "api_url = https://gitlab.example.com/api/v4\n"
     "token = glpat-token\n"
@@ -277,7 +279,19 @@ static const char full_text[] =
     "[vercel]\n"
     "webhook_secret = v-secret\n"
     "token = v-token\n"
-    "api_url = https://vercel.example.com\n";
+    "api_url = https://vercel.example.com\n"
+    "[pgbouncer]\n"
+    "mode = managed\n"
+    "listen = 127.0.0.1:7432\n"
+    "public_host = pool.example.com:6432\n"
+    "pool_mode = session\n"
+    "default_pool_size = 7\n"
+    "max_client_conn = 500\n"
+    "binary = /opt/pgbouncer/bin/pgbouncer\n"
+    "admin_user = pgb_admin\n"
+    "config_dir = /srv/previewd/pgbouncer\n"
+    "database_url = direct\n"
+    "user = postgres\n";
 
 static void
 test_full_file_loads_every_value(void **state)
@@ -341,6 +355,21 @@ test_full_file_loads_every_value(void **state)
 	assert_string_equal(c->repos[1].pattern, "acme/api");
 	assert_int_equal(c->repos[1].line, 47);
 	assert_int_equal(c->repos[1].migration_timeout, 90);
+	assert_int_equal(c->repos[1].pool_size, 4);
+	assert_int_equal(c->repos[1].connection_limit, 12);
+	assert_int_equal(c->repos[0].pool_size, 0);
+	assert_int_equal(c->repos[0].connection_limit, 0);
+	assert_string_equal(c->pgbouncer.mode, "managed");
+	assert_string_equal(c->pgbouncer.listen, "127.0.0.1:7432");
+	assert_string_equal(c->pgbouncer.public_host, "pool.example.com:6432");
+	assert_string_equal(c->pgbouncer.pool_mode, "session");
+	assert_int_equal(c->pgbouncer.default_pool_size, 7);
+	assert_int_equal(c->pgbouncer.max_client_conn, 500);
+	assert_string_equal(c->pgbouncer.binary, "/opt/pgbouncer/bin/pgbouncer");
+	assert_string_equal(c->pgbouncer.admin_user, "pgb_admin");
+	assert_string_equal(c->pgbouncer.config_dir, "/srv/previewd/pgbouncer");
+	assert_string_equal(c->pgbouncer.database_url, "direct");
+	assert_string_equal(c->pgbouncer.user, "postgres");
 	assert_int_equal(c->repos[1].max_environments, 30);
 	assert_int_equal(c->repos[0].migration_timeout, 0);   /* the server's */
 	assert_string_equal(c->repos[1].engine, "mysql");
@@ -397,7 +426,7 @@ static void
 test_full_file_covers_every_key(void **state)
 {
 	struct key_list table = { .n = 0 };
-	char set[64][64], line[256], section[64] = "";
+	char set[96][64], line[256], section[64] = "";
 	size_t nset = 0, i, j;
 	const char *p = full_text;
 
@@ -471,6 +500,18 @@ test_defaults_for_omitted_keys(void **state)
 	assert_null(c->repos[0].ci_token);
 	assert_string_equal(c->repos[0].prewarm, "none");
 	assert_int_equal(c->repos[0].prewarm_size, 2);
+	assert_string_equal(c->pgbouncer.mode, "off");
+	assert_string_equal(c->pgbouncer.listen, "127.0.0.1:6432");
+	assert_null(c->pgbouncer.public_host);
+	assert_string_equal(c->pgbouncer.pool_mode, "transaction");
+	assert_int_equal(c->pgbouncer.default_pool_size, 5);
+	assert_int_equal(c->pgbouncer.max_client_conn, 2000);
+	assert_string_equal(c->pgbouncer.binary, "/usr/sbin/pgbouncer");
+	assert_string_equal(c->pgbouncer.admin_user, "previewd_pgb");
+	assert_string_equal(c->pgbouncer.config_dir,
+	    "/var/lib/previewd/pgbouncer");
+	assert_string_equal(c->pgbouncer.database_url, "pooled");
+	assert_string_equal(c->pgbouncer.user, "nobody");
 }
 
 static void
@@ -860,6 +901,41 @@ test_missing_server_section(void **state)
 	assert_error(f, 1, "[server] needs \"secret_key\"");
 	assert_error(f, 1, "[server] needs \"admin_token\"");
 	assert_int_equal(error_lines(f), 3);
+}
+
+/* [pgbouncer] pools PostgreSQL only, writes its names into pgbouncer's
+ * files as they are, and needs config_dir in full. */
+static void
+test_pgbouncer_checks(void **state)
+{
+	struct fx *f = *state;
+	static const char mysql_only[] =
+	    SERVER
+	    "[mysql]\nadmin_url = mysql://root@db.internal/\n"
+	    "[pgbouncer] ;<-\n"
+	    "mode = managed\n";
+	static const char bad_names[] =
+	    SERVER PG
+	    "[pgbouncer] ;<-\n"
+	    "mode = external\n"
+	    "admin_user = Admin User\n"
+	    "config_dir = var/lib/pgb\n";
+	static const char off[] =
+	    SERVER
+	    "[mysql]\nadmin_url = mysql://root@db.internal/\n"
+	    "[pgbouncer]\n"
+	    "admin_user = Admin User\n";
+
+	assert_int_equal(load(f, mysql_only), -1);
+	assert_error(f, marked_line(mysql_only), "[pgbouncer] mode = managed "
+	    "needs a [postgres] section");
+	assert_int_equal(load(f, bad_names), -1);
+	assert_error(f, marked_line(bad_names), "\"admin_user\": expected 1 "
+	    "to 63 of a-z, 0-9 and _");
+	assert_error(f, marked_line(bad_names), "\"config_dir\": expected an "
+	    "absolute path");
+	/* Off, nothing of it is looked at. */
+	load_ok(f, off);
 }
 
 static void
@@ -1375,6 +1451,7 @@ main(void)
 		T(test_unreadable_file_value_rejected),
 		T(test_each_error_at_its_line),
 		T(test_missing_server_section),
+		T(test_pgbouncer_checks),
 		T(test_no_database_server),
 		T(test_empty_file),
 		T(test_missing_file),
