@@ -973,8 +973,27 @@ def run_latency(bench, sc):
     if count <= 0:
         return ScenarioResult(details=["%s: skipped (0 samples)" % sc.name])
     db = bench.db(p["engine"])
-    m = latency_samples(bench, sc, db, latency_config(db, p["pool_size"]), count,
-                        p["first_pr"], p["expect"])
+    config = latency_config(db, p["pool_size"])
+    check = None
+    pgb_dir = None
+    if p.get("pgbouncer"):
+        # The claim also writes pgbouncer's files and RELOADs it, and the
+        # environment must come out with a pooled URL.
+        pgb_dir = tempfile.mkdtemp(prefix="bench-pgb-", dir="/tmp")
+        os.chmod(pgb_dir, 0o711)
+        config["pgbouncer"] = {"mode": "managed",
+                               "listen": "127.0.0.1:%d" % servers.free_port(),
+                               "config_dir": os.path.join(pgb_dir, "pgbouncer")}
+
+        def check(i, doc):
+            if not doc.get("pooled_url") or doc.get("database_url") != doc["pooled_url"]:
+                raise BenchFailure("PR without a pooled URL: %r" % doc.get("pooled_url"))
+    try:
+        m = latency_samples(bench, sc, db, config, count, p["first_pr"], p["expect"],
+                            check)
+    finally:
+        if pgb_dir is not None:
+            shutil.rmtree(pgb_dir, ignore_errors=True)
     return latency_figures(bench, sc, m)
 
 
@@ -1887,6 +1906,10 @@ SCENARIOS = [
              run_latency, {"engine": "postgres", "pool_size": 4,
                            "samples_arg": "pool_samples", "expect": "pool",
                            "first_pr": 1000}),
+    Scenario("pg-pool-pgbouncer", "PostgreSQL, warm pool (pool_size = 4) with "
+             "[pgbouncer] mode = managed: webhook → ready", run_latency,
+             {"engine": "postgres", "pool_size": 4, "samples_arg": "pool_samples",
+              "expect": "pool", "first_pr": 5000, "pgbouncer": True}),
     Scenario("pg-claim-floor", "PostgreSQL, the claim's SQL alone on an open admin "
              "connection (the floor of pg-pool)", run_claim_floor),
     Scenario("mysql-pool", "MariaDB, warm pool (pool_size = 4): webhook → ready",
@@ -1970,6 +1993,14 @@ TARGETS = _prewarm_targets() + [
                       _lat(R, "pg-pool", "p50") <= _lat(R, "pg-cold", "p50") / 2,
                       "cold p50 / 2 = %s" % fmt_ms(_lat(R, "pg-cold", "p50") / 2)
                       if _lat(R, "pg-cold", "p50") is not None else "no cold figure")),
+    Target("pg-pool-pgbouncer.p50", "<= 10 ms", ("pg-pool-pgbouncer", "pg-pool"),
+           lambda R: (_check_le(_lat(R, "pg-pool-pgbouncer", "p50"), 10.0),
+                      "pg-pool p50 %s: pgbouncer's entry and RELOAD add %s" % (
+                          fmt_ms(_lat(R, "pg-pool", "p50")),
+                          fmt_ms(_lat(R, "pg-pool-pgbouncer", "p50") -
+                                 _lat(R, "pg-pool", "p50")))
+                      if _lat(R, "pg-pool", "p50") is not None and
+                      _lat(R, "pg-pool-pgbouncer", "p50") is not None else "")),
     Target("mysql-pool.p50", "reported next to PostgreSQL's", ("mysql-pool", "pg-pool"),
            lambda R: (_lat(R, "mysql-pool", "p50") is not None and
                       _lat(R, "pg-pool", "p50") is not None,

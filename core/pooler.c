@@ -34,6 +34,7 @@ static pthread_mutex_t pl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pl_cond;
 static pthread_t pl_thread;
 static bool pl_running, pl_down;
+static bool pl_loaded;                 /* the entries read at start */
 
 /* All under pl_lock. */
 static const struct config *pl_cfg;    /* NULL: off */
@@ -47,6 +48,7 @@ static int64_t pl_restarts, pl_reload_at;
 static bool pl_up;
 static char pl_error[512];
 static struct pgb_pool *pl_pools;      /* the last SHOW POOLS */
+static struct pgb_stats pl_stats;      /* the last SHOW STATS */
 static size_t pl_npools, pl_pools_cap;
 
 static bool
@@ -201,8 +203,8 @@ pooler_add(const struct config *cfg, const struct env *e,
 		return -1;
 	}
 	pthread_mutex_lock(&pl_lock);
-	if (pl_cfg == NULL) {
-		snprintf(err, errlen, "pgbouncer is not started yet");
+	if (pl_cfg == NULL || !pl_loaded) {
+		snprintf(err, errlen, "pgbouncer's entries are not read yet");
 		rc = -1;
 	} else if (entry_put(&en) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -225,7 +227,7 @@ pooler_remove(const struct config *cfg, const struct env *e)
 		return;
 	pthread_mutex_lock(&pl_lock);
 	if (pl_cfg == NULL || (i = entry_find(e->db_name)) < 0)
-		goto out;
+		goto out;   /* an entry still to be read at start is not added */
 	/* Connections first: a client of a removed entry would keep its
 	 * server connection until it disconnects. */
 	if (admin_get(err, sizeof(err)) != 0 ||
@@ -487,7 +489,8 @@ look(int64_t *failures)
 
 	pl_npools = 0;
 	if (admin_get(err, sizeof(err)) != 0 ||
-	    pgbouncer_pools(pl_admin, pools_add, NULL, err, sizeof(err)) != 0) {
+	    pgbouncer_pools(pl_admin, pools_add, NULL, err, sizeof(err)) != 0 ||
+	    pgbouncer_stats(pl_admin, &pl_stats, err, sizeof(err)) != 0) {
 		pl_npools = 0;
 		admin_drop();
 		/* A child just started is not listening yet: not news. */
@@ -506,6 +509,47 @@ look(int64_t *failures)
 	*failures = 0;
 }
 
+/* Read the entries from the state store and write the files: the
+ * thread's first step, so that computing thousands of verifiers (1.5-3
+ * ms each) holds up neither previewd's start nor its HTTP. 0 ok. Under
+ * pl_lock. */
+static int
+load(void)
+{
+	struct store *st = NULL;
+	struct load l = { pl_cfg, 0 };
+	char err[512];
+	pid_t old;
+	int rc = -1;
+
+	if (store_open(pl_cfg->server.state_path, &st, err, sizeof(err)) != 0)
+		goto out;
+	if (store_env_each(st, load_one, &l) != 0) {
+		snprintf(err, sizeof(err), "cannot read the environments");
+		goto out;
+	}
+	if (l.failed > 0)
+		log_warnx("pgbouncer: %d environments have no entry: their "
+		    "credentials do not decrypt with secret_key", l.failed);
+	/* A pgbouncer a killed previewd left behind holds the port. */
+	if (managed() && (old = pgbouncer_leftover(pl_set.dir)) > 0) {
+		log_warnx("pgbouncer: stopping pid %ld, left from an earlier "
+		    "run", (long)old);
+		stop_pid(old, false);
+	}
+	if (pgbouncer_write(&pl_set, pl_entries, pl_n, err, sizeof(err)) != 0)
+		goto out;
+	log_info("pgbouncer (%s): %zu entries written to %s",
+	    pl_cfg->pgbouncer.mode, pl_n, pl_set.dir);
+	pl_loaded = true;
+	rc = 0;
+out:
+	if (rc != 0)
+		seen(false, err);
+	store_close(st);
+	return rc;
+}
+
 static void *
 pooler_main(void *arg)
 {
@@ -515,7 +559,9 @@ pooler_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&pl_lock);
 	while (!pl_down) {
-		if (managed())
+		if (!pl_loaded && load() != 0) {
+			/* The state store is busy or gone: again in a second. */
+		} else if (managed())
 			child_tend(&next_start, &failures);
 		look(&failures);
 		/* Every second; every 100 ms while a new child starts. */
@@ -541,10 +587,7 @@ pooler_main(void *arg)
 int
 pooler_start(const struct config *cfg, char *err, size_t errlen)
 {
-	struct store *st = NULL;
-	struct load l = { cfg, 0 };
 	pthread_condattr_t ca;
-	pid_t old;
 	int rc = -1;
 
 	if (strcmp(cfg->pgbouncer.mode, "off") == 0)
@@ -553,30 +596,19 @@ pooler_start(const struct config *cfg, char *err, size_t errlen)
 	pl_cfg = cfg;
 	if (settings_make(cfg, err, errlen) != 0 || dir_make(err, errlen) != 0)
 		goto out;
-	if (store_open(cfg->server.state_path, &st, err, errlen) != 0)
-		goto out;
-	if (store_env_each(st, load_one, &l) != 0) {
-		snprintf(err, errlen, "cannot read the environments");
+	/* Said at start rather than as a claim that waits forever. */
+	if (managed() && access(cfg->pgbouncer.binary, X_OK) != 0) {
+		snprintf(err, errlen, "cannot run [pgbouncer] binary %s: %s (is "
+		    "Debian's pgbouncer package installed?)",
+		    cfg->pgbouncer.binary, strerror(errno));
 		goto out;
 	}
-	if (l.failed > 0)
-		log_warnx("pgbouncer: %d environments have no entry: their "
-		    "credentials do not decrypt with secret_key", l.failed);
-	/* A pgbouncer a killed previewd left behind holds the port. */
-	if (managed() && (old = pgbouncer_leftover(pl_set.dir)) > 0) {
-		log_warnx("pgbouncer: stopping pid %ld, left from an earlier "
-		    "run", (long)old);
-		stop_pid(old, false);
-	}
-	if (pgbouncer_write(&pl_set, pl_entries, pl_n, err, errlen) != 0)
-		goto out;
-	log_info("pgbouncer (%s): %zu entries written to %s",
-	    cfg->pgbouncer.mode, pl_n, pl_set.dir);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&pl_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pl_down = false;
+	pl_loaded = false;
 	if (pthread_create(&pl_thread, NULL, pooler_main, NULL) != 0) {
 		snprintf(err, errlen, "cannot start the pgbouncer thread");
 		goto out;
@@ -587,7 +619,6 @@ out:
 	if (rc != 0)
 		pl_cfg = NULL;
 	pthread_mutex_unlock(&pl_lock);
-	store_close(st);
 	return rc;
 }
 
@@ -672,6 +703,9 @@ pooler_json(void)
 	cJSON_AddNumberToObject(o, "clients", (double)clients);
 	cJSON_AddNumberToObject(o, "waiting", (double)waiting);
 	cJSON_AddNumberToObject(o, "servers", (double)servers);
+	cJSON_AddNumberToObject(o, "transactions", (double)pl_stats.xacts);
+	cJSON_AddNumberToObject(o, "queries", (double)pl_stats.queries);
+	cJSON_AddNumberToObject(o, "wait_ms", (double)(pl_stats.wait_us / 1000));
 	pthread_mutex_unlock(&pl_lock);
 	return o;
 }

@@ -74,7 +74,8 @@ void pooler_health(bool *configured, bool *up, char *err, size_t errlen);
  * owns it; NULL when off or out of memory):
  *   {"mode", "state": "running" | "starting" | "down", "pid" (managed),
  *    "restarts", "entries", "last_reload_at", "last_error",
- *    "clients", "waiting", "servers"}. */
+ *    "clients", "waiting", "servers" (SHOW POOLS, now), "transactions",
+ *    "queries", "wait_ms" (SHOW STATS, since pgbouncer started)}. */
 cJSON *pooler_json(void);
 
 /* Prometheus lines: per environment database, client and server

@@ -359,6 +359,31 @@ pgbouncer_pools(struct pgb_admin *a,
 	return 0;
 }
 
+int
+pgbouncer_stats(struct pgb_admin *a, struct pgb_stats *out, char *err,
+    size_t errlen)
+{
+	PGresult *res;
+	int i, cdb, cx, cq, cw;
+
+	memset(out, 0, sizeof(*out));
+	if (admin_exec(a, "SHOW STATS", &res, err, errlen) != 0)
+		return -1;
+	cdb = column(res, "database");
+	cx = column(res, "total_xact_count");
+	cq = column(res, "total_query_count");
+	cw = column(res, "total_wait_time");
+	for (i = 0; i < PQntuples(res); i++) {
+		if (cdb >= 0 && strcmp(PQgetvalue(res, i, cdb), "pgbouncer") == 0)
+			continue;
+		out->xacts += cell(res, i, cx);
+		out->queries += cell(res, i, cq);
+		out->wait_us += cell(res, i, cw);
+	}
+	PQclear(res);
+	return 0;
+}
+
 pid_t
 pgbouncer_spawn(const char *binary, const char *dir, uid_t uid, gid_t gid,
     char *err, size_t errlen)

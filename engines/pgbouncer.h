@@ -104,6 +104,16 @@ int pgbouncer_pools(struct pgb_admin *a,
     void (*fn)(const struct pgb_pool *p, void *arg), void *arg, char *err,
     size_t errlen) MUST_CHECK;
 
+/* Totals over every database but the admin console's (SHOW STATS):
+ * transactions and queries pooled since pgbouncer started, and the time
+ * clients spent waiting for a server connection. */
+struct pgb_stats {
+	int64_t xacts, queries, wait_us;
+};
+
+int pgbouncer_stats(struct pgb_admin *a, struct pgb_stats *out, char *err,
+    size_t errlen) MUST_CHECK;
+
 /* Start binary on dir's pgbouncer.ini in the foreground, as uid/gid when
  * they are not -1 (pgbouncer refuses to run as root), with its standard
  * error on ours and no other descriptor of ours. It gets SIGTERM when the

@@ -142,11 +142,11 @@ def test_environments_paged_while_the_fleet_changes(pg, pg_config, previewd_fact
     # Every field of the unpaged list is still there; URLs for the admin.
     assert set(rows[0]) == {
         "id", "provider", "repo", "number", "name", "engine", "status", "database_url",
-        "host", "port", "database", "user", "head_sha", "migrations_tool", "schema_from",
+        "pooled_url", "direct_url", "host", "port", "database", "user", "head_sha", "migrations_tool", "schema_from",
         "created_at", "updated_at", "expires_at", "error"}
     # The CI token pages the same list, without URLs.
     ci_rows, _ = page_through(d, "/api/v1/environments", d.ci_token)
-    assert all(e["database_url"] is None for e in ci_rows)
+    assert all(e["database_url"] is None and e["direct_url"] is None for e in ci_rows)
     assert len({e["id"] for e in ci_rows}) == len(ci_rows)
     assert survivors | set(created) <= {e["number"] for e in ci_rows}
 
@@ -244,10 +244,10 @@ def test_databases_paged_while_they_come_and_go(pg, pg_config, previewd_factory)
     assert len(ids) == len(set(ids))
     assert {m["id"] for m in made} - set(gone) <= set(ids)
     assert pages >= 3
-    assert set(rows[0]) == {"id", "name", "engine", "status", "connection_string", "host",
-                            "port", "database", "user", "blueprint", "created_at",
+    assert set(rows[0]) == {"id", "name", "engine", "status", "connection_string",
+                            "pooled_url", "direct_url", "host", "port", "database", "user", "blueprint", "created_at",
                             "expires_at", "error"}
-    assert all(r["connection_string"] is None for r in rows)
+    assert all(r["connection_string"] is None and r["direct_url"] is None for r in rows)
     assert not any(r["name"].startswith("preview-pr") for r in rows)
 
 

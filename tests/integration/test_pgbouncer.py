@@ -243,7 +243,12 @@ def test_pgbouncer_is_restarted_and_follows_previewd(pg, pgb_dir, previewd_facto
                what="a new pgbouncer serving the pooled URL")
     wait_until(lambda: pgb_state(d)["state"] == "running", timeout=30,
                what="previewd to see the new pgbouncer")
-    assert pgb_state(d)["restarts"] == 1
+    state = pgb_state(d)
+    assert state["restarts"] == 1 and state["entries"] == 1, state
+    assert {"transactions", "queries", "wait_ms", "clients", "servers"} <= set(state)
+    # /readyz names it (a state, no error text) without a token.
+    wait_until(lambda: d.get_json("/readyz")[1]["checks"].get("pgbouncer") == "ok",
+               timeout=30, what="/readyz to say pgbouncer is ok")
     status, _, metrics = d.request("GET", "/metrics", token=d.admin_token)
     assert status == 200
     assert b"previewd_pgbouncer_restarts_total 1" in metrics, metrics[-2000:]
@@ -400,3 +405,13 @@ def test_external_pgbouncer_includes_the_files_previewd_writes(pg, pgb_dir, prev
         proc.terminate()
         proc.wait(30)
         log.close()
+
+
+def test_managed_without_pgbouncer_installed_refuses_to_start(pg, pgb_dir, previewd_factory):
+    cfg = config(pg, pgb_dir, free_port())
+    cfg["pgbouncer"]["binary"] = str(pgb_dir / "no-such-pgbouncer")
+    d = previewd_factory(cfg, start=False)
+    with pytest.raises(RuntimeError) as e:
+        d.start()
+    assert "cannot run [pgbouncer] binary %s" % cfg["pgbouncer"]["binary"] in str(e.value)
+    assert "pgbouncer package" in str(e.value)

@@ -113,7 +113,11 @@ def test_opened_ready_connects_writes_then_closed_drops(engine, previewd_factory
     # format=env is what CI appends to $GITHUB_ENV.
     status, hdrs, body = d.env_for(REPO, 7, fmt="env")
     assert status == 200 and hdrs["content-type"].startswith("text/plain")
-    assert body.decode() == "DATABASE_URL=%s\n" % url
+    # Without [pgbouncer] the direct URL is the one URL, under the three
+    # names ORMs and hosts use; there is no pooled URL.
+    assert body.decode() == "DATABASE_URL=%s\nDIRECT_URL=%s\nDATABASE_URL_UNPOOLED=%s\n" % (
+        url, url, url)
+    assert env["direct_url"] == url and env["pooled_url"] is None
 
     # The pool is refilled in the background.
     wait_until(lambda: len(idle_pool(eng, d)) == 2, what="the pool to refill")
