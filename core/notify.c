@@ -379,14 +379,17 @@ on_link(const char *project, const char *team, const char *branch,
 }
 
 /* DATABASE_URL for the Vercel projects that deploy the pull request,
- * scoped to the branch's preview deployments. */
+ * scoped to the branch's preview deployments; with pgbouncer that is the
+ * pooled URL, and DATABASE_URL_UNPOOLED (the name Vercel's own database
+ * integrations use) the direct one. */
 static void
 vercel_sync(struct worker *w, const struct job *j, const struct env *e,
     struct job_outcome *o, enum job_result *res)
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(w->cfg, e->engine);
-	char pw[CRYPTO_PASSWORD_LEN + 1], url[1024], hash[65];
+	char pw[CRYPTO_PASSWORD_LEN + 1], url[1024], direct[1024], hash[65];
+	bool pooled = pooler_covers(w->cfg, e);
 	struct forge_call call;
 	struct links *ls = NULL;
 	struct buf b;
@@ -407,26 +410,35 @@ vercel_sync(struct worker *w, const struct job *j, const struct env *e,
 	/* The application's URL: pooled, with pgbouncer on. */
 	if (crypto_open(w->cfg->server.secret_key, e->id, e->secret,
 	    e->secret_len, pw, sizeof(pw)) != 0 ||
-	    pooler_url(w->cfg, e, pw, POOLER_DEFAULT, url, sizeof(url)) != 0)
+	    pooler_url(w->cfg, e, pw, POOLER_DEFAULT, url, sizeof(url)) != 0 ||
+	    pooler_url(w->cfg, e, pw, POOLER_DIRECT, direct, sizeof(direct)) != 0)
 		goto out;
 	call_init(&call, w, j, e);
 	for (i = 0; i < ls->n && call.http != NULL; i++) {
 		buf_reset(&b);
-		if (buf_printf(&b, "%s\n%s", url, ls->l[i].branch) != 0)
+		/* Without pgbouncer the hash is what it always was: links
+		 * synced before are not sent again. */
+		if (buf_printf(&b, "%s\n%s", url, ls->l[i].branch) != 0 ||
+		    (pooled && buf_printf(&b, "\n%s", direct) != 0))
 			continue;
 		sha256_hex(b.data, b.len, hash);
 		if (strcmp(hash, ls->l[i].hash) == 0)
 			continue;
 		rc = vercel_env_upsert(&call, ls->l[i].project, ls->l[i].team,
 		    "DATABASE_URL", url, ls->l[i].branch);
+		if (rc == FORGE_OK && pooled)
+			rc = vercel_env_upsert(&call, ls->l[i].project,
+			    ls->l[i].team, "DATABASE_URL_UNPOOLED", direct,
+			    ls->l[i].branch);
 		if (rc == FORGE_OK) {
 			if (store_vercel_synced(w->store, e->id,
 			    ls->l[i].project, hash) != 0)
 				want_retry(o, res, 1000, "cannot record the "
 				    "Vercel variable");
 			else
-				log_info("vercel: DATABASE_URL set on project "
-				    "%s for preview builds of %s",
+				log_info("vercel: DATABASE_URL%s set on project "
+				    "%s for preview builds of %s", pooled ?
+				    " and DATABASE_URL_UNPOOLED" : "",
 				    ls->l[i].project, ls->l[i].branch);
 		} else if (rc == FORGE_RETRY) {
 			want_retry(o, res, call.retry_ms, call.error);
@@ -438,6 +450,7 @@ vercel_sync(struct worker *w, const struct job *j, const struct env *e,
 out:
 	crypto_wipe(pw, sizeof(pw));
 	crypto_wipe(url, sizeof(url));
+	crypto_wipe(direct, sizeof(direct));
 	if (b.data != NULL)
 		crypto_wipe(b.data, b.cap);
 	buf_release(&b);

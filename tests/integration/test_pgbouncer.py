@@ -415,3 +415,22 @@ def test_managed_without_pgbouncer_installed_refuses_to_start(pg, pgb_dir, previ
         d.start()
     assert "cannot run [pgbouncer] binary %s" % cfg["pgbouncer"]["binary"] in str(e.value)
     assert "pgbouncer package" in str(e.value)
+
+
+def test_vercel_gets_the_pooled_url_and_the_direct_one(pg, pgb_dir, forge, previewd_factory):
+    from test_gitlab_vercel import VERCEL_SECRET, VERCEL_TOKEN, deployment_event, vercel_post
+    forge.vercel_token = VERCEL_TOKEN
+    cfg = config(pg, pgb_dir, free_port())
+    cfg["vercel"] = {"webhook_secret": VERCEL_SECRET, "token": VERCEL_TOKEN,
+                     "api_url": forge.vercel_url}
+    d = previewd_factory(cfg)
+    status, _, body = vercel_post(d, deployment_event(30))
+    assert status == 202, body
+    e = ready(d, 30)
+    wait_until(lambda: len(forge.vercel_env) >= 2, what="the two Vercel variables")
+    sent = {v["body"]["key"]: v["body"] for v in forge.vercel_env}
+    assert set(sent) == {"DATABASE_URL", "DATABASE_URL_UNPOOLED"}
+    assert sent["DATABASE_URL"]["value"] == e["pooled_url"]
+    assert sent["DATABASE_URL_UNPOOLED"]["value"] == e["direct_url"]
+    assert all(v["gitBranch"] == "feature-x" and v["target"] == ["preview"]
+               for v in sent.values())
