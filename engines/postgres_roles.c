@@ -393,21 +393,13 @@ int
 pg_role_limit(struct engine *e, const char *role, int limit, char *err,
     size_t errlen)
 {
-	char sql[256], *q;
+	char sql[256], q[NAMES_SIZE + 2];
 	int rc;
 
-	if (!names_valid(role)) {
-		snprintf(err, errlen, "refusing to touch \"%s\": not a previewd "
-		    "name", role);
+	if ((rc = quote_name(e, role, q, err, errlen)) != ENGINE_OK)
+		return rc;
+	if (str_printf(sql, sizeof(sql), "ALTER ROLE %s CONNECTION LIMIT %d",
+	    q, limit) != 0)
 		return ENGINE_FAIL;
-	}
-	if ((q = PQescapeIdentifier(e->conn, role, strlen(role))) == NULL) {
-		str_first_line(err, PQerrorMessage(e->conn), errlen);
-		return ENGINE_RETRY;
-	}
-	rc = str_printf(sql, sizeof(sql), "ALTER ROLE %s CONNECTION LIMIT %d",
-	    q, limit) == 0 ? pg_exec(e, sql, 0, NULL, err, errlen) :
-	    ENGINE_FAIL;
-	PQfreemem(q);
-	return rc;
+	return pg_exec(e, sql, 0, NULL, err, errlen);
 }

@@ -140,7 +140,7 @@ def psql(url, sql):
 
 def test_pooled_url_for_psql_node_and_a_burst_of_clients(pg, pgb_dir, previewd_factory):
     port = free_port()
-    d = previewd_factory(config(pg, pgb_dir, port, pool_size=3))
+    d = previewd_factory(config(pg, pgb_dir, port, pool_size=3, connection_limit=6))
     webhook(d, "opened", 1)
     webhook(d, "opened", 2)
     e1, e2 = ready(d, 1), ready(d, 2)
@@ -155,6 +155,15 @@ def test_pooled_url_for_psql_node_and_a_burst_of_clients(pg, pgb_dir, previewd_f
     lines = dict(l.split("=", 1) for l in text.decode().splitlines())
     assert lines == {"DATABASE_URL": e1["pooled_url"], "DIRECT_URL": e1["direct_url"],
                      "DATABASE_URL_UNPOOLED": e1["direct_url"]}
+
+    # connection_limit is the role's own cap on the server.
+    conn = pg.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (e1["user"],))
+        assert cur.fetchone()[0] == 6
+    finally:
+        conn.close()
 
     # The files are pgbouncer's own, unreadable to anyone else, and hold
     # a SCRAM verifier, never the password.
@@ -320,7 +329,7 @@ def test_mysql_has_no_pooled_url_and_prisma_gets_its_flag(pg, mariadb, pgb_dir,
     port = free_port()
     cfg = config(pg, pgb_dir, port, migrations_tool="prisma")
     cfg["mysql"] = {"admin_url": mariadb.admin_url, "pool_size": "1"}
-    cfg["repo:acme/mysqlshop"] = {"engine": "mysql", "ttl": "72h"}
+    cfg["repo:acme/mysqlshop"] = {"engine": "mysql", "ttl": "72h", "connection_limit": "4"}
     d = previewd_factory(cfg)
     webhook(d, "opened", 1)
     webhook(d, "opened", 1, repo="acme/mysqlshop")
@@ -330,6 +339,15 @@ def test_mysql_has_no_pooled_url_and_prisma_gets_its_flag(pg, mariadb, pgb_dir,
     assert psql(e["pooled_url"].split("?")[0], "SELECT 1") == "1"
     assert m["pooled_url"] is None
     assert m["database_url"] == m["direct_url"] and m["direct_url"].startswith("mysql://")
+    # MySQL's connection_limit is the user's MAX_USER_CONNECTIONS.
+    conn = mariadb.connect()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT max_user_connections FROM mysql.user WHERE user = %s",
+                    (m["user"],))
+        assert cur.fetchone()[0] == 4
+    finally:
+        conn.close()
 
 
 def test_the_comment_gives_both_urls_and_masks_both_passwords(pg, pgb_dir, forge,
