@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,10 @@ static pthread_cond_t pl_cond;
 static pthread_t pl_thread;
 static bool pl_running, pl_down;
 static bool pl_loaded;                 /* the entries read at start */
+/* The configuration pgbouncer was started with, for the URLs: a reload
+ * (SIGHUP) does not turn pgbouncer on or off, nor move it. Configurations
+ * live until exit (lib/config.h), so the pointer stays good. */
+static _Atomic(const struct config *) pl_started;
 
 /* All under pl_lock. */
 static const struct config *pl_cfg;    /* NULL: off */
@@ -60,7 +65,8 @@ managed(void)
 bool
 pooler_covers(const struct config *cfg, const struct env *e)
 {
-	return strcmp(cfg->pgbouncer.mode, "off") != 0 &&
+	(void)cfg;
+	return atomic_load(&pl_started) != NULL &&
 	    strcmp(e->engine, "postgres") == 0 &&
 	    e->number != ENV_BASE_NUMBER;
 }
@@ -85,7 +91,7 @@ entry_make(const struct config *cfg, const struct env *e,
 
 	memset(out, 0, sizeof(*out));
 	out->pool_size = (int)(repo != NULL && repo->pool_size > 0 ?
-	    repo->pool_size : cfg->pgbouncer.default_pool_size);
+	    repo->pool_size : pl_set.default_pool_size);
 	if (str_copy(out->owner, e->id, sizeof(out->owner)) != 0 ||
 	    str_copy(out->db, e->db_name, sizeof(out->db)) != 0 ||
 	    str_copy(out->role, e->role_name, sizeof(out->role)) != 0 ||
@@ -251,6 +257,7 @@ pooler_url(const struct config *cfg, const struct env *e,
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
+	const struct config *on = atomic_load(&pl_started);
 	const struct repo_cfg *repo;
 	const char *tool;
 	char host[256];
@@ -261,16 +268,16 @@ pooler_url(const struct config *cfg, const struct env *e,
 		return -1;
 	if (kind == POOLER_DEFAULT)
 		kind = pooler_covers(cfg, e) &&
-		    strcmp(cfg->pgbouncer.database_url, "pooled") == 0 ?
+		    strcmp(on->pgbouncer.database_url, "pooled") == 0 ?
 		    POOLER_POOLED : POOLER_DIRECT;
 	if (kind == POOLER_DIRECT)
 		return engine_url(ops, ecfg, e->role_name, password, e->db_name,
 		    out, outsz);
 	if (!pooler_covers(cfg, e))
 		return 1;
-	if (dburl_hostport(cfg->pgbouncer.listen, host, sizeof(host),
-	    &port) != 0 || (cfg->pgbouncer.public_host != NULL &&
-	    dburl_hostport(cfg->pgbouncer.public_host, host, sizeof(host),
+	if (dburl_hostport(on->pgbouncer.listen, host, sizeof(host),
+	    &port) != 0 || (on->pgbouncer.public_host != NULL &&
+	    dburl_hostport(on->pgbouncer.public_host, host, sizeof(host),
 	    &port) != 0))
 		return -1;
 	if (dburl_build(ops->url_scheme, e->role_name, password, host, port,
@@ -281,7 +288,7 @@ pooler_url(const struct config *cfg, const struct env *e,
 	    repo != NULL ? repo->migrations_tool : "";
 	len = strlen(out);
 	if (strcmp(tool, "prisma") == 0 &&
-	    strcmp(cfg->pgbouncer.pool_mode, "transaction") == 0 &&
+	    strcmp(on->pgbouncer.pool_mode, "transaction") == 0 &&
 	    str_copy(out + len, "?pgbouncer=true", outsz - len) != 0)
 		return -1;
 	return 0;
@@ -614,6 +621,7 @@ pooler_start(const struct config *cfg, char *err, size_t errlen)
 		goto out;
 	}
 	pl_running = true;
+	atomic_store(&pl_started, cfg);
 	rc = 0;
 out:
 	if (rc != 0)
@@ -627,6 +635,7 @@ pooler_stop(void)
 {
 	if (!pl_running)
 		return;
+	atomic_store(&pl_started, NULL);
 	pthread_mutex_lock(&pl_lock);
 	pl_down = true;
 	pthread_cond_signal(&pl_cond);

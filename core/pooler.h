@@ -41,7 +41,9 @@ int pooler_start(const struct config *cfg, char *err, size_t errlen)
     MUST_CHECK;
 void pooler_stop(void);
 
-/* Whether e's URLs go through pgbouncer: it is on, and e is PostgreSQL. */
+/* Whether e's URLs go through pgbouncer: it was started (as [pgbouncer]
+ * said at previewd's start: a reload changes nothing here), and e is a
+ * PostgreSQL environment. */
 bool pooler_covers(const struct config *cfg, const struct env *e);
 
 /* Give e (with its plain password) its entry, rewrite the files, RELOAD,
