@@ -29,7 +29,6 @@
 #include "lib/log.h"
 
 #define RESTART_MAX_MS 30000     /* the longest wait between restarts */
-#define STOP_WAIT_MS 5000        /* SIGTERM, then SIGKILL after this */
 
 static pthread_mutex_t pl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pl_cond;
@@ -397,29 +396,6 @@ dir_make(char *err, size_t errlen)
 	return 0;
 }
 
-/* Wait until pid has exited (reaping it when it is our child). */
-static void
-stop_pid(pid_t pid, bool child)
-{
-	int64_t until = mono_ms() + STOP_WAIT_MS;
-	struct timespec ts = { 0, 20 * 1000000 };
-	int status;
-
-	(void)kill(pid, SIGTERM);
-	for (;;) {
-		if (child ? waitpid(pid, &status, WNOHANG) != 0 :
-		    kill(pid, 0) != 0)
-			return;
-		if (mono_ms() > until) {
-			(void)kill(pid, SIGKILL);
-			if (child)
-				(void)waitpid(pid, &status, 0);
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* ---- the thread: the child (managed) and SHOW POOLS ---- */
 
 static void
@@ -542,7 +518,7 @@ load(void)
 	if (managed() && (old = pgbouncer_leftover(pl_set.dir)) > 0) {
 		log_warnx("pgbouncer: stopping pid %ld, left from an earlier "
 		    "run", (long)old);
-		stop_pid(old, false);
+		pgbouncer_stop(old, false);
 	}
 	if (pgbouncer_write(&pl_set, pl_entries, pl_n, err, sizeof(err)) != 0)
 		goto out;
@@ -560,12 +536,22 @@ out:
 static void *
 pooler_main(void *arg)
 {
-	int64_t next_start = 0, failures = 0, until;
+	int64_t next_start = 0, failures = 0, until, next_reverify = 0;
+	bool reverified = false;
 	struct timespec ts;
 
 	(void)arg;
 	pthread_mutex_lock(&pl_lock);
 	while (!pl_down) {
+		if (pl_loaded && !reverified && mono_ms() >= next_reverify) {
+			const struct config *cfg = pl_cfg;
+			const char *dir = pl_set.dir;
+
+			pthread_mutex_unlock(&pl_lock);
+			reverified = pooler_reverify(cfg, dir) == 0;
+			pthread_mutex_lock(&pl_lock);
+			next_reverify = mono_ms() + 60000;
+		}
 		if (!pl_loaded && load() != 0) {
 			/* The state store is busy or gone: again in a second. */
 		} else if (managed())
@@ -583,7 +569,7 @@ pooler_main(void *arg)
 	}
 	admin_drop();
 	if (pl_pid > 0) {
-		stop_pid(pl_pid, true);
+		pgbouncer_stop(pl_pid, true);
 		log_info("pgbouncer (pid %ld) stopped", (long)pl_pid);
 		pl_pid = 0;
 	}
@@ -668,10 +654,21 @@ pooler_health(bool *configured, bool *up, char *err, size_t errlen)
 	pthread_mutex_unlock(&pl_lock);
 }
 
+/* A string, or null when empty. */
+static void
+add_text(cJSON *o, const char *key, const char *v)
+{
+	if (v[0] != '\0')
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
 cJSON *
 pooler_json(void)
 {
 	int64_t clients = 0, waiting = 0, servers = 0;
+	char ts[RFC3339_LEN];
 	cJSON *o;
 	size_t i;
 
@@ -697,18 +694,9 @@ pooler_json(void)
 	cJSON_AddStringToObject(o, "pool_mode", pl_cfg->pgbouncer.pool_mode);
 	cJSON_AddNumberToObject(o, "restarts", (double)pl_restarts);
 	cJSON_AddNumberToObject(o, "entries", (double)pl_n);
-	if (pl_reload_at > 0) {
-		char ts[RFC3339_LEN];
-
-		time_rfc3339(pl_reload_at, ts);
-		cJSON_AddStringToObject(o, "last_reload_at", ts);
-	} else {
-		cJSON_AddNullToObject(o, "last_reload_at");
-	}
-	if (pl_error[0] != '\0')
-		cJSON_AddStringToObject(o, "last_error", pl_error);
-	else
-		cJSON_AddNullToObject(o, "last_error");
+	time_rfc3339(pl_reload_at, ts);
+	add_text(o, "last_reload_at", pl_reload_at > 0 ? ts : "");
+	add_text(o, "last_error", pl_error);
 	cJSON_AddNumberToObject(o, "clients", (double)clients);
 	cJSON_AddNumberToObject(o, "waiting", (double)waiting);
 	cJSON_AddNumberToObject(o, "servers", (double)servers);

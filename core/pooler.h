@@ -80,6 +80,13 @@ void pooler_health(bool *configured, bool *up, char *err, size_t errlen);
  *    "queries", "wait_ms" (SHOW STATS, since pgbouncer started)}. */
 cJSON *pooler_json(void);
 
+/* core/pooler.c's thread, once pgbouncer's entries are read: unless
+ * dir holds its mark, set every live environment's and idle pool
+ * member's password again as previewd's verifier (pooler_reverify.c says
+ * why), then leave the mark. 0 done (now or before), -1 to try again
+ * later (the server did not answer). */
+int pooler_reverify(const struct config *cfg, const char *dir);
+
 /* Prometheus lines: per environment database, client and server
  * connections and waiting clients; pgbouncer's restarts and up. */
 int pooler_metrics(struct buf *b) MUST_CHECK;

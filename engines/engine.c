@@ -128,6 +128,19 @@ engine_role_limit(struct engine *e, const char *role, int limit, char *err,
 }
 
 int
+engine_role_password(struct engine *e, const char *role, const char *password,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	if (e->ops->role_password == NULL)
+		return ENGINE_OK;
+	if ((rc = engine_ready(e, err, errlen)) == ENGINE_OK)
+		rc = e->ops->role_password(e, role, password, err, errlen);
+	return engine_after(e, rc, err, errlen, password);
+}
+
+int
 engine_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen)
 {

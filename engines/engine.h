@@ -94,6 +94,11 @@ struct engine_ops {
 	 * be "". */
 	int (*claim)(struct engine *e, const char *pool_db, const char *db,
 	    const char *role, const char *password, char *err, size_t errlen);
+	/* Set role's password again, as the verifier previewd computes
+	 * (lib/crypto.h). NULL on engines whose verifier is the server's
+	 * own business (no pgbouncer in front). */
+	int (*role_password)(struct engine *e, const char *role,
+	    const char *password, char *err, size_t errlen);
 	/* Let login role role hold at most limit connections at once
 	 * (PostgreSQL's CONNECTION LIMIT, MySQL's MAX_USER_CONNECTIONS). */
 	int (*role_limit)(struct engine *e, const char *role, int limit,
@@ -219,6 +224,9 @@ int engine_claim(struct engine *e, const char *pool_db, const char *db,
     MUST_CHECK;
 int engine_role_limit(struct engine *e, const char *role, int limit,
     char *err, size_t errlen) MUST_CHECK;
+/* ENGINE_OK without a word on engines without role_password. */
+int engine_role_password(struct engine *e, const char *role,
+    const char *password, char *err, size_t errlen) MUST_CHECK;
 int engine_drop(struct engine *e, const char *db, const char *pool_db,
     const char *role, char *err, size_t errlen) MUST_CHECK;
 

@@ -13,6 +13,8 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -20,6 +22,8 @@
 #include "lib/log.h"
 #include "lib/scrub.h"
 #include "lib/util.h"
+
+#define PGB_STOP_WAIT_MS 5000    /* SIGTERM, then SIGKILL after this */
 
 struct pgb_admin {
 	PGconn *conn;
@@ -438,6 +442,28 @@ pgbouncer_spawn(const char *binary, const char *dir, uid_t uid, gid_t gid,
 	}
 	(void)close(devnull);
 	return pid;
+}
+
+void
+pgbouncer_stop(pid_t pid, bool child)
+{
+	int64_t until = mono_ms() + PGB_STOP_WAIT_MS;
+	struct timespec ts = { 0, 20 * 1000000 };
+	int status;
+
+	(void)kill(pid, SIGTERM);
+	for (;;) {
+		if (child ? waitpid(pid, &status, WNOHANG) != 0 :
+		    kill(pid, 0) != 0)
+			return;
+		if (mono_ms() > until) {
+			(void)kill(pid, SIGKILL);
+			if (child)
+				(void)waitpid(pid, &status, 0);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
 }
 
 pid_t

@@ -121,6 +121,10 @@ int pgbouncer_stats(struct pgb_admin *a, struct pgb_stats *out, char *err,
 pid_t pgbouncer_spawn(const char *binary, const char *dir, uid_t uid,
     gid_t gid, char *err, size_t errlen);
 
+/* SIGTERM pid (a pgbouncer: it shuts down at once) and wait until it has
+ * exited, reaping it when it is our child; SIGKILL after 5 s. */
+void pgbouncer_stop(pid_t pid, bool child);
+
 /* The pid in dir's pgbouncer.pid when that process is a pgbouncer still
  * running (one a killed previewd left behind), else 0. */
 pid_t pgbouncer_leftover(const char *dir);

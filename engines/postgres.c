@@ -254,6 +254,29 @@ verifier_literal(struct engine *e, const char *role, const char *password,
 	return ENGINE_OK;
 }
 
+static int
+pg_role_password(struct engine *e, const char *role, const char *password,
+    char *err, size_t errlen)
+{
+	struct idents id;
+	char sql[NAMES_SIZE + CRYPTO_SCRAM_LEN + 64], *lit = NULL;
+	int rc;
+
+	if ((rc = idents_quote(e, &id, role, NULL, NULL, err, errlen)) !=
+	    ENGINE_OK)
+		return rc;
+	if ((rc = verifier_literal(e, role, password, &lit, err, errlen)) ==
+	    ENGINE_OK)
+		rc = str_printf(sql, sizeof(sql), "ALTER ROLE %s PASSWORD %s",
+		    id.q[0], lit) == 0 ? pg_exec(e, sql, 0, NULL, err, errlen) :
+		    ENGINE_FAIL;
+	if (lit != NULL)
+		PQfreemem(lit);
+	crypto_wipe(sql, sizeof(sql));
+	idents_release(&id);
+	return rc;
+}
+
 int
 pg_script(struct engine *e, const char *sql, char *err, size_t errlen)
 {
@@ -712,6 +735,7 @@ const struct engine_ops postgres_ops = {
 	.db_create = pg_db_create,
 	.claim = pg_claim,
 	.role_limit = pg_role_limit,
+	.role_password = pg_role_password,
 	.drop = pg_drop,
 	.session_open = pg_session_open,
 	.session_run = pg_session_run,

@@ -189,6 +189,34 @@ store_pool_each_creating(struct store *st, const char *engine,
 	return rc;
 }
 
+int
+store_pool_each_idle(struct store *st, const char *engine,
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	char db[NAMES_SIZE];
+	int step, rc = -1;
+
+	if (store_prepare(st, "SELECT db_name, secret FROM pool WHERE "
+	    "engine = ?1 AND state = 'idle' AND secret IS NOT NULL "
+	    "ORDER BY created_at", &s) != 0)
+		return -1;
+	store_bind_text(s, 1, engine);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		store_column_text(s, 0, db, sizeof(db));
+		if (fn(db, sqlite3_column_blob(s, 1),
+		    (size_t)sqlite3_column_bytes(s, 1), arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = 0;
+	else
+		store_log_error(st, "list idle pool");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* Inside the claim's transaction: whether e may take a slot. Counted in
  * the same transaction as the claim, so two workers cannot both take the
  * last one. First come, first served: the environments that arrived

@@ -460,6 +460,12 @@ int store_pool_each_creating(struct store *st, const char *engine,
     int (*fn)(const char *db, const unsigned char *secret, size_t len,
     void *arg), void *arg) MUST_CHECK;
 
+/* Idle pool members (empty ones and copies of a base) that have a
+ * password of their own, with it sealed. */
+int store_pool_each_idle(struct store *st, const char *engine,
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg) MUST_CHECK;
+
 /* Members copied from a base (the pre-migrated pool). store_pool_counts
  * and store_pool_each_creating count empty members only. */
 int store_pool_add_base(struct store *st, const char *engine,

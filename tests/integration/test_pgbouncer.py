@@ -452,3 +452,70 @@ def test_vercel_gets_the_pooled_url_and_the_direct_one(pg, pgb_dir, forge, previ
     assert sent["DATABASE_URL_UNPOOLED"]["value"] == e["direct_url"]
     assert all(v["gitBranch"] == "feature-x" and v["target"] == ["preview"]
                for v in sent.values())
+
+
+def random_salt_verifier(password):
+    """A verifier as an earlier previewd left it: libpq's, with a random salt
+    (RFC 5802's definitions; what PQencryptPasswordConn computes)."""
+    import base64
+    import hashlib
+    import hmac
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 4096)
+    client = hmac.new(salted, b"Client Key", "sha256").digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = lambda x: base64.b64encode(x).decode()
+    return "SCRAM-SHA-256$4096:%s$%s:%s" % (b64(salt), b64(hashlib.sha256(client).digest()),
+                                             b64(server))
+
+
+def set_verifier(pg, role, verifier):
+    conn = pg.connect()
+    try:
+        conn.autocommit = True
+        conn.cursor().execute("ALTER ROLE %s PASSWORD '%s'" % (role, verifier))
+    finally:
+        conn.close()
+
+
+def test_roles_an_earlier_previewd_made_get_pooled_urls_after_the_upgrade(
+        pg, pgb_dir, previewd_factory):
+    port = free_port()
+    cfg = config(pg, pgb_dir, port)
+    with_pgbouncer = cfg.pop("pgbouncer")
+    d = previewd_factory(cfg)
+    webhook(d, "opened", 1)
+    e1 = ready(d, 1)
+    assert e1["pooled_url"] is None
+    d.stop()
+    # What an earlier previewd left: the same password, another salt.
+    password = urlsplit(e1["direct_url"]).password
+    set_verifier(pg, e1["user"], random_salt_verifier(password))
+    assert psql(e1["direct_url"], "SELECT 1") == "1"
+
+    # pgbouncer turned on: at its first start previewd sets the roles'
+    # verifiers again, once, and the pooled URL logs in.
+    d.config["pgbouncer"] = with_pgbouncer
+    d.write_config()
+    d.start()
+    e1 = env_of(d, 1)
+    wait_until(lambda: connect_error(e1["pooled_url"]) is None, timeout=60,
+               what="the old environment's pooled URL")
+    # The environment and the idle pool members (pool_size 2).
+    line = wait_until(lambda: re.search(r"pgbouncer: (\d+) roles have their password again",
+                                        d.log()), timeout=30, what="the one-time pass")
+    assert int(line.group(1)) >= 3, line.group(0)
+    assert (pgb_dir / "pgbouncer" / "verifiers-derived").exists()
+
+    # The pass is once per config_dir: an old verifier set now stays, and
+    # it is what breaks the pooled login.
+    d.stop()
+    set_verifier(pg, e1["user"], random_salt_verifier(password))
+    d.start()
+    wait_until(lambda: pgb_state(d)["state"] == "running", timeout=30,
+               what="pgbouncer to run again")
+    err = connect_error(e1["pooled_url"])
+    # pgbouncer passes on the server's refusal of its login.
+    assert err is not None and "password authentication failed" in err, err
+    assert len(re.findall(r"roles have their password again", d.log())) == 1
+    assert psql(e1["direct_url"], "SELECT 1") == "1"
