@@ -33,7 +33,8 @@
 static pthread_mutex_t pl_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pl_cond;
 static pthread_t pl_thread;
-static bool pl_running, pl_down;
+static bool pl_running;
+static atomic_bool pl_down;           /* also read by pooler_reverify */
 static bool pl_loaded;                 /* the entries read at start */
 /* The configuration pgbouncer was started with, for the URLs: a reload
  * (SIGHUP) does not turn pgbouncer on or off, nor move it. Configurations
@@ -548,15 +549,17 @@ pooler_main(void *arg)
 			const char *dir = pl_set.dir;
 
 			pthread_mutex_unlock(&pl_lock);
-			reverified = pooler_reverify(cfg, dir) == 0;
+			reverified = pooler_reverify(cfg, dir, &pl_down) == 0;
 			pthread_mutex_lock(&pl_lock);
 			next_reverify = mono_ms() + 60000;
 		}
 		if (!pl_loaded && load() != 0) {
 			/* The state store is busy or gone: again in a second. */
-		} else if (managed())
+		} else if (managed()) {
 			child_tend(&next_start, &failures);
-		look(&failures);
+		}
+		if (pl_loaded)
+			look(&failures);
 		/* Every second; every 100 ms while a new child starts. */
 		until = mono_ms() + (managed() && pl_pid > 0 && !pl_up ?
 		    100 : 1000);

@@ -18,6 +18,7 @@
 #ifndef PREVIEWD_POOLER_H
 #define PREVIEWD_POOLER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -84,8 +85,9 @@ cJSON *pooler_json(void);
  * dir holds its mark, set every live environment's and idle pool
  * member's password again as previewd's verifier (pooler_reverify.c says
  * why), then leave the mark. 0 done (now or before), -1 to try again
- * later (the server did not answer). */
-int pooler_reverify(const struct config *cfg, const char *dir);
+ * later (the server did not answer, or *stop came true: shutdown). */
+int pooler_reverify(const struct config *cfg, const char *dir,
+    const atomic_bool *stop);
 
 /* Prometheus lines: per environment database, client and server
  * connections and waiting clients; pgbouncer's restarts and up. */

@@ -25,6 +25,7 @@
 
 struct repass {
 	const struct config *cfg;
+	const atomic_bool *stop;
 	struct engine *eng;
 	int done, gone;
 	bool down;
@@ -37,12 +38,17 @@ repass_one(struct repass *r, const char *role, const char *password)
 	int rc = engine_role_password(r->eng, role, password, r->err,
 	    sizeof(r->err));
 
+	if (atomic_load(r->stop))
+		r->down = true;   /* shutting down: again at the next start */
 	if (rc == ENGINE_OK)
 		r->done++;
 	else if (rc == ENGINE_RETRY)
 		r->down = true;
-	else
-		r->gone++;     /* dropped or renamed meanwhile: nothing to do */
+	else if (r->gone++ == 0)
+		/* Dropped or renamed meanwhile, most likely (nothing to do
+		 * then); said once in case it is something else. */
+		log_warnx("pgbouncer: cannot set role %s's verifier: %s", role,
+		    r->err);
 }
 
 static int
@@ -77,9 +83,10 @@ repass_pool(const char *db, const unsigned char *secret, size_t len,
 }
 
 int
-pooler_reverify(const struct config *cfg, const char *dir)
+pooler_reverify(const struct config *cfg, const char *dir,
+    const atomic_bool *stop)
 {
-	struct repass r = { cfg, NULL, 0, 0, false, "" };
+	struct repass r = { cfg, stop, NULL, 0, 0, false, "" };
 	struct store *st = NULL;
 	char mark[1040];
 	int fd, rc = -1;
@@ -103,7 +110,7 @@ pooler_reverify(const struct config *cfg, const char *dir)
 	    r.gone);
 	rc = 0;
 out:
-	if (rc != 0)
+	if (rc != 0 && !atomic_load(stop))
 		log_warnx("pgbouncer: cannot set the roles' verifiers yet, "
 		    "trying again in a minute: %s", r.down || r.err[0] ? r.err :
 		    "out of memory");
