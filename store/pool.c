@@ -161,8 +161,9 @@ store_pool_counts(struct store *st, const char *engine, int *idle,
 	return rc;
 }
 
-int
-store_pool_each_creating(struct store *st, const char *engine,
+/* fn for each (db_name, secret) row that sql (engine bound to ?1) reads. */
+static int
+each_secret(struct store *st, const char *sql, const char *engine,
     int (*fn)(const char *db, const unsigned char *secret, size_t len,
     void *arg), void *arg)
 {
@@ -170,9 +171,7 @@ store_pool_each_creating(struct store *st, const char *engine,
 	char db[NAMES_SIZE];
 	int step, rc = -1;
 
-	if (store_prepare(st, "SELECT db_name, secret FROM pool WHERE "
-	    "engine = ?1 AND state = 'creating' AND base_env IS NULL "
-	    "ORDER BY created_at", &s) != 0)
+	if (store_prepare(st, sql, &s) != 0)
 		return -1;
 	store_bind_text(s, 1, engine);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -190,31 +189,23 @@ store_pool_each_creating(struct store *st, const char *engine,
 }
 
 int
+store_pool_each_creating(struct store *st, const char *engine,
+    int (*fn)(const char *db, const unsigned char *secret, size_t len,
+    void *arg), void *arg)
+{
+	return each_secret(st, "SELECT db_name, secret FROM pool WHERE "
+	    "engine = ?1 AND state = 'creating' AND base_env IS NULL "
+	    "ORDER BY created_at", engine, fn, arg);
+}
+
+int
 store_pool_each_idle(struct store *st, const char *engine,
     int (*fn)(const char *db, const unsigned char *secret, size_t len,
     void *arg), void *arg)
 {
-	sqlite3_stmt *s = NULL;
-	char db[NAMES_SIZE];
-	int step, rc = -1;
-
-	if (store_prepare(st, "SELECT db_name, secret FROM pool WHERE "
+	return each_secret(st, "SELECT db_name, secret FROM pool WHERE "
 	    "engine = ?1 AND state = 'idle' AND secret IS NOT NULL "
-	    "ORDER BY created_at", &s) != 0)
-		return -1;
-	store_bind_text(s, 1, engine);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		store_column_text(s, 0, db, sizeof(db));
-		if (fn(db, sqlite3_column_blob(s, 1),
-		    (size_t)sqlite3_column_bytes(s, 1), arg) != 0)
-			break;
-	}
-	if (step == SQLITE_ROW || step == SQLITE_DONE)
-		rc = 0;
-	else
-		store_log_error(st, "list idle pool");
-	sqlite3_finalize(s);
-	return rc;
+	    "ORDER BY created_at", engine, fn, arg);
 }
 
 /* Inside the claim's transaction: whether e may take a slot. Counted in

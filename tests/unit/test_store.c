@@ -724,6 +724,19 @@ test_pool_states(void **state)
 	assert_int_equal(store_pool_each_creating(f->st, "postgres",
 	    collect_name, &l), 0);
 	assert_int_equal(l.n, 0);
+
+	/* Idle members with a password of their own (pgbouncer's one-time
+	 * pass over the verifiers): pvd_pool_a has none. */
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_c",
+	    (const unsigned char *)"sealed", 6), 0);
+	assert_int_equal(store_pool_add(f->st, "postgres", "pvd_pool_d",
+	    (const unsigned char *)"sealed", 6), 0);
+	assert_int_equal(store_pool_ready(f->st, "postgres", "pvd_pool_c"), 0);
+	l.n = 0;
+	assert_int_equal(store_pool_each_idle(f->st, "postgres", collect_name,
+	    &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.v[0], "pvd_pool_c");
 }
 
 static void
