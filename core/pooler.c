@@ -50,7 +50,7 @@ static struct pgb_entry *pl_entries;
 static size_t pl_n, pl_cap;
 static pid_t pl_pid;                   /* managed: the child, 0 if none */
 static int64_t pl_restarts, pl_reload_at;
-static bool pl_up;
+static bool pl_up, pl_known;           /* known: looked at once */
 static char pl_error[512];
 static struct pgb_pool *pl_pools;      /* the last SHOW POOLS */
 static struct pgb_stats pl_stats;      /* the last SHOW STATS */
@@ -152,6 +152,7 @@ seen(bool up, const char *error)
 			log_warnx("pgbouncer: %s", error);
 	}
 	pl_up = up;
+	pl_known = true;
 	str_copy(pl_error, up ? "" : error, sizeof(pl_error));
 }
 
@@ -444,7 +445,11 @@ child_tend(int64_t *next_start, int64_t *failures)
 		pl_pid = 0;
 		pl_restarts++;
 		admin_drop();
-		seen(false, "pgbouncer ended; starting it again");
+		/* Said above; the health check says it once more. */
+		pl_up = false;
+		pl_known = true;
+		str_copy(pl_error, "pgbouncer ended; starting it again",
+		    sizeof(pl_error));
 		*next_start = mono_ms() + backoff_ms(*failures, RESTART_MAX_MS);
 		(*failures)++;
 	}
@@ -650,7 +655,8 @@ void
 pooler_health(bool *configured, bool *up, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&pl_lock);
-	*configured = pl_cfg != NULL;
+	/* Not before the first look: a child still starting is no news. */
+	*configured = pl_cfg != NULL && pl_known;
 	*up = pl_up;
 	str_copy(err, pl_up ? "" : pl_error[0] ? pl_error :
 	    "not reached yet", errlen);
