@@ -487,7 +487,8 @@ look(int64_t *failures)
 			seen(false, err);
 		return;
 	}
-	qsort(pl_pools, pl_npools, sizeof(*pl_pools), pool_cmp);
+	if (pl_npools > 0)
+		qsort(pl_pools, pl_npools, sizeof(*pl_pools), pool_cmp);
 	if (!pl_up) {
 		/* Whatever changed while it was away is in the files; an
 		 * external pgbouncer has not read them yet. */
