@@ -384,7 +384,7 @@ step_teardown(struct run *r, struct env *e)
 		    "cannot drop %s", e->engine, e->db_name);
 	/* pgbouncer lets go of the database first: its server connections
 	 * would otherwise hold the drop up. */
-	pooler_remove(r->w->cfg, e);
+	pooler_remove(e);
 	fault_point("drop.before");
 	rc = engine_drop(eng, e->db_name, e->pool_db, e->role_name, err,
 	    sizeof(err));

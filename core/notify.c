@@ -166,7 +166,7 @@ comment_data(const struct config *cfg, const struct env *e)
 	 * database_url is its pick and pooled tells the template to show
 	 * direct_url for migrations too. */
 	cJSON_AddBoolToObject(d, "password_shown", shown);
-	cJSON_AddBoolToObject(d, "pooled", pooler_covers(cfg, e));
+	cJSON_AddBoolToObject(d, "pooled", pooler_covers(e));
 	if (e->status == ENV_READY && ops != NULL && ecfg != NULL) {
 		static const struct {
 			enum pooler_url kind;
@@ -389,7 +389,7 @@ vercel_sync(struct worker *w, const struct job *j, const struct env *e,
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(w->cfg, e->engine);
 	char pw[CRYPTO_PASSWORD_LEN + 1], url[1024], direct[1024], hash[65];
-	bool pooled = pooler_covers(w->cfg, e);
+	bool pooled = pooler_covers(e);
 	struct forge_call call;
 	struct links *ls = NULL;
 	struct buf b;

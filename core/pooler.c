@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/pooler_reverify.h"
 #include "engines/engine.h"
 #include "engines/pgbouncer.h"
 #include "lib/crypto.h"
@@ -63,9 +64,8 @@ managed(void)
 }
 
 bool
-pooler_covers(const struct config *cfg, const struct env *e)
+pooler_covers(const struct env *e)
 {
-	(void)cfg;
 	return atomic_load(&pl_started) != NULL &&
 	    strcmp(e->engine, "postgres") == 0 &&
 	    e->number != ENV_BASE_NUMBER;
@@ -202,7 +202,7 @@ pooler_add(const struct config *cfg, const struct env *e,
 	struct pgb_entry en;
 	int rc;
 
-	if (!pooler_covers(cfg, e))
+	if (!pooler_covers(e))
 		return 0;
 	if (entry_make(cfg, e, password, &en) != 0) {
 		snprintf(err, errlen, "cannot make pgbouncer's entry for %s",
@@ -225,12 +225,12 @@ pooler_add(const struct config *cfg, const struct env *e,
 }
 
 void
-pooler_remove(const struct config *cfg, const struct env *e)
+pooler_remove(const struct env *e)
 {
 	char err[512];
 	int i;
 
-	if (!pooler_covers(cfg, e))
+	if (!pooler_covers(e))
 		return;
 	pthread_mutex_lock(&pl_lock);
 	if (pl_cfg == NULL || (i = entry_find(e->db_name)) < 0)
@@ -268,13 +268,13 @@ pooler_url(const struct config *cfg, const struct env *e,
 	if (ops == NULL || ecfg == NULL)
 		return -1;
 	if (kind == POOLER_DEFAULT)
-		kind = pooler_covers(cfg, e) &&
+		kind = pooler_covers(e) &&
 		    strcmp(on->pgbouncer.database_url, "pooled") == 0 ?
 		    POOLER_POOLED : POOLER_DIRECT;
 	if (kind == POOLER_DIRECT)
 		return engine_url(ops, ecfg, e->role_name, password, e->db_name,
 		    out, outsz);
-	if (!pooler_covers(cfg, e))
+	if (!pooler_covers(e))
 		return 1;
 	if (dburl_hostport(on->pgbouncer.listen, host, sizeof(host),
 	    &port) != 0 || (on->pgbouncer.public_host != NULL &&
@@ -302,7 +302,16 @@ struct load {
 	int failed;
 };
 
-/* Every live PostgreSQL environment that has claimed its database. */
+/* Whether e has an entry: a live PostgreSQL environment that has
+ * claimed its database. */
+static bool
+entry_wanted(const struct env *e)
+{
+	return pooler_covers(e) && e->secret_len > 0 &&
+	    e->status != ENV_DELETING && e->status != ENV_DELETED &&
+	    e->status != ENV_QUEUED && e->db_name[0] != '\0';
+}
+
 static int
 load_one(const struct env *e, void *arg)
 {
@@ -310,9 +319,7 @@ load_one(const struct env *e, void *arg)
 	char pw[CRYPTO_PASSWORD_LEN + 1];
 	struct pgb_entry en;
 
-	if (!pooler_covers(l->cfg, e) || e->secret_len == 0 ||
-	    e->status == ENV_DELETING || e->status == ENV_DELETED ||
-	    e->status == ENV_QUEUED || e->db_name[0] == '\0')
+	if (!entry_wanted(e))
 		return 0;
 	if (crypto_open(l->cfg->server.secret_key, e->id, e->secret,
 	    e->secret_len, pw, sizeof(pw)) != 0 ||
@@ -555,7 +562,8 @@ pooler_main(void *arg)
 			const char *dir = pl_set.dir;
 
 			pthread_mutex_unlock(&pl_lock);
-			reverified = pooler_reverify(cfg, dir, &pl_down) == 0;
+			reverified = pooler_reverify(cfg, dir, entry_wanted,
+			    &pl_down) == 0;
 			pthread_mutex_lock(&pl_lock);
 			next_reverify = mono_ms() + 60000;
 		}

@@ -18,7 +18,6 @@
 #ifndef PREVIEWD_POOLER_H
 #define PREVIEWD_POOLER_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,7 +44,7 @@ void pooler_stop(void);
 /* Whether e's URLs go through pgbouncer: it was started (as [pgbouncer]
  * said at previewd's start: a reload changes nothing here), and e is a
  * PostgreSQL environment. */
-bool pooler_covers(const struct config *cfg, const struct env *e);
+bool pooler_covers(const struct env *e);
 
 /* Give e (with its plain password) its entry, rewrite the files, RELOAD,
  * and check that pgbouncer took it. Doing it again is harmless. 0 ok or
@@ -58,7 +57,7 @@ int pooler_add(const struct config *cfg, const struct env *e,
  * What cannot be done now is logged, not returned: the server drops the
  * database next, which ends what pgbouncer still holds, and a restarted
  * pgbouncer reads files without the entry. */
-void pooler_remove(const struct config *cfg, const struct env *e);
+void pooler_remove(const struct env *e);
 
 /* e's URL of the given kind with password into out. 1 when e has no such
  * URL (pooled: pgbouncer is off or e is MySQL), 0 ok, -1 otherwise. The
@@ -80,14 +79,6 @@ void pooler_health(bool *configured, bool *up, char *err, size_t errlen);
  *    "clients", "waiting", "servers" (SHOW POOLS, now), "transactions",
  *    "queries", "wait_ms" (SHOW STATS, since pgbouncer started)}. */
 cJSON *pooler_json(void);
-
-/* core/pooler.c's thread, once pgbouncer's entries are read: unless
- * dir holds its mark, set every live environment's and idle pool
- * member's password again as previewd's verifier (pooler_reverify.c says
- * why), then leave the mark. 0 done (now or before), -1 to try again
- * later (the server did not answer, or *stop came true: shutdown). */
-int pooler_reverify(const struct config *cfg, const char *dir,
-    const atomic_bool *stop);
 
 /* Prometheus lines: per environment database, client and server
  * connections and waiting clients; pgbouncer's restarts and up. */

@@ -9,7 +9,7 @@
  * asked which verifiers are old (pg_authid is a superuser's), so all are
  * set: ~6 ms of server CPU each, in this thread, beside the claims.
  */
-#include "core/pooler.h"
+#include "core/pooler_reverify.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@
 
 struct repass {
 	const struct config *cfg;
+	bool (*wanted)(const struct env *e);
 	const atomic_bool *stop;
 	struct engine *eng;
 	int done, gone;
@@ -57,9 +58,7 @@ repass_env(const struct env *e, void *arg)
 	struct repass *r = arg;
 	char pw[CRYPTO_PASSWORD_LEN + 1];
 
-	if (!pooler_covers(r->cfg, e) || e->secret_len == 0 ||
-	    e->status == ENV_DELETING || e->status == ENV_DELETED ||
-	    e->status == ENV_QUEUED)
+	if (!r->wanted(e))
 		return 0;
 	if (crypto_open(r->cfg->server.secret_key, e->id, e->secret,
 	    e->secret_len, pw, sizeof(pw)) == 0)
@@ -84,9 +83,9 @@ repass_pool(const char *db, const unsigned char *secret, size_t len,
 
 int
 pooler_reverify(const struct config *cfg, const char *dir,
-    const atomic_bool *stop)
+    bool (*wanted)(const struct env *e), const atomic_bool *stop)
 {
-	struct repass r = { cfg, stop, NULL, 0, 0, false, "" };
+	struct repass r = { cfg, wanted, stop, NULL, 0, 0, false, "" };
 	struct store *st = NULL;
 	char mark[1040];
 	int fd, rc = -1;

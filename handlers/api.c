@@ -15,35 +15,31 @@
 #include "lib/log.h"
 #include "lib/scrub.h"
 #include "core/metrics.h"
+#include "core/pooler.h"
 #include "lib/watch.h"
 
 static atomic_int api_waiters;
 
 #define DB_URL_SIZE API_URL_SIZE
 
-int
-api_env_url(const struct config *cfg, const struct env *e,
-    enum pooler_url kind, char *out, size_t outsz)
+/* e's password, unsealed, into pw: 0 ok. Each URL of e is made from it,
+ * so an answer opens it once. */
+static int
+env_password(const struct config *cfg, const struct env *e, char *pw,
+    size_t pwsz)
 {
-	char password[CRYPTO_PASSWORD_LEN + 1];
-	int rc;
-
-	if (crypto_open(cfg->server.secret_key, e->id, e->secret,
-	    e->secret_len, password, sizeof(password)) != 0)
-		return -1;
-	rc = pooler_url(cfg, e, password, kind, out, outsz);
-	crypto_wipe(password, sizeof(password));
-	return rc;
+	return crypto_open(cfg->server.secret_key, e->id, e->secret,
+	    e->secret_len, pw, pwsz);
 }
 
-/* The URL of kind under key, or null. */
+/* The URL of kind under key, or null (pw NULL: not shown). */
 static void
 add_url(cJSON *o, const struct config *cfg, const struct env *e,
-    bool shown, enum pooler_url kind, const char *key)
+    const char *pw, enum pooler_url kind, const char *key)
 {
 	char url[DB_URL_SIZE];
 
-	if (shown && api_env_url(cfg, e, kind, url, sizeof(url)) == 0)
+	if (pw != NULL && pooler_url(cfg, e, pw, kind, url, sizeof(url)) == 0)
 		cJSON_AddStringToObject(o, key, url);
 	else
 		cJSON_AddNullToObject(o, key);
@@ -78,15 +74,17 @@ api_add_connection(cJSON *o, const struct config *cfg, const struct env *e,
 {
 	const struct engine_ops *ops = engine_find(e->engine);
 	const struct engine_cfg *ecfg = config_engine(cfg, e->engine);
-	bool shown = with_url && env_status_shown(e) == ENV_READY;
-	char host[256];
+	char host[256], pw[CRYPTO_PASSWORD_LEN + 1];
+	bool shown = with_url && env_status_shown(e) == ENV_READY &&
+	    env_password(cfg, e, pw, sizeof(pw)) == 0;
 	int port = 0;
 
 	cJSON_AddStringToObject(o, "status",
 	    env_status_name(env_status_shown(e)));
-	add_url(o, cfg, e, shown, POOLER_DEFAULT, url_key);
-	add_url(o, cfg, e, shown, POOLER_POOLED, "pooled_url");
-	add_url(o, cfg, e, shown, POOLER_DIRECT, "direct_url");
+	add_url(o, cfg, e, shown ? pw : NULL, POOLER_DEFAULT, url_key);
+	add_url(o, cfg, e, shown ? pw : NULL, POOLER_POOLED, "pooled_url");
+	add_url(o, cfg, e, shown ? pw : NULL, POOLER_DIRECT, "direct_url");
+	crypto_wipe(pw, sizeof(pw));
 	if (ops != NULL && ecfg != NULL &&
 	    engine_endpoint(ops, ecfg, host, sizeof(host), &port) == 0) {
 		cJSON_AddStringToObject(o, "host", host);
@@ -257,14 +255,16 @@ api_pr_environment(struct request *req)
 		    "pull request %s#%lld", provider, repo, (long long)number);
 	} else if (strcmp(format, "env") == 0) {
 		char line[3 * DB_URL_SIZE + 64], direct[DB_URL_SIZE];
+		char pw[CRYPTO_PASSWORD_LEN + 1];
 
 		/* DIRECT_URL is Prisma's name for the migrations' URL,
 		 * DATABASE_URL_UNPOOLED Vercel's; without pgbouncer all
 		 * three are the same. */
 		if (env_status_shown(&e) == ENV_READY &&
-		    api_env_url(req->cfg, &e, POOLER_DEFAULT, url,
+		    env_password(req->cfg, &e, pw, sizeof(pw)) == 0 &&
+		    pooler_url(req->cfg, &e, pw, POOLER_DEFAULT, url,
 		    sizeof(url)) == 0 &&
-		    api_env_url(req->cfg, &e, POOLER_DIRECT, direct,
+		    pooler_url(req->cfg, &e, pw, POOLER_DIRECT, direct,
 		    sizeof(direct)) == 0 &&
 		    str_printf(line, sizeof(line), "DATABASE_URL=%s\n"
 		    "DIRECT_URL=%s\nDATABASE_URL_UNPOOLED=%s\n", url, direct,
@@ -275,6 +275,7 @@ api_pr_environment(struct request *req)
 			http_error(req, 409, "not_ready", "environment %s is %s%s%s",
 			    e.name, env_status_name(env_status_shown(&e)),
 			    e.error[0] ? ": " : "", e.error);
+		crypto_wipe(pw, sizeof(pw));
 		crypto_wipe(line, sizeof(line));
 		crypto_wipe(direct, sizeof(direct));
 		crypto_wipe(url, sizeof(url));

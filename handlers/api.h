@@ -12,7 +12,6 @@
 #ifndef PREVIEWD_API_H
 #define PREVIEWD_API_H
 
-#include "core/pooler.h"
 #include "handlers/http.h"
 
 /* How long one request may wait, and how many may wait at once: each
@@ -60,10 +59,6 @@ void api_add_text(cJSON *o, const char *key, const char *v);
  * its way out — a row may predate the scrubber — null when empty. */
 void api_add_error(cJSON *o, const char *key, const char *error);
 
-/* e's URL of kind (core/pooler.h; its role's password unsealed): 0 ok,
- * 1 when e has none of that kind, -1 otherwise. */
-int api_env_url(const struct config *cfg, const struct env *e,
-    enum pooler_url kind, char *out, size_t outsz) MUST_CHECK;
 #define API_URL_SIZE 1024
 
 /* A request about to long-poll takes a place among API_MAX_WAITERS:
